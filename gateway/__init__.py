@@ -1,0 +1,1 @@
+"""Gateway side: verify digest (HMAC) and AppCode requests against the auth index."""

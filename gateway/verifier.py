@@ -1,0 +1,380 @@
+"""Decide whether a request may reach its API: digest (HMAC) or AppCode authentication.
+
+Implements ../shared/reference/digest-auth.md. Digest requests are checked in exactly the
+table's order: AppKey, signature present, signature method, timestamp, clock window,
+Content-MD5, signature, nonce, then the index's app/grant decision. The first failure is
+the answer; ``Verdict.error_message`` is the ``X-Ca-Error-Message`` text.
+
+``verify`` never raises for request input: parsing is total (see ``gateway.signing``)
+rather than guarded by broad ``except``. Exceptions raised by the index or the nonce store
+(infrastructure failures) do propagate. The AppSecret is never logged nor put in a
+verdict; ``Verdict.string_to_sign`` is the server's StringToSign, which holds no secret.
+
+Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message`` texts):
+
+- Unknown ``api_id``: 404 ``Invalid Api`` (reason UNKNOWN_API), checked before anything else,
+  since the API's settings drive every later check.
+- ``auth_type`` ``ANONYMOUS``: accepted with no credential checks; any other value is
+  treated as ``APP`` (fail closed).
+- Headers: case-insensitive; a repeated header's first value wins.
+- ``X-Ca-Signature-Method`` wins over ``X-Ca-SignatureMethod`` when both are sent; absent or
+  empty means ``HmacSHA256``; names match exactly (case-sensitive). A method not in the
+  API's ``signature_methods`` (or unknown) → 400 ``Invalid Signature Method``.
+- Timestamp: a non-empty ``X-Ca-Timestamp`` is the only source (ASCII digits, epoch ms, at
+  most 15 digits; anything else → 400 ``Invalid Timestamp``, no fallback to ``Date``).
+  Otherwise ``Date`` in RFC 1123 form, zone ``GMT``/``UTC``/``Z`` optionally followed by an
+  offset (``GMT+00:00``, the doc example) or a bare ``+hhmm``/``+hh:mm`` offset.
+  The window is inclusive: ``|now - timestamp| <= window_seconds``.
+- Content-MD5: an empty header value counts as "not sent". A non-form body sent without
+  Content-MD5 is accepted (the scheme only checks it "when sent"), so such a body is NOT
+  integrity-protected.
+- ``X-Ca-Stage``: absent or empty → ``RELEASE``; otherwise it must be exactly one of
+  ``STAGES`` (upper case), else 400 ``Invalid Stage``. For digest requests this is checked
+  after the signature (only authenticated callers learn about it) and before the nonce
+  (a malformed request does not burn its nonce); for AppCode after the code lookup.
+- Empty-value spelling: the ``?empty`` StringToSign is tried first; only if it fails and some
+  parameter is empty is the ``?empty=`` spelling tried. The failure message always shows the
+  ``?empty`` form. Both comparisons are constant-time on bytes.
+- Nonce: absent/empty when the API requires one, or longer than 256 characters → 400
+  ``Invalid Nonce`` (at the nonce step, after the signature). A nonce sent to an API with
+  ``nonce_required=False`` is still checked for replay. Nonces are remembered per AppKey for
+  ``2 * window_seconds`` (a request stamped ``window`` seconds in the future stays
+  acceptable that long). ``nonce_store=None`` → a private ``InMemoryNonceStore``.
+- Index decisions: APP_DISABLED → 403 ``App Disabled``; APP_DELETED and UNKNOWN_KEY → 400
+  ``Invalid AppKey`` (a deleted app's key is as good as unknown; reason keeps the truth);
+  NOT_AUTHORIZED and STAGE_NOT_AUTHORIZED → 403 ``Unauthorized``; AUTHORIZATION_EXPIRED →
+  403 ``Authorization Expired``; UNKNOWN_API → 404 ``Invalid Api``; APPCODE_NOT_ALLOWED →
+  401 ``Invalid AppCode``. Only ``allowed=True`` with reason OK accepts; any other mix is
+  403 ``Unauthorized`` (fail closed).
+- AppCode: ``Authorization: APPCODE <code>`` (scheme word case-insensitive, one space)
+  selects AppCode auth whatever other headers are sent. A query ``AppCode``/``appcode``/
+  ``appCode``/``APPCODE`` parameter (first spelling found in that order) selects it only on
+  ``HEADER_QUERY`` APIs and only when no ``X-Ca-Signature`` is sent (so a signed request may
+  carry a business parameter of that name); on other APIs it is an ordinary parameter.
+  Empty or unknown code → 401 ``Invalid AppCode``; AppCode on a ``DISABLE`` API (or query
+  form on a ``HEADER`` API, which cannot happen by the rule above) → 401 ``Invalid AppCode``
+  with reason APPCODE_NOT_ALLOWED — same answer as a wrong code, so probing does not reveal
+  the API's configuration.
+- Error messages embed the StringToSign with ``\\n`` → ``#`` and nothing else escaped; the
+  HTTP layer must encode header values safely (``\\r`` from ``%0D`` may appear).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hmac
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway import signing
+from gateway.nonces import InMemoryNonceStore, NonceStore
+from projections.decision import STAGES, ApiSettings, Decision, Reason
+
+
+class AuthIndexView(Protocol):
+    """What the verifier reads from the auth index."""
+
+    def secret_for(self, app_key: str) -> tuple[str, str] | None:
+        """Return (app_id, plaintext AppSecret) of a live key pair, else None."""
+        ...
+
+    def app_for_code(self, app_code: str) -> str | None:
+        """Return the app_id of a live AppCode, else None."""
+        ...
+
+    def api_settings(self, api_id: str) -> ApiSettings | None:
+        """Return the API's security settings, else None."""
+        ...
+
+    def check_app(self, app_id: str, api_id: str, stage: str, at: float) -> Decision:
+        """Decide whether the app may call the API in the stage at epoch seconds ``at``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The verifier's answer: accept (200) or a status with its X-Ca-Error-Message."""
+
+    accepted: bool
+    status: int
+    error_message: str | None
+    app_id: str | None = None
+    app_key: str | None = None
+    stage: str | None = None
+    extension: str | None = None
+    string_to_sign: str | None = None
+    reason: Reason | None = None
+
+    def system_parameters(self) -> dict[str, str]:
+        """Return the system parameters the backend receives on success."""
+        if not self.accepted:
+            return {}
+        params = {"CaAppId": self.app_id, "CaAppKey": self.app_key, "CaStage": self.stage}
+        params["CaAppExtInfo"] = self.extension
+        return {name: value for name, value in params.items() if value is not None}
+
+
+_DECISION_ERRORS: dict[Reason, tuple[int, str]] = {
+    Reason.UNKNOWN_KEY: (400, "Invalid AppKey"),
+    Reason.APP_DELETED: (400, "Invalid AppKey"),
+    Reason.UNKNOWN_API: (404, "Invalid Api"),
+    Reason.APP_DISABLED: (403, "App Disabled"),
+    Reason.NOT_AUTHORIZED: (403, "Unauthorized"),
+    Reason.STAGE_NOT_AUTHORIZED: (403, "Unauthorized"),
+    Reason.AUTHORIZATION_EXPIRED: (403, "Authorization Expired"),
+    Reason.APPCODE_NOT_ALLOWED: (401, "Invalid AppCode"),
+}
+_STAGES = frozenset(STAGES)
+_APPCODE_QUERY_NAMES = ("AppCode", "appcode", "appCode", "APPCODE")
+_MAX_NONCE_LENGTH = 256
+_MAX_TIMESTAMP_DIGITS = 15
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+_DAYS = frozenset(d.lower() for d in calendar.day_abbr)
+
+
+def _reject(status: int, message: str, reason: Reason | None, **fields: str | None) -> Verdict:
+    """Build a rejecting verdict."""
+    return Verdict(False, status, message, reason=reason, **fields)  # type: ignore[arg-type]
+
+
+def _digits(text: str) -> int | None:
+    """Return a non-negative ASCII integer, else None."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _zone_offset(zone: str) -> int | None:
+    """Return seconds east of UTC for GMT/UTC/Z[±hh[:]mm] or ±hh[:]mm, else None."""
+    upper = zone.upper()
+    for name in ("GMT", "UTC", "Z"):
+        if upper.startswith(name):
+            upper = upper[len(name) :]
+            if not upper:
+                return 0
+            break
+    if len(upper) < 2 or upper[0] not in "+-":
+        return None
+    hhmm = upper[1:].replace(":", "", 1)
+    value = _digits(hhmm) if len(hhmm) in (2, 4) else None
+    if value is None:
+        return None
+    hours, minutes = (value, 0) if len(hhmm) == 2 else divmod(value, 100)
+    if hours > 23 or minutes > 59:
+        return None
+    seconds = hours * 3600 + minutes * 60
+    return seconds if upper[0] == "+" else -seconds
+
+
+def parse_http_date(value: str) -> float | None:
+    """Return epoch seconds of an RFC 1123 date (also ``GMT+00:00``), else None."""
+    parts = value.replace(",", " ").split()
+    if parts and parts[0].lower() in _DAYS:
+        parts = parts[1:]
+    if len(parts) != 5:
+        return None
+    day, month, year, clock, zone = parts
+    d, y, m = _digits(day), _digits(year), _MONTHS.get(month.lower())
+    hms = clock.split(":")
+    if d is None or y is None or m is None or len(year) != 4 or len(day) > 2 or len(hms) != 3:
+        return None
+    hh, mi, ss = (_digits(p) if len(p) == 2 else None for p in hms)
+    offset = _zone_offset(zone)
+    if hh is None or mi is None or ss is None or offset is None:
+        return None
+    if not 1 <= d <= calendar.monthrange(y, m)[1] or hh > 23 or mi > 59 or ss > 60 or y < 1970:
+        return None
+    return float(calendar.timegm((y, m, d, hh, mi, ss, 0, 0, 0)) - offset)
+
+
+def request_time(hmap: Mapping[str, str]) -> float | None:
+    """Return the client's time in epoch seconds (X-Ca-Timestamp, else Date), else None."""
+    stamp = hmap.get("x-ca-timestamp")
+    if stamp:
+        if len(stamp) > _MAX_TIMESTAMP_DIGITS:
+            return None
+        millis = _digits(stamp)
+        return None if millis is None else millis / 1000.0
+    date = hmap.get("date")
+    return parse_http_date(date) if date else None
+
+
+def _text(value: object) -> str:
+    """Return request text (str as is, bytes as UTF-8 surrogateescape, others empty)."""
+    if type(value) is str:
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    return ""
+
+
+class Verifier:
+    """Authenticates requests against an AuthIndexView, in the scheme's order of checks."""
+
+    def __init__(
+        self,
+        index: AuthIndexView,
+        *,
+        window_seconds: float = 900,
+        nonce_store: NonceStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._index = index
+        self._window = float(window_seconds)
+        self._nonce_ttl = 2.0 * self._window
+        self._nonces: NonceStore = nonce_store if nonce_store is not None else InMemoryNonceStore()
+        self._clock = clock
+
+    def verify(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]] | Mapping[str, str],
+        body: bytes | None,
+        api_id: str,
+    ) -> Verdict:
+        """Return the verdict for one request as received (never raises on request input)."""
+        api_id = _text(api_id)
+        api = self._index.api_settings(api_id)
+        if api is None:
+            return _reject(404, "Invalid Api", Reason.UNKNOWN_API)
+        hmap = signing.header_map(headers)
+        query = _text(query)
+        if api.auth_type == "ANONYMOUS":
+            stage = hmap.get("x-ca-stage") or "RELEASE"
+            if stage not in _STAGES:
+                return _reject(400, "Invalid Stage", None)
+            return Verdict(True, 200, None, stage=stage, reason=Reason.OK)
+        authorization = hmap.get("authorization")
+        if authorization and authorization[:8].upper() == "APPCODE ":
+            return self._verify_app_code(api, api_id, authorization[8:], hmap)
+        if api.appcode_mode == "HEADER_QUERY" and query and "x-ca-signature" not in hmap:
+            code = _query_app_code(query)
+            if code is not None:
+                return self._verify_app_code(api, api_id, code, hmap)
+        return self._verify_digest(api, api_id, _text(method), _text(path), query, hmap, body)
+
+    def _verify_digest(
+        self,
+        api: ApiSettings,
+        api_id: str,
+        method: str,
+        path: str,
+        query: str,
+        hmap: dict[str, str],
+        body: object,
+    ) -> Verdict:
+        """Check a digest-signed request, in the table's order."""
+        app_key = hmap.get("x-ca-key")
+        found = self._index.secret_for(app_key) if app_key else None
+        if found is None:
+            return _reject(400, "Invalid AppKey", Reason.UNKNOWN_KEY, app_key=app_key)
+        app_id, secret = found
+        provided = hmap.get("x-ca-signature")
+        if not provided:
+            return _reject(404, "Empty Signature", None, app_id=app_id, app_key=app_key)
+        sig_method = (
+            hmap.get("x-ca-signature-method") or hmap.get("x-ca-signaturemethod") or "HmacSHA256"
+        )
+        if sig_method not in signing.DIGESTS or sig_method not in api.signature_methods:
+            return _reject(400, "Invalid Signature Method", None, app_id=app_id, app_key=app_key)
+        now = self._clock()
+        stamp = request_time(hmap)
+        if stamp is None:
+            return _reject(400, "Invalid Timestamp", None, app_id=app_id, app_key=app_key)
+        if abs(now - stamp) > self._window:
+            return _reject(400, "Timestamp Expired", None, app_id=app_id, app_key=app_key)
+        data = signing.body_bytes(body)
+        sent_md5 = hmap.get("content-md5")
+        if sent_md5 and not (
+            data
+            and hmac.compare_digest(
+                sent_md5.encode("utf-8", "surrogatepass"), signing.content_md5(data).encode()
+            )
+        ):
+            return _reject(400, "Invalid Content-MD5", None, app_id=app_id, app_key=app_key)
+
+        params = signing.parse_params(query, hmap.get("content-type"), data)
+        headers_part = signing.canonical_headers(hmap)
+        sts = signing.compose_string_to_sign(method, hmap, path, params, "bare", headers_part)
+        wanted = provided.encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(signing.signature_bytes(secret, sts, sig_method), wanted):
+            alternative = None
+            if signing.has_empty_value(params):
+                alternative = signing.compose_string_to_sign(
+                    method, hmap, path, params, "equals", headers_part
+                )
+                if not hmac.compare_digest(
+                    signing.signature_bytes(secret, alternative, sig_method), wanted
+                ):
+                    alternative = None
+            if alternative is None:
+                message = "Invalid Signature, Server StringToSign:" + sts.replace("\n", "#")
+                return _reject(
+                    400, message, None, app_id=app_id, app_key=app_key, string_to_sign=sts
+                )
+            sts = alternative
+
+        stage = hmap.get("x-ca-stage") or "RELEASE"
+        if stage not in _STAGES:
+            return _reject(
+                400, "Invalid Stage", None, app_id=app_id, app_key=app_key, string_to_sign=sts
+            )
+        nonce = hmap.get("x-ca-nonce")
+        if nonce:
+            if len(nonce) > _MAX_NONCE_LENGTH:
+                return _reject(
+                    400, "Invalid Nonce", None, app_id=app_id, app_key=app_key, stage=stage,
+                    string_to_sign=sts,
+                )
+            if self._nonces.seen(app_key, nonce, self._nonce_ttl, now):
+                return _reject(
+                    400, "Nonce Used", None, app_id=app_id, app_key=app_key, stage=stage,
+                    string_to_sign=sts,
+                )
+        elif api.nonce_required:
+            return _reject(
+                400, "Invalid Nonce", None, app_id=app_id, app_key=app_key, stage=stage,
+                string_to_sign=sts,
+            )
+        return self._decide(api_id, app_id, app_key, stage, now, sts)
+
+    def _verify_app_code(
+        self, api: ApiSettings, api_id: str, code: str, hmap: dict[str, str]
+    ) -> Verdict:
+        """Check an AppCode request: code allowed on this API and live, stage, then the grant."""
+        if api.appcode_mode not in ("HEADER", "HEADER_QUERY"):
+            return _reject(401, "Invalid AppCode", Reason.APPCODE_NOT_ALLOWED)
+        app_id = self._index.app_for_code(code) if code else None
+        if app_id is None:
+            return _reject(401, "Invalid AppCode", Reason.UNKNOWN_KEY)
+        stage = hmap.get("x-ca-stage") or "RELEASE"
+        if stage not in _STAGES:
+            return _reject(400, "Invalid Stage", None, app_id=app_id)
+        return self._decide(api_id, app_id, None, stage, self._clock(), None)
+
+    def _decide(
+        self,
+        api_id: str,
+        app_id: str,
+        app_key: str | None,
+        stage: str,
+        now: float,
+        sts: str | None,
+    ) -> Verdict:
+        """Ask the index whether the app may call the API in the stage now, and translate."""
+        decision = self._index.check_app(app_id, api_id, stage, now)
+        if decision.allowed and decision.reason is Reason.OK:
+            return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, Reason.OK)
+        status, message = _DECISION_ERRORS.get(decision.reason, (403, "Unauthorized"))
+        return Verdict(False, status, message, app_id, app_key, stage, None, sts, decision.reason)
+
+
+def _query_app_code(query: str) -> str | None:
+    """Return the AppCode carried as a query parameter, if any."""
+    params = signing.parse_params(query, None, None)
+    for name in _APPCODE_QUERY_NAMES:
+        if name in params:
+            return params[name]
+    return None
