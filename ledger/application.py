@@ -1,0 +1,563 @@
+"""The ledger application: every use case is a method; every change is an event.
+
+Order of checks in every command: input validation (InvalidInput), lookups (NotFound),
+the acting account's rights (NotPermitted), then the state's rules (Conflict). Nothing
+is written unless every check passes, and everything one command writes goes in one
+``save()`` — one transaction — so a failed command leaves no trace. Version conflicts
+(another writer changed the same app first) are retried a few times by re-running the
+whole command on fresh state, which is safe because commands are decisions on state,
+not increments.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from ledger import crypto, rules
+from ledger.crypto import SecretBox
+from ledger.domain import Acting, Api, App, AppCodeClaim, AppKeyClaim, acting
+from ledger.errors import (
+    ApiNotFound,
+    AppCodeNotFound,
+    AppNotFound,
+    ConcurrentChange,
+    DuplicateAppCode,
+    DuplicateAppKey,
+    InvalidInput,
+    KeyPairNotFound,
+    NotPermitted,
+)
+from ledger.transcoder import MsgpackTranscoder
+
+T = TypeVar("T")
+SOURCES = ("cli", "http", "import", "test")
+MAX_RETRIES = 5
+
+
+@dataclass
+class Receipt:
+    """What a command did: the ids it created, secrets to reveal once, and where it landed."""
+
+    events: int = 0
+    position: int | None = None
+    timestamp: datetime | None = None
+    ids: dict[str, Any] = field(default_factory=dict)
+    revealed: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = dict(self.ids)
+        d.update(self.revealed)
+        d["changed"] = self.events > 0
+        d["events"] = self.events
+        d["position"] = self.position
+        d["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
+        return d
+
+
+def parse_id(value: object, what: str) -> UUID:
+    """A UUID given as text; malformed ids are invalid input."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{what} id must be a UUID, got {rules._short(value)!r}", field=f"{what}_id") from None
+
+
+class Ledger(Application[UUID]):
+    """authledger's write side."""
+
+    name = "Ledger"  # stable: it prefixes settings and names Postgres tables
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "SQLITE_LOCK_TIMEOUT": "30"}
+
+    def __init__(self, env: dict[str, str] | None = None, *, box: SecretBox) -> None:
+        super().__init__(env)
+        self.box = box
+
+    def construct_transcoder(self) -> Transcoder:
+        return MsgpackTranscoder()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _acting(self, actor: str, source: str, at: datetime | None) -> Iterator[None]:
+        rules.account(actor, "actor")
+        if source not in SOURCES:
+            raise InvalidInput(f"source must be one of {', '.join(SOURCES)}", field="source")
+        if at is not None:
+            at = rules.aware_instant(at, "at")
+        token = acting.set(Acting(actor, source, at))
+        try:
+            yield
+        finally:
+            acting.reset(token)
+
+    def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Receipt]) -> Receipt:
+        with self._acting(actor, source, at):
+            for attempt in range(MAX_RETRIES):
+                try:
+                    return command()
+                except ConcurrentChange:
+                    if attempt == MAX_RETRIES - 1:
+                        raise
+                    time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _commit(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> Receipt:
+        """Save all pending events in one transaction and fill in the receipt."""
+        pending = sum(len(a.pending_events) for a in aggregates)
+        if pending == 0:
+            return receipt
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            for claim in claims:
+                if self._exists(claim.id):
+                    if isinstance(claim, AppKeyClaim):
+                        raise DuplicateAppKey(claim.app_key) from None
+                    raise DuplicateAppCode() from None
+            raise ConcurrentChange() from None
+        last = recordings[-1]
+        receipt.events = len(recordings)
+        receipt.position = last.notification.id
+        receipt.timestamp = last.domain_event.timestamp
+        return receipt
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _get(self, aggregate_id: UUID, kind: type[T]) -> T | None:
+        try:
+            agg = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return agg if isinstance(agg, kind) else None
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def get_app(self, app_id: object) -> App:
+        uid = parse_id(app_id, "app")
+        app = self._get(uid, App)
+        if app is None:
+            raise AppNotFound(uid)
+        return app
+
+    def get_api(self, api_id: object) -> Api:
+        uid = parse_id(api_id, "api")
+        api = self._get(uid, Api)
+        if api is None:
+            raise ApiNotFound(uid)
+        return api
+
+    def app_id_for_key(self, app_key: str) -> UUID:
+        claim = self._get(AppKeyClaim.create_id(app_key), AppKeyClaim)
+        if claim is None or claim.app_key != app_key:
+            raise KeyPairNotFound(app_key)
+        return UUID(claim.app_id)
+
+    def app_id_for_code(self, code: str) -> UUID:
+        claim = self._get(AppCodeClaim.create_id(self.box.code_hash(code)), AppCodeClaim)
+        if claim is None:
+            raise AppCodeNotFound()
+        return UUID(claim.app_id)
+
+    def _owned_app(self, app_id: object, actor: str) -> App:
+        app = self.get_app(app_id)
+        if app.owner != actor:
+            raise NotPermitted(f"account {actor} does not own app {app.id}", field="actor")
+        return app
+
+    # -- secrets ----------------------------------------------------------------------
+
+    def _new_key_pair(self, app: App, app_key: str | None, app_secret: str | None, receipt: Receipt) -> AppKeyClaim:
+        app_key = app_key if app_key is not None else crypto.generate_app_key()
+        secret = app_secret if app_secret is not None else crypto.generate_app_secret()
+        claim = self._claim_key(app_key, app)
+        app.add_key_pair(app_key, self.box.seal(secret, crypto.keypair_context(str(app.id))))
+        receipt.ids["app_key"] = app_key
+        receipt.revealed["app_secret"] = secret
+        return claim
+
+    def _claim_key(self, app_key: str, app: App) -> AppKeyClaim:
+        claim = AppKeyClaim(app_key=app_key, app_id=str(app.id))
+        if self._exists(claim.id):
+            raise DuplicateAppKey(app_key)
+        return claim
+
+    def _new_app_code(self, app: App, code: str | None, receipt: Receipt) -> AppCodeClaim:
+        code = code if code is not None else crypto.generate_app_code()
+        claim = self._claim_code(code, app)
+        app.add_app_code(claim.code_hash, self.box.seal(code, crypto.appcode_context(str(app.id))), crypto.code_hint(code))
+        receipt.revealed["app_code"] = code
+        return claim
+
+    def _claim_code(self, code: str, app: App) -> AppCodeClaim:
+        claim = AppCodeClaim(code_hash=self.box.code_hash(code), app_id=str(app.id))
+        if self._exists(claim.id):
+            raise DuplicateAppCode()
+        return claim
+
+    def open_secret(self, app: App, app_key: str) -> str:
+        """The plaintext AppSecret of a live pair (for verification, never for display)."""
+        return self.box.open(app.key_pair(app_key).secret_sealed, crypto.keypair_context(str(app.id)))
+
+    # -- APIs -------------------------------------------------------------------------
+
+    def register_api(
+        self,
+        owner: str,
+        name: str,
+        *,
+        group: str = "",
+        auth_type: str = "APP",
+        appcode_mode: str = "DISABLE",
+        signature_methods: Any = ("HmacSHA256",),
+        nonce_required: bool = True,
+        http_method: str | None = None,
+        path_pattern: str | None = None,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Register an API with its security settings; the owner is the acting account."""
+        rules.account(owner, "owner")
+        kwargs = dict(
+            owner=owner,
+            name=rules.api_name(name),
+            group=rules.group(group),
+            auth_type=rules.auth_type(auth_type),
+            appcode_mode=rules.appcode_mode(appcode_mode),
+            signature_methods=rules.signature_methods(signature_methods),
+            nonce_required=bool(nonce_required),
+            http_method=rules.http_method(http_method),
+            path_pattern=rules.path_pattern(path_pattern),
+        )
+        if not isinstance(nonce_required, bool):
+            raise InvalidInput("nonce_required must be true or false", field="nonce_required")
+
+        def command() -> Receipt:
+            api = Api(**kwargs)
+            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
+
+        return self._run(owner, source, at, command)
+
+    # -- apps -------------------------------------------------------------------------
+
+    def create_app(
+        self,
+        owner: str,
+        name: str,
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        extension: str = "",
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        app_code: str | None = None,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Create an app with its default key pair and one AppCode (generated unless given)."""
+        rules.account(owner, "owner")
+        fields = dict(
+            owner=owner,
+            name=rules.app_name(name),
+            description=rules.description(description),
+            tags=rules.tags(tags or {}),
+            extension=rules.extension(extension),
+        )
+        if app_key is not None:
+            rules.app_key(app_key)
+        if app_secret is not None:
+            rules.app_secret(app_secret)
+        if app_code is not None:
+            rules.app_code(app_code)
+
+        def command() -> Receipt:
+            app = App(**fields)
+            receipt = Receipt(ids={"app_id": str(app.id)})
+            key_claim = self._new_key_pair(app, app_key, app_secret, receipt)
+            code_claim = self._new_app_code(app, app_code, receipt)
+            claims = (key_claim, code_claim)
+            return self._commit(app, *claims, receipt=receipt, claims=claims)
+
+        return self._run(owner, source, at, command)
+
+    def modify_app(
+        self,
+        app_id: object,
+        actor: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        extension: str | None = None,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Change an app's name, description, tags or extension (only what is given)."""
+        new = {
+            "name": None if name is None else rules.app_name(name),
+            "description": None if description is None else rules.description(description),
+            "tags": None if tags is None else rules.tags(tags),
+            "extension": None if extension is None else rules.extension(extension),
+        }
+        uid = parse_id(app_id, "app")
+
+        def command() -> Receipt:
+            app = self._owned_app(uid, actor)
+            app.modify(
+                name=new["name"] if new["name"] is not None else app.name,
+                description=new["description"] if new["description"] is not None else app.description,
+                tags=new["tags"] if new["tags"] is not None else app.tags,
+                extension=new["extension"] if new["extension"] is not None else app.extension,
+            )
+            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id)}))
+
+        return self._run(actor, source, at, command)
+
+    def _app_command(self, app_id: object, actor: str, source: str, at: datetime | None, action: Callable[[App], Any]) -> Receipt:
+        uid = parse_id(app_id, "app")
+
+        def command() -> Receipt:
+            app = self._owned_app(uid, actor)
+            action(app)
+            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id)}))
+
+        return self._run(actor, source, at, command)
+
+    def disable_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+        """Disable an app: its calls are refused, its grants are kept."""
+        return self._app_command(app_id, actor, source, at, App.disable)
+
+    def enable_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+        """Enable a disabled app: its grants work again."""
+        return self._app_command(app_id, actor, source, at, App.enable)
+
+    def delete_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+        """Delete an app: its credentials and grants stop working; history stays."""
+        return self._app_command(app_id, actor, source, at, App.delete)
+
+    # -- key pairs --------------------------------------------------------------------
+
+    def add_key_pair(
+        self,
+        app_id: object,
+        actor: str,
+        *,
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Add a key pair (generated, or custom) to an app."""
+        if app_key is not None:
+            rules.app_key(app_key)
+        if app_secret is not None:
+            rules.app_secret(app_secret)
+        uid = parse_id(app_id, "app")
+
+        def command() -> Receipt:
+            app = self._owned_app(uid, actor)
+            app.require_live()
+            receipt = Receipt(ids={"app_id": str(app.id)})
+            claim = self._new_key_pair(app, app_key, app_secret, receipt)
+            return self._commit(app, claim, receipt=receipt, claims=(claim,))
+
+        return self._run(actor, source, at, command)
+
+    def delete_key_pair(
+        self, app_id: object, app_key: str, actor: str, *, source: str = "cli", at: datetime | None = None
+    ) -> Receipt:
+        """Delete an added key pair (the default pair cannot be deleted)."""
+        rules.app_key(app_key)
+        uid = parse_id(app_id, "app")
+
+        def command() -> Receipt:
+            app = self._owned_app(uid, actor)
+            app.delete_key_pair(app_key)
+            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id), "app_key": app_key}))
+
+        return self._run(actor, source, at, command)
+
+    def reset_key_pair(
+        self,
+        app_key: str,
+        actor: str,
+        *,
+        new_app_key: str | None = None,
+        new_app_secret: str | None = None,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Give a key pair a new secret (and optionally a new AppKey); the old secret stops at once."""
+        rules.app_key(app_key)
+        if new_app_key is not None:
+            rules.app_key(new_app_key, "new_app_key")
+        if new_app_secret is not None:
+            rules.app_secret(new_app_secret, "new_app_secret")
+
+        def command() -> Receipt:
+            app = self._owned_app(self.app_id_for_key(app_key), actor)
+            app.require_live()
+            app.key_pair(app_key)
+            key = new_app_key if new_app_key is not None and new_app_key != app_key else app_key
+            claims: tuple[Any, ...] = ()
+            if key != app_key:
+                claims = (self._claim_key(key, app),)
+            secret = new_app_secret if new_app_secret is not None else crypto.generate_app_secret()
+            app.reset_key_pair(app_key, key, self.box.seal(secret, crypto.keypair_context(str(app.id))))
+            receipt = Receipt(ids={"app_id": str(app.id), "app_key": key}, revealed={"app_secret": secret})
+            return self._commit(app, *claims, receipt=receipt, claims=claims)
+
+        return self._run(actor, source, at, command)
+
+    # -- AppCodes ---------------------------------------------------------------------
+
+    def add_app_code(
+        self, app_id: object, actor: str, *, code: str | None = None, source: str = "cli", at: datetime | None = None
+    ) -> Receipt:
+        """Add an AppCode (generated, or custom) to an app."""
+        if code is not None:
+            rules.app_code(code)
+        uid = parse_id(app_id, "app")
+
+        def command() -> Receipt:
+            app = self._owned_app(uid, actor)
+            app.require_live()
+            receipt = Receipt(ids={"app_id": str(app.id)})
+            claim = self._new_app_code(app, code, receipt)
+            receipt.ids["app_code_hint"] = crypto.mask_code(crypto.code_hint(receipt.revealed["app_code"]))
+            return self._commit(app, claim, receipt=receipt, claims=(claim,))
+
+        return self._run(actor, source, at, command)
+
+    def delete_app_code(
+        self, app_id: object, code: str, actor: str, *, source: str = "cli", at: datetime | None = None
+    ) -> Receipt:
+        """Delete one of an app's AppCodes."""
+        rules.app_code(code)
+        uid = parse_id(app_id, "app")
+
+        def command() -> Receipt:
+            app = self._owned_app(uid, actor)
+            app.delete_app_code(self.box.code_hash(code))
+            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id)}))
+
+        return self._run(actor, source, at, command)
+
+    def reset_app_code(
+        self, code: str, actor: str, *, new_code: str | None = None, source: str = "cli", at: datetime | None = None
+    ) -> Receipt:
+        """Replace an AppCode with a new one; the old one stops at once."""
+        rules.app_code(code)
+        if new_code is not None:
+            rules.app_code(new_code, "new_code")
+
+        def command() -> Receipt:
+            app = self._owned_app(self.app_id_for_code(code), actor)
+            app.require_live()
+            old_hash = self.box.code_hash(code)
+            app.app_code(old_hash)
+            fresh = new_code if new_code is not None else crypto.generate_app_code()
+            claim = self._claim_code(fresh, app)
+            app.reset_app_code(
+                old_hash, claim.code_hash, self.box.seal(fresh, crypto.appcode_context(str(app.id))), crypto.code_hint(fresh)
+            )
+            receipt = Receipt(
+                ids={"app_id": str(app.id), "app_code_hint": crypto.mask_code(crypto.code_hint(fresh))},
+                revealed={"app_code": fresh},
+            )
+            return self._commit(app, claim, receipt=receipt, claims=(claim,))
+
+        return self._run(actor, source, at, command)
+
+    # -- grants -----------------------------------------------------------------------
+
+    def grant(
+        self,
+        actor: str,
+        app_ids: list[object] | object,
+        api_ids: list[object] | object,
+        stage: str,
+        *,
+        until: datetime | str | None = None,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Let apps call APIs in a stage, until an end time (or forever).
+
+        Bulk: one API to up to 100 apps, or one app to up to 100 APIs, in one transaction.
+        Granting an existing grant again changes its end time.
+        """
+        apps = _as_list(app_ids)
+        apis = _as_list(api_ids)
+        if not apps or not apis:
+            raise InvalidInput("grant needs at least one app and one API", field="app_id" if not apps else "api_id")
+        if len(apps) > 1 and len(apis) > 1:
+            raise InvalidInput("bulk grants are one API to many apps or one app to many APIs", field="app_id")
+        if len(apps) > rules.MAX_BULK or len(apis) > rules.MAX_BULK:
+            raise InvalidInput(f"at most {rules.MAX_BULK} apps or APIs in one grant", field="app_id")
+        app_uids = list(dict.fromkeys(parse_id(a, "app") for a in apps))
+        api_uids = list(dict.fromkeys(parse_id(a, "api") for a in apis))
+        rules.stage(stage)
+        end = None if until is None else rules.aware_instant(until, "until")
+
+        def command() -> Receipt:
+            now = acting.get().at or datetime.now(timezone.utc)
+            if end is not None and end <= now:
+                raise InvalidInput(f"until must be in the future, got {end.isoformat()}", field="until")
+            api_objs = [self.get_api(a) for a in api_uids]
+            app_objs = [self.get_app(a) for a in app_uids]
+            for api in api_objs:
+                if api.owner != actor:
+                    raise NotPermitted(f"only the owner of API {api.id} may grant it", field="actor")
+            for app in app_objs:
+                app.require_live()
+            changed: list[dict[str, str]] = []
+            for app in app_objs:
+                for api in api_objs:
+                    if app.grant(str(api.id), stage, end):
+                        changed.append({"app_id": str(app.id), "api_id": str(api.id)})
+            receipt = Receipt(ids={"stage": stage, "until": end.isoformat() if end else None, "granted": changed})
+            return self._commit(*app_objs, receipt=receipt)
+
+        return self._run(actor, source, at, command)
+
+    def revoke(
+        self, actor: str, app_id: object, api_id: object, stage: str, *, source: str = "cli", at: datetime | None = None
+    ) -> Receipt:
+        """Take a grant back: by the API's owner, or by the app's owner giving it up."""
+        app_uid = parse_id(app_id, "app")
+        api_uid = parse_id(api_id, "api")
+        rules.stage(stage)
+
+        def command() -> Receipt:
+            api = self.get_api(api_uid)
+            app = self.get_app(app_uid)
+            if api.owner == actor:
+                role = "provider"
+            elif app.owner == actor:
+                role = "consumer"
+            else:
+                raise NotPermitted(
+                    f"account {actor} owns neither API {api.id} nor app {app.id}", field="actor"
+                )
+            app.revoke(str(api.id), stage, role)
+            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id), "api_id": str(api.id), "stage": stage, "role": role}))
+
+        return self._run(actor, source, at, command)
+
+
+def _as_list(value: list[object] | object) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]

@@ -1,0 +1,1 @@
+"""The ``authledger`` command line."""

@@ -1,0 +1,146 @@
+"""Field-level secrecy for AppSecrets and AppCodes.
+
+Secrets are sealed with AES-256-GCM before they enter an event, bound (as associated
+data) to their purpose and app, so a ciphertext copied to another app does not open.
+AppCodes are also identified by a keyed hash (HMAC-SHA256), so lookups and uniqueness
+work without the plaintext. The master key comes from ``AUTHLEDGER_SECRET_KEY``
+(base64 of 32 bytes) or from a key file created beside the database (mode 0600).
+Whoever lacks the key can still replay and audit the whole history: only these
+fields are opaque.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import string
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.errors import InvalidInput, LedgerError
+
+KEY_ENV = "AUTHLEDGER_SECRET_KEY"
+_VERSION = b"\x01"
+_ALNUM = string.ascii_letters + string.digits
+
+
+class SecretKeyError(LedgerError):
+    """The secret key is missing, malformed or does not open a sealed value."""
+
+    exit_code = 2
+    http_status = 500
+    code = "secret_key"
+
+
+def _derive(master: bytes, label: bytes) -> bytes:
+    return hmac.new(master, b"authledger/" + label, hashlib.sha256).digest()
+
+
+class SecretBox:
+    """Seals and opens secrets; hashes AppCodes. Holds the key, never prints it."""
+
+    __slots__ = ("_aead", "_code_key")
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != 32:
+            raise SecretKeyError("the secret key must be 32 bytes (base64 of 32 random bytes)")
+        self._aead = AESGCM(_derive(master_key, b"seal"))
+        self._code_key = _derive(master_key, b"appcode-hash")
+
+    def __repr__(self) -> str:
+        return "SecretBox(<key hidden>)"
+
+    def seal(self, plaintext: str, context: str) -> bytes:
+        nonce = os.urandom(12)
+        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode(), context.encode())
+
+    def open(self, sealed: bytes, context: str) -> str:
+        if len(sealed) < 29 or sealed[:1] != _VERSION:
+            raise SecretKeyError("sealed value is malformed")
+        try:
+            return self._aead.decrypt(sealed[1:13], sealed[13:], context.encode()).decode()
+        except Exception:
+            raise SecretKeyError("sealed value does not open with this key (wrong key?)") from None
+
+    def code_hash(self, code: str) -> str:
+        """The keyed hash that identifies an AppCode (hex)."""
+        return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()
+
+
+def keypair_context(app_id: str) -> str:
+    return "keypair:" + app_id
+
+
+def appcode_context(app_id: str) -> str:
+    return "appcode:" + app_id
+
+
+def generate_app_key() -> str:
+    """A 24-character AppKey (about 143 bits; AppKeys are identifiers, not secrets)."""
+    return "".join(secrets.choice(_ALNUM) for _ in range(24))
+
+
+def generate_app_secret() -> str:
+    """A 43-character AppSecret carrying 256 bits of randomness."""
+    return secrets.token_urlsafe(32)
+
+
+def generate_app_code() -> str:
+    """A 32-character alphanumeric AppCode (about 190 bits)."""
+    return "".join(secrets.choice(_ALNUM) for _ in range(32))
+
+
+def code_hint(code: str) -> str:
+    """What is shown of an AppCode after creation: its last four characters."""
+    return code[-4:]
+
+
+def mask_code(hint: str) -> str:
+    return "****" + hint
+
+
+def decode_key(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretKeyError(f"{KEY_ENV} must be base64 of 32 random bytes") from None
+    if len(key) != 32:
+        raise SecretKeyError(f"{KEY_ENV} must be base64 of 32 random bytes (got {len(key)} bytes)")
+    return key
+
+
+def key_file_for(db_path: str) -> str:
+    return db_path + ".key"
+
+
+def load_key(db_path: str | None, *, key_file: str | None = None, create: bool = True) -> bytes:
+    """The master key: from the environment, an explicit key file, or the database's key file."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return decode_key(env)
+    path = key_file or (key_file_for(db_path) if db_path else None)
+    if path is None:
+        raise SecretKeyError(f"no secret key: set {KEY_ENV} (base64 of 32 random bytes)")
+    try:
+        with open(path, "rb") as f:
+            return decode_key(f.read().decode("ascii", "replace"))
+    except FileNotFoundError:
+        if not create:
+            raise SecretKeyError(f"no secret key: {path} does not exist and {KEY_ENV} is unset") from None
+    key = os.urandom(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process created it first: use theirs.
+        return load_key(db_path, key_file=key_file, create=False)
+    except OSError as e:
+        raise InvalidInput(f"cannot create key file {path}: {e.strerror}") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(base64.b64encode(key) + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return key

@@ -1,0 +1,127 @@
+"""One error root, narrow leaves.
+
+    LedgerError                      exit 1 (internal) unless a leaf says otherwise
+    ├── InvalidInput                 exit 2  HTTP 400   a value or request is malformed
+    ├── NotFound                     exit 3  HTTP 404   an app, API, key pair, AppCode or grant
+    │   ├── AppNotFound, ApiNotFound, KeyPairNotFound, AppCodeNotFound, GrantNotFound
+    ├── NotPermitted                 exit 4  HTTP 403   the acting account may not do this
+    └── Conflict                     exit 5  HTTP 409   the current state refuses the change
+        ├── DuplicateAppKey, DuplicateAppCode, ConcurrentChange
+        ├── AppIsDeleted, KeyPairLimitReached, DefaultKeyPairUndeletable
+
+Messages name what was wrong in one line and never carry a secret or an AppCode.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every error authledger raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {"error": self.code, "message": self.message}
+        if self.field:
+            d["field"] = self.field
+        return d
+
+
+class InvalidInput(LedgerError):
+    """A value or request is malformed or breaks a validation rule."""
+
+    exit_code = 2
+    http_status = 400
+    code = "invalid_input"
+
+
+class NotFound(LedgerError):
+    """Something named by id does not exist."""
+
+    exit_code = 3
+    http_status = 404
+    code = "not_found"
+
+
+class AppNotFound(NotFound):
+    def __init__(self, app_id: object) -> None:
+        super().__init__(f"app not found: {app_id}", field="app_id")
+
+
+class ApiNotFound(NotFound):
+    def __init__(self, api_id: object) -> None:
+        super().__init__(f"API not found: {api_id}", field="api_id")
+
+
+class KeyPairNotFound(NotFound):
+    def __init__(self, app_key: str) -> None:
+        super().__init__(f"key pair not found: AppKey {app_key}", field="app_key")
+
+
+class AppCodeNotFound(NotFound):
+    def __init__(self, where: str = "") -> None:
+        # Never echo the code itself.
+        super().__init__(f"AppCode not found{where}", field="code")
+
+
+class GrantNotFound(NotFound):
+    def __init__(self, app_id: object, api_id: object, stage: str) -> None:
+        super().__init__(
+            f"no grant for app {app_id} on API {api_id} in stage {stage}", field="grant"
+        )
+
+
+class NotPermitted(LedgerError):
+    """The acting account is not allowed to do this."""
+
+    exit_code = 4
+    http_status = 403
+    code = "not_permitted"
+
+
+class Conflict(LedgerError):
+    """The current state of the ledger refuses the change."""
+
+    exit_code = 5
+    http_status = 409
+    code = "conflict"
+
+
+class DuplicateAppKey(Conflict):
+    def __init__(self, app_key: str) -> None:
+        super().__init__(f"AppKey already in use: {app_key}", field="app_key")
+
+
+class DuplicateAppCode(Conflict):
+    def __init__(self) -> None:
+        super().__init__("AppCode already in use", field="code")
+
+
+class ConcurrentChange(Conflict):
+    def __init__(self, what: str = "the ledger") -> None:
+        super().__init__(f"concurrent change to {what}; retry the command")
+
+
+class AppIsDeleted(Conflict):
+    def __init__(self, app_id: object) -> None:
+        super().__init__(f"app {app_id} is deleted; nothing can be changed on it", field="app_id")
+
+
+class KeyPairLimitReached(Conflict):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an app holds at most {limit} key pairs", field="app_key")
+
+
+class DefaultKeyPairUndeletable(Conflict):
+    def __init__(self, app_key: str) -> None:
+        super().__init__(
+            f"the default key pair {app_key} cannot be deleted (reset it instead)",
+            field="app_key",
+        )

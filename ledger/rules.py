@@ -1,0 +1,194 @@
+"""The validation rules of app-model.md, as pure functions that raise InvalidInput."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from ledger.errors import InvalidInput
+
+STAGES = ("RELEASE", "PRE", "TEST")
+APPCODE_MODES = ("DISABLE", "HEADER", "HEADER_QUERY")
+AUTH_TYPES = ("APP", "ANONYMOUS")
+SIGNATURE_METHODS = ("HmacSHA256", "HmacSHA1")
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY")
+MAX_KEY_PAIRS = 10
+MAX_BULK = 100
+MAX_TAGS = 20
+
+_APP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,25}")
+_APP_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_APP_SECRET = re.compile(r"[\x21-\x7e]{16,128}")
+_APP_CODE = re.compile(r"[A-Za-z0-9]{16,64}")
+_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}")
+_API_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_PATH = re.compile(r"/[A-Za-z0-9_.~!$&'()*+,;=:@%/{}-]{0,1023}")
+
+
+def _short(value: object) -> str:
+    """A value fit to quote in an error: printable, short."""
+    text = str(value)
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def account(value: object, field: str = "actor") -> str:
+    """An account (tenant) id: 1-128 characters of letters, digits and _.@:-"""
+    if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
+        raise InvalidInput(
+            f"{field} must be an account id (1-128 of letters, digits, _ . @ : -), got {_short(value)!r}",
+            field=field,
+        )
+    return value
+
+
+def app_name(value: object) -> str:
+    if not isinstance(value, str) or not _APP_NAME.fullmatch(value):
+        raise InvalidInput(
+            "name must be 4-26 letters, digits or _, starting with a letter, "
+            f"got {_short(value)!r}",
+            field="name",
+        )
+    return value
+
+
+def description(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 180:
+        raise InvalidInput("description must be text of at most 180 characters", field="description")
+    return value
+
+
+def tags(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidInput("tags must be key/value pairs", field="tags")
+    if len(value) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags, got {len(value)}", field="tags")
+    for k, v in value.items():
+        if not isinstance(k, str) or not 1 <= len(k) <= 128:
+            raise InvalidInput(f"tag key must be 1-128 characters, got {_short(k)!r}", field="tags")
+        if not isinstance(v, str) or len(v) > 128:
+            raise InvalidInput(f"tag value of {_short(k)!r} must be 0-128 characters", field="tags")
+    return dict(sorted(value.items()))
+
+
+def extension(value: object) -> str:
+    if not isinstance(value, str) or len(value.encode("utf-8", "surrogatepass")) > 1024:
+        raise InvalidInput("extension must be text of at most 1,024 bytes UTF-8", field="extension")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("extension must be valid UTF-8 text", field="extension") from None
+    return value
+
+
+def app_key(value: object, field: str = "app_key") -> str:
+    if not isinstance(value, str) or not _APP_KEY.fullmatch(value):
+        raise InvalidInput(
+            f"AppKey must be 8-64 characters of A-Z a-z 0-9 _ -, got {_short(value)!r}", field=field
+        )
+    return value
+
+
+def app_secret(value: object, field: str = "app_secret") -> str:
+    # Never quote the value: it is a secret.
+    if not isinstance(value, str) or not _APP_SECRET.fullmatch(value):
+        raise InvalidInput(
+            "AppSecret must be 16-128 printable ASCII characters without spaces", field=field
+        )
+    return value
+
+
+def app_code(value: object, field: str = "code") -> str:
+    # Never quote the value: it is a secret.
+    if not isinstance(value, str) or not _APP_CODE.fullmatch(value):
+        raise InvalidInput("AppCode must be 16-64 characters of A-Z a-z 0-9", field=field)
+    return value
+
+
+def stage(value: object) -> str:
+    if value not in STAGES:
+        raise InvalidInput(f"stage must be one of {', '.join(STAGES)}, got {_short(value)!r}", field="stage")
+    return str(value)
+
+
+def api_name(value: object) -> str:
+    if not isinstance(value, str) or not _API_NAME.fullmatch(value):
+        raise InvalidInput(
+            f"API name must be 1-128 of letters, digits, _ . -, got {_short(value)!r}", field="name"
+        )
+    return value
+
+
+def group(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 128 or (value and not _API_NAME.fullmatch(value)):
+        raise InvalidInput(f"group must be 0-128 of letters, digits, _ . -, got {_short(value)!r}", field="group")
+    return value
+
+
+def appcode_mode(value: object) -> str:
+    if value not in APPCODE_MODES:
+        raise InvalidInput(
+            f"appcode mode must be one of {', '.join(APPCODE_MODES)}, got {_short(value)!r}",
+            field="appcode_mode",
+        )
+    return str(value)
+
+
+def auth_type(value: object) -> str:
+    if value not in AUTH_TYPES:
+        raise InvalidInput(f"auth type must be APP or ANONYMOUS, got {_short(value)!r}", field="auth_type")
+    return str(value)
+
+
+def signature_methods(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InvalidInput("signature methods must be HmacSHA256 and/or HmacSHA1", field="signature_methods")
+    for v in value:
+        if v not in SIGNATURE_METHODS:
+            raise InvalidInput(
+                f"unknown signature method {_short(v)!r} (HmacSHA256, HmacSHA1)", field="signature_methods"
+            )
+    return tuple(m for m in SIGNATURE_METHODS if m in value)
+
+
+def http_method(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.upper() not in HTTP_METHODS:
+        raise InvalidInput(f"method must be one of {', '.join(HTTP_METHODS)}, got {_short(value)!r}", field="method")
+    v = value.upper()
+    return None if v == "ANY" else v
+
+
+def path_pattern(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _PATH.fullmatch(value):
+        raise InvalidInput(
+            f"path must start with / and use URL path characters and {{name}} parameters, got {_short(value)!r}",
+            field="path",
+        )
+    depth = 0
+    for c in value:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth not in (0, 1):
+            raise InvalidInput(f"unbalanced {{}} in path {_short(value)!r}", field="path")
+    if depth:
+        raise InvalidInput(f"unbalanced {{}} in path {_short(value)!r}", field="path")
+    return value
+
+
+def aware_instant(value: object, field: str) -> datetime:
+    """A timezone-aware instant, normalised to UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"{field} must be an ISO 8601 instant with a timezone, got {_short(value)!r}", field=field) from None
+    if not isinstance(value, datetime):
+        raise InvalidInput(f"{field} must be an ISO 8601 instant with a timezone", field=field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{field} needs a timezone (e.g. 2026-01-31T12:00:00Z), got {value.isoformat()}", field=field)
+    return value.astimezone(timezone.utc)

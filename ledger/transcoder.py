@@ -1,0 +1,68 @@
+"""The one place events meet msgpack: exact round-trips of every event field type.
+
+Events are rebuilt by the library without ``__init__``, so types must come back exact:
+UUID (ext 1), timezone-aware UTC datetime (ext 2, microseconds since the epoch),
+tuple (ext 3, a nested msgpack array); lists, dicts, str, bytes, int, float, bool and
+None are native. Anything else is refused when encoding, never silently converted.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import msgpack
+from eventsourcing.persistence import Transcoder
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UUID, _DATETIME, _TUPLE = 1, 2, 3
+
+
+def _default(obj: Any) -> msgpack.ExtType:
+    if isinstance(obj, UUID):
+        return msgpack.ExtType(_UUID, obj.bytes)
+    if isinstance(obj, datetime):
+        if obj.tzinfo is None:
+            raise TypeError("naive datetime cannot be stored; use a timezone-aware instant")
+        delta = obj - _EPOCH
+        micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return msgpack.ExtType(_DATETIME, micros.to_bytes(8, "big", signed=True))
+    if isinstance(obj, tuple):
+        return msgpack.ExtType(_TUPLE, msgpack.packb(list(obj), default=_default, strict_types=True, use_bin_type=True))
+    raise TypeError(f"cannot encode {type(obj).__name__} in an event")
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == _UUID:
+        return UUID(bytes=data)
+    if code == _DATETIME:
+        return _EPOCH + timedelta(microseconds=int.from_bytes(data, "big", signed=True))
+    if code == _TUPLE:
+        return tuple(unpack(data))
+    raise ValueError(f"unknown msgpack extension type {code}")
+
+
+_local = threading.local()
+
+
+def pack(obj: Any) -> bytes:
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(default=_default, strict_types=True, use_bin_type=True)
+    return packer.pack(obj)
+
+
+def unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=True)
+
+
+class MsgpackTranscoder(Transcoder):
+    """Transcoder for the eventsourcing mapper."""
+
+    def encode(self, obj: Any) -> bytes:
+        return pack(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return unpack(data)
