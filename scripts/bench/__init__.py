@@ -1,0 +1,1 @@
+"""Benchmark sections. Each module exposes ``run(quick: bool) -> list[Row]``; scripts/benchmark.py runs them."""
