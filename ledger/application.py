@@ -82,6 +82,18 @@ class Ledger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, *, box: SecretBox) -> None:
         super().__init__(env)
         self.box = box
+        self._save_listeners: list[Callable[[int], None]] = []
+
+    def add_save_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` after every save in this process (wakes followers at once)."""
+        self._save_listeners.append(listener)
+
+    def _notify(self, recordings: list[Any]) -> None:  # type: ignore[override]
+        super()._notify(recordings)
+        if recordings and self._save_listeners:
+            position = recordings[-1].notification.id
+            for listener in list(self._save_listeners):
+                listener(position)
 
     def construct_transcoder(self) -> Transcoder:
         return MsgpackTranscoder()
