@@ -38,8 +38,8 @@ Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message``
 - Nonce: absent/empty when the API requires one, or longer than 256 characters → 400
   ``Invalid Nonce`` (at the nonce step, after the signature). A nonce sent to an API with
   ``nonce_required=False`` is still checked for replay. Nonces are remembered per AppKey for
-  ``2 * window_seconds`` (a request stamped ``window`` seconds in the future stays
-  acceptable that long). ``nonce_store=None`` → a private ``InMemoryNonceStore``.
+  ``2 * window_seconds + 1`` s (a request stamped ``window`` seconds in the future stays
+  acceptable for ``2 * window``, inclusive). ``nonce_store=None`` → a private ``InMemoryNonceStore``.
 - Index decisions: APP_DISABLED → 403 ``App Disabled``; APP_DELETED and UNKNOWN_KEY → 400
   ``Invalid AppKey`` (a deleted app's key is as good as unknown; reason keeps the truth);
   NOT_AUTHORIZED and STAGE_NOT_AUTHORIZED → 403 ``Unauthorized``; AUTHORIZATION_EXPIRED →
@@ -221,7 +221,9 @@ class Verifier:
     ) -> None:
         self._index = index
         self._window = float(window_seconds)
-        self._nonce_ttl = 2.0 * self._window
+        # A timestamp may be `window` ahead and still pass `window` later, inclusively: keep
+        # nonces one second past 2 × window so the replay at the last valid instant is caught.
+        self._nonce_ttl = 2.0 * self._window + 1.0
         self._nonces: NonceStore = nonce_store if nonce_store is not None else InMemoryNonceStore()
         self._clock = clock
 
