@@ -1,0 +1,69 @@
+"""``authledger grant`` and ``authledger revoke``."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from ledger.cli.main import emit, global_options, settings
+from ledger.cli.text import indent, receipt, table
+
+STAGES = ("RELEASE", "PRE", "TEST")
+_DURATION = re.compile(r"([1-9][0-9]{0,5})([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w`` as a timedelta."""
+    m = _DURATION.fullmatch(text.strip())
+    if not m:
+        raise click.BadParameter(f"expected N followed by m, h, d or w (e.g. 30d), got {text[:40]!r}",
+                                 param_hint="'--for'")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+@click.command("grant")
+@click.option("--actor", required=True, help="Acting account (must own the APIs).")
+@click.option("--app", "apps", multiple=True, required=True, metavar="APP_ID", help="App id (repeat for bulk).")
+@click.option("--api", "apis", multiple=True, required=True, metavar="API_ID", help="API id (repeat for bulk).")
+@click.option("--stage", type=click.Choice(STAGES), required=True)
+@click.option("--until", default=None, metavar="ISO8601", help="End time, with a timezone (default: never).")
+@click.option("--for", "for_", default=None, metavar="30d", help="End time from now: Nm, Nh, Nd or Nw.")
+@global_options
+def grant(actor: str, apps: tuple[str, ...], apis: tuple[str, ...], stage: str, until: str | None,
+          for_: str | None) -> None:
+    """Let apps call APIs in a stage (one API to many apps, or one app to many APIs)."""
+    if until is not None and for_ is not None:
+        raise click.UsageError("use either --until or --for, not both")
+    end: str | datetime | None = until
+    if for_ is not None:
+        end = datetime.now(timezone.utc) + parse_duration(for_)
+    r = settings().ledger().grant(actor, list(apps), list(apis), stage, until=end)
+    emit(r.to_dict(), _human_grant)
+
+
+def _human_grant(d: dict[str, object]) -> str:
+    granted = d["granted"]
+    assert isinstance(granted, list)
+    head = receipt("granted", {**d, "granted": f"{len(granted)} grant(s) given or changed"})
+    rows = table(granted, [("APP ID", "app_id"), ("API ID", "api_id")], empty="(already granted as asked)")
+    return head + "\n" + indent(rows, "    ")
+
+
+@click.command("revoke")
+@click.option("--actor", required=True, help="Acting account: the API's owner or the app's owner.")
+@click.option("--app", "app_id", required=True, metavar="APP_ID")
+@click.option("--api", "api_id", required=True, metavar="API_ID")
+@click.option("--stage", type=click.Choice(STAGES), required=True)
+@global_options
+def revoke(actor: str, app_id: str, api_id: str, stage: str) -> None:
+    """Take a grant back (the API's owner, or the app's owner giving it up)."""
+    r = settings().ledger().revoke(actor, app_id, api_id, stage)
+    emit(r.to_dict(), lambda d: receipt("revoked", d))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(grant)
+    cli.add_command(revoke)
