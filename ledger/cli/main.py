@@ -164,4 +164,8 @@ def _fail(message: str, code: int, payload: dict[str, Any] | None = None) -> Non
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # Run the importable module, not this __main__ copy: command modules import
+    # ledger.cli.main, and two copies would mean two Settings classes.
+    from ledger.cli.main import main as _main
+
+    sys.exit(_main())
