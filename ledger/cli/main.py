@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "ledger.cli.grants",
     "ledger.cli.gateway",
     "ledger.cli.audit",
+    "ledger.cli.tokens",
+    "ledger.cli.serve",
 ]
 
 
