@@ -1,0 +1,130 @@
+"""Exit codes: 2 invalid input, 3 not found, 4 not permitted, 5 conflict, 1 internal only.
+
+Every failure prints one line on stderr, nothing on stdout, no traceback, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from tests.cli.conftest import Run, make_api, make_app
+
+MISSING = str(uuid.uuid4())
+
+
+@pytest.fixture
+def world(run: Run) -> dict[str, str]:
+    """A provider's API, a consumer's app granted on it, and one added key pair."""
+    api_id = make_api(run, "provider", "items")
+    app = make_app(run, "consumer", "shop_app", "--app-key", "TAKENKEY01", "--app-code", "TAKENCODE0000001")
+    run("grant", "--actor", "provider", "--app", app["app_id"], "--api", api_id, "--stage", "RELEASE")
+    return {"api": api_id, "app": app["app_id"]}
+
+
+FAILURES: list[tuple[int, str, Callable[[dict[str, str]], list[str]]]] = [
+    # 2: invalid input, including click usage errors
+    (2, "bad app name", lambda w: ["app", "create", "--owner", "c", "--name", "1bad"]),
+    (2, "missing option", lambda w: ["app", "create", "--owner", "c"]),
+    (2, "unknown option", lambda w: ["api", "list", "--colour", "red"]),
+    (2, "unknown command", lambda w: ["apps", "list"]),
+    (2, "bad choice", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "PROD"]),
+    (2, "bad tag", lambda w: ["app", "create", "--owner", "c", "--name", "tagged", "--tag", "novalue"]),
+    (2, "tag and clear-tags", lambda w: ["app", "modify", w["app"], "--actor", "consumer", "--tag", "a=1", "--clear-tags"]),
+    (2, "bad duration", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "TEST", "--for", "3y"]),
+    (2, "until and for", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "TEST", "--for", "1d", "--until", "2099-01-01T00:00:00Z"]),
+    (2, "until in the past", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "TEST", "--until", "2001-01-01T00:00:00Z"]),
+    (2, "until without timezone", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "TEST", "--until", "2099-01-01T00:00:00"]),
+    (2, "malformed id", lambda w: ["app", "show", "not-a-uuid"]),
+    (2, "short custom secret", lambda w: ["key", "add", w["app"], "--actor", "consumer", "--app-secret", "short"]),
+    (2, "bad signature method", lambda w: ["api", "register", "--owner", "p", "--name", "x", "--signature-methods", "MD5"]),
+    # 3: not found
+    (3, "unknown app", lambda w: ["app", "show", MISSING]),
+    (3, "unknown api", lambda w: ["api", "show", MISSING]),
+    (3, "grant to unknown app", lambda w: ["grant", "--actor", "provider", "--app", MISSING, "--api", w["api"], "--stage", "TEST"]),
+    (3, "unknown AppKey", lambda w: ["key", "reset", "NOSUCHKEY1", "--actor", "consumer"]),
+    (3, "unknown AppCode", lambda w: ["code", "reset", "NOSUCHCODE000001", "--actor", "consumer"]),
+    (3, "no such grant", lambda w: ["revoke", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "PRE"]),
+    # 4: not permitted
+    (4, "modify another's app", lambda w: ["app", "modify", w["app"], "--actor", "provider", "--name", "stolen"]),
+    (4, "delete another's app", lambda w: ["app", "delete", w["app"], "--actor", "provider"]),
+    (4, "list another's keys", lambda w: ["key", "list", w["app"], "--actor", "provider"]),
+    (4, "add a key to another's app", lambda w: ["key", "add", w["app"], "--actor", "mallory"]),
+    (4, "reset another's key", lambda w: ["key", "reset", "TAKENKEY01", "--actor", "mallory"]),
+    (4, "reset another's code", lambda w: ["code", "reset", "TAKENCODE0000001", "--actor", "mallory"]),
+    (4, "grant another's API", lambda w: ["grant", "--actor", "consumer", "--app", w["app"], "--api", w["api"], "--stage", "TEST"]),
+    (4, "revoke as a stranger", lambda w: ["revoke", "--actor", "mallory", "--app", w["app"], "--api", w["api"], "--stage", "RELEASE"]),
+    # 5: conflict
+    (5, "duplicate AppKey", lambda w: ["app", "create", "--owner", "other", "--name", "dupe_key", "--app-key", "TAKENKEY01"]),
+    (5, "duplicate AppKey any case", lambda w: ["key", "add", w["app"], "--actor", "consumer", "--app-key", "takenkey01"]),
+    (5, "duplicate AppCode", lambda w: ["code", "add", w["app"], "--actor", "consumer", "--code", "TAKENCODE0000001"]),
+    (5, "default pair undeletable", lambda w: ["key", "delete", w["app"], "TAKENKEY01", "--actor", "consumer"]),
+]
+
+
+@pytest.mark.parametrize("code,what,argv", FAILURES, ids=[f"{c}-{w}" for c, w, _ in FAILURES])
+def test_a_failed_command_exits_with_its_code_says_one_line_and_writes_nothing(
+    run: Run, world: dict[str, str], position: Callable[[], int], code: int, what: str,
+    argv: Callable[[dict[str, str]], list[str]],
+) -> None:
+    before = position()
+    r = run(*argv(world))
+    assert r.code == code, (what, r.err)
+    assert r.out == ""
+    assert r.err.startswith("authledger: error: ") and r.err.count("\n") == 1
+    assert "Traceback" not in r.err
+    assert position() == before
+
+
+def test_errors_are_json_on_stderr_with_json(run: Run, world: dict[str, str]) -> None:
+    r = run("--json", "app", "delete", world["app"], "--actor", "provider")
+    assert r.code == 4 and r.out == ""
+    assert json.loads(r.err) == {"error": "not_permitted", "field": "actor",
+                                 "message": f"account provider does not own app {world['app']}"}
+
+
+def test_nothing_is_written_when_a_deleted_app_is_changed(run: Run, world: dict[str, str],
+                                                           position: Callable[[], int]) -> None:
+    assert run("app", "delete", world["app"], "--actor", "consumer").code == 0
+    before = position()
+    for argv in (["app", "modify", world["app"], "--actor", "consumer", "--name", "revived"],
+                 ["key", "add", world["app"], "--actor", "consumer"],
+                 ["code", "add", world["app"], "--actor", "consumer"],
+                 ["grant", "--actor", "provider", "--app", world["app"], "--api", world["api"], "--stage", "TEST"]):
+        assert run(*argv).code == 5, argv
+    assert position() == before
+
+
+def test_a_broken_database_is_an_internal_failure_without_traceback(run: Run, db_path: str) -> None:
+    with open(db_path, "wb") as f:
+        f.write(b"this is not a sqlite database, not at all" * 100)
+    r = run("api", "list")
+    assert r.code == 1 and r.out == "" and r.err.count("\n") == 1
+    assert "internal error" in r.err and "Traceback" not in r.err
+
+
+def _cli(db_path: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db_path, *args],
+                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+
+
+def test_a_real_process_exits_with_each_code(run: Run, world: dict[str, str], db_path: str) -> None:
+    cases = [
+        (0, ["api", "show", world["api"]]),
+        (2, ["app", "create", "--owner", "c"]),
+        (3, ["app", "show", MISSING]),
+        (4, ["app", "disable", world["app"], "--actor", "provider"]),
+        (5, ["key", "delete", world["app"], "TAKENKEY01", "--actor", "consumer"]),
+    ]
+    for code, argv in cases:
+        p = _cli(db_path, *argv)
+        assert p.returncode == code, (argv, p.stderr)
+        assert "Traceback" not in p.stderr
+        if code:
+            assert p.stdout == "" and p.stderr.count("\n") == 1
