@@ -129,6 +129,9 @@ class AuthIndex:
             "authledger:GrantRevoked": self._grant_revoked,
             "authledger:AppKeyClaimed": _ignore,
             "authledger:AppCodeClaimed": _ignore,
+            # Admin API bearer tokens (ledger.tokens): not gateway credentials.
+            "authledger:TokenIssued": _ignore,
+            "authledger:TokenRevoked": _ignore,
         }
 
     def __repr__(self) -> str:

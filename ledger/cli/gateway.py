@@ -1,0 +1,156 @@
+"""``authledger check`` and ``authledger verify-request``: the gateway's answers, on demand.
+
+Both build the auth index from the ledger's current state. The decision or verdict is
+the output, so both exit 0 whether the call is allowed or not; malformed input exits 2
+and a ledger the index cannot replay (ProjectionError) exits 1, each with one line.
+``check`` never decrypts a secret; ``verify-request`` does, in memory, and prints none.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from typing import IO, Any
+
+import click
+
+from ledger.cli.main import emit, global_options, settings
+from ledger.cli.text import block
+from ledger.errors import InvalidInput
+
+STAGES = ("RELEASE", "PRE", "TEST")
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+def parse_at(value: str | None) -> float | None:
+    """``--at``: an ISO 8601 instant with a timezone, or epoch seconds."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"--at must be an ISO 8601 instant or epoch seconds, got {text[:40]!r}", field="at") from None
+    if at.tzinfo is None:
+        raise InvalidInput("--at needs a timezone (e.g. 2026-01-31T12:00:00Z)", field="at")
+    return at.timestamp()
+
+
+def _instant(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat()
+
+
+@click.command("check")
+@click.option("--app-key", default=None, metavar="K", help="The AppKey to check.")
+@click.option("--app-code", default=None, metavar="C", help="The AppCode to check (looked up by its hash).")
+@click.option("--api", "api_id", required=True, metavar="API_ID")
+@click.option("--stage", required=True, type=click.Choice(STAGES))
+@click.option("--at", default=None, metavar="T", help="Instant to decide at (ISO 8601 or epoch seconds; default now).")
+@global_options
+def check(app_key: str | None, app_code: str | None, api_id: str, stage: str, at: str | None) -> None:
+    """May this credential call the API in the stage (now, or at --at)?"""
+    from projections.auth_index import AuthIndex
+
+    if (app_key is None) == (app_code is None):
+        raise InvalidInput("give exactly one of --app-key or --app-code", field="app_key")
+    instant = parse_at(at)
+    if instant is None:
+        instant = time.time()
+    ledger = settings().ledger()
+    index = AuthIndex(None)  # check needs no secrets: none are decrypted
+    from projections.events import apply_from
+
+    apply_from(ledger.recorder, index)
+    if app_key is not None:
+        decision = index.check(app_key, api_id, stage, instant)
+    else:
+        decision = index.check(ledger.box.code_hash(app_code), api_id, stage, instant, kind="app_code_hash")
+    data: dict[str, Any] = decision.to_dict()
+    data.update(api_id=api_id, stage=stage, at=_instant(instant), position=index.position)
+    emit(data, lambda d: block([("allowed", d["allowed"]), ("reason", d["reason"]), ("app_id", d["app_id"]),
+                                ("extension", d["extension"]), ("api_id", d["api_id"]), ("stage", d["stage"]),
+                                ("at", d["at"]), ("ledger position", d["position"])]))
+
+
+def parse_http_request(raw: bytes) -> tuple[str, str, str, list[tuple[str, str]], bytes]:
+    """Split a raw HTTP/1.1 request into (method, path, query, headers, body); CRLF or LF."""
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        head, body = raw[:crlf], raw[crlf + 4 :]
+    elif lf >= 0:
+        head, body = raw[:lf], raw[lf + 2 :]
+    else:
+        head, body = raw.rstrip(b"\r\n"), b""
+    lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[0].isalpha() or not parts[2].startswith("HTTP/") or not parts[1]:
+        raise InvalidInput("malformed request line (want: METHOD /path?query HTTP/1.1)", field="request")
+    method, target, _version = parts
+    if not target.startswith("/"):
+        raise InvalidInput("request target must start with /", field="request")
+    path, _, query = target.partition("?")
+    headers: list[tuple[str, str]] = []
+    for number, line in enumerate(lines[1:], start=2):
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise InvalidInput(f"malformed header on line {number} (want: Name: value)", field="request")
+        headers.append((name, value.strip(" \t")))
+    length = next((v for n, v in headers if n.lower() == "content-length"), None)
+    if length is not None:
+        if not (length.isascii() and length.isdigit()) or int(length) > len(body):
+            raise InvalidInput("Content-Length does not match the body", field="request")
+        body = body[: int(length)]
+    return method, path, query, headers, body
+
+
+@click.command("verify-request")
+@click.option("--api", "api_id", required=True, metavar="API_ID")
+@click.argument("file", required=False, type=click.File("rb"))
+@click.option("--at", default=None, metavar="T", help="The gateway's clock (ISO 8601 or epoch seconds; default now).")
+@click.option("--window", default=900.0, show_default=True, type=click.FloatRange(min=0), help="Timestamp window, seconds.")
+@global_options
+def verify_request(api_id: str, file: IO[bytes] | None, at: str | None, window: float) -> None:
+    """Verify a raw HTTP/1.1 request (from FILE or stdin) as the gateway would."""
+    from gateway.verifier import Verifier
+    from projections.auth_index import AuthIndex
+
+    instant = parse_at(at)
+    stream = file if file is not None else sys.stdin.buffer
+    raw = stream.read(MAX_REQUEST_BYTES + 1)
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise InvalidInput("request larger than 16 MiB", field="request")
+    method, path, query, headers, body = parse_http_request(raw)
+    index = AuthIndex.build(settings().ledger())
+    clock = (lambda: instant) if instant is not None else time.time
+    verdict = Verifier(index, window_seconds=window, clock=clock).verify(method, path, query, headers, body, api_id)
+    data = {
+        "accepted": verdict.accepted,
+        "status": verdict.status,
+        "error_message": verdict.error_message,
+        "reason": verdict.reason.value if verdict.reason is not None else None,
+        "app_id": verdict.app_id,
+        "app_key": verdict.app_key,
+        "stage": verdict.stage,
+        "string_to_sign": verdict.string_to_sign,
+    }
+    emit(data, _human_verdict)
+
+
+def _human_verdict(d: dict[str, Any]) -> str:
+    rows = [("accepted", d["accepted"]), ("status", d["status"]), ("error message", d["error_message"]),
+            ("reason", d["reason"]), ("app_id", d["app_id"]), ("app_key", d["app_key"]), ("stage", d["stage"])]
+    text = block(rows)
+    if d["string_to_sign"] is not None:
+        sts = "\n".join("    " + line for line in d["string_to_sign"].split("\n"))
+        text += "\nserver StringToSign:\n" + sts
+    return text
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(check)
+    cli.add_command(verify_request)
