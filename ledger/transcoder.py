@@ -55,7 +55,9 @@ def pack(obj: Any) -> bytes:
 
 
 def unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=True)
+    # strict_map_key=False: the packer accepts int/None/UUID/tuple... map keys, so the
+    # unpacker must read them back, or an event could be written that no replay can read.
+    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
 
 
 class MsgpackTranscoder(Transcoder):
