@@ -1,0 +1,298 @@
+"""The temporal model of "could call": periods of three independent facts, with causes.
+
+A credential K of app A could call API X in stage S at instant T (app-model.md) when, at T:
+
+- A exists and is enabled                 → an *enabled period* of A,
+- K is one of A's live credentials        → a *credential period* of K,
+- the grant (A, X, S) exists              → a *grant period* (one per end time it had),
+  and T is before that period's end time.
+
+The index stores these factor periods, each ``[start, end)`` in integer microseconds
+since the epoch, each boundary tagged with the ledger position of the event that caused
+it (``end`` NULL = still open). "Could call" intervals for (app, API, stage, credential)
+are their intersection, computed on query (``projections.temporal_queries``): storing
+factors, not products, keeps the index a few rows per event and makes replay-as-of-T a
+plain lookup. An end time is a boundary with no event (cause ``expiry``).
+
+Boundary convention: an event stamped T takes effect at T (it is in force at T itself);
+access ends at an end time T, exclusive. Several events at the same instant apply in
+log order; a period that would start and end at the same instant is empty.
+
+Events of one app are assumed stamped in non-decreasing time (the ledger's clock);
+``TemporalBuilder`` applies them in log position order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import msgpack
+
+from ledger.crypto import mask_code
+from projections.events import ProjectionError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+PREFIX = "authledger:"
+
+
+# -- instants -----------------------------------------------------------------------------
+
+def to_micros(at: datetime) -> int:
+    """A timezone-aware instant as integer microseconds since the epoch (exact)."""
+    d = at - EPOCH
+    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def iso(us: int | None) -> str | None:
+    """UTC ISO 8601 with a ``Z``; microseconds only when there are some."""
+    if us is None:
+        return None
+    return from_micros(us).isoformat().replace("+00:00", "Z")
+
+
+# -- decoding -----------------------------------------------------------------------------
+
+def _ext(code: int, data: bytes) -> Any:
+    # Same ext types as ledger.transcoder, decoded cheaply: instants stay integers (µs).
+    if code == 2:
+        return int.from_bytes(data, "big", signed=True)
+    if code == 1:
+        return str(UUID(bytes=data))
+    if code == 3:
+        return tuple(msgpack.unpackb(data, ext_hook=_ext, raw=False))
+    raise ValueError(f"unknown msgpack extension type {code}")
+
+
+def decode_fast(position: int, topic: str, data: bytes) -> dict[str, Any]:
+    """Unpack a stored state with instants as µs integers; ProjectionError if it cannot be."""
+    try:
+        state = msgpack.unpackb(data, ext_hook=_ext, raw=False)
+    except Exception as e:  # noqa: BLE001 - msgpack raises many types; all mean "corrupt"
+        raise ProjectionError(position, topic, f"undecodable state ({type(e).__name__})") from None
+    if type(state) is not dict:
+        raise ProjectionError(position, topic, "stored state is not a map")
+    return state
+
+
+def hex_to_uuid(h: str) -> str:
+    """The stored originator id (32 hex digits) as a canonical UUID string."""
+    if len(h) == 32:
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(UUID(h))
+
+
+# -- periods ------------------------------------------------------------------------------
+
+class Period:
+    """One factor period: ``[start, end)`` with the positions of the events that bound it."""
+
+    __slots__ = ("id", "app_id", "start", "end", "start_pos", "end_pos", "dirty")
+    table = "enabled_periods"
+
+    def __init__(self, app_id: str, start: int, start_pos: int, id: int | None = None) -> None:
+        self.id = id
+        self.app_id = app_id
+        self.start = start
+        self.start_pos = start_pos
+        self.end: int | None = None
+        self.end_pos: int | None = None
+        self.dirty = False
+
+
+class CredPeriod(Period):
+    __slots__ = ("cred", "kind", "display")
+    table = "cred_periods"
+
+    def __init__(self, app_id: str, cred: str, kind: str, display: str, start: int, start_pos: int,
+                 id: int | None = None) -> None:
+        super().__init__(app_id, start, start_pos, id)
+        self.cred, self.kind, self.display = cred, kind, display
+
+
+class GrantPeriod(Period):
+    __slots__ = ("api_id", "stage", "until")
+    table = "grant_periods"
+
+    def __init__(self, app_id: str, api_id: str, stage: str, until: int | None, start: int, start_pos: int,
+                 id: int | None = None) -> None:
+        super().__init__(app_id, start, start_pos, id)
+        self.api_id, self.stage, self.until = api_id, stage, until
+
+
+class AppState:
+    """What the builder must remember about an app to continue its periods."""
+
+    __slots__ = ("app_id", "owner", "created", "created_pos", "deleted", "deleted_pos",
+                 "enabled", "creds", "grants", "dirty")
+
+    def __init__(self, app_id: str, owner: str, created: int, created_pos: int) -> None:
+        self.app_id, self.owner, self.created, self.created_pos = app_id, owner, created, created_pos
+        self.deleted: int | None = None
+        self.deleted_pos: int | None = None
+        self.enabled: Period | None = None
+        self.creds: dict[str, CredPeriod] = {}
+        self.grants: dict[tuple[str, str], GrantPeriod] = {}
+        self.dirty = True
+
+
+Loader = Callable[[str], "AppState | None"]
+
+
+class TemporalBuilder:
+    """Turns events (in log order) into factor periods; ``pending`` holds what to write."""
+
+    def __init__(self, loader: Loader | None = None) -> None:
+        self.apps: dict[str, AppState] = {}
+        self.loader = loader
+        self.pending: list[Period] = []
+        self.new_apis: list[tuple[Any, ...]] = []
+        self.new_names: list[tuple[Any, ...]] = []
+        self.position = 0
+        self._handlers: dict[str, Callable[[int, str, int, dict[str, Any]], None]] = {
+            PREFIX + "ApiRegistered": self._api_registered,
+            PREFIX + "AppCreated": self._app_created,
+            PREFIX + "AppModified": self._app_modified,
+            PREFIX + "AppDisabled": self._app_disabled,
+            PREFIX + "AppEnabled": self._app_enabled,
+            PREFIX + "AppDeleted": self._app_deleted,
+            PREFIX + "KeyPairAdded": self._key_pair_added,
+            PREFIX + "KeyPairDeleted": self._key_pair_deleted,
+            PREFIX + "KeyPairReset": self._key_pair_reset,
+            PREFIX + "AppCodeAdded": self._app_code_added,
+            PREFIX + "AppCodeDeleted": self._app_code_deleted,
+            PREFIX + "AppCodeReset": self._app_code_reset,
+            PREFIX + "GrantGiven": self._grant_given,
+            PREFIX + "GrantEndChanged": self._grant_end_changed,
+            PREFIX + "GrantRevoked": self._grant_revoked,
+        }
+        self._ignored = {PREFIX + n for n in ("AppKeyClaimed", "AppCodeClaimed", "TokenIssued", "TokenRevoked")}
+
+    def apply(self, position: int, topic: str, originator_id: str, state: dict[str, Any]) -> None:
+        """Apply one event; ``originator_id`` a canonical UUID string, instants in µs."""
+        handler = self._handlers.get(topic)
+        if handler is None:
+            if topic not in self._ignored:
+                raise ProjectionError(position, topic, "unknown event topic")
+        else:
+            try:
+                handler(position, originator_id, state["timestamp"], state)
+            except ProjectionError:
+                raise
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise ProjectionError(position, topic, f"malformed state ({type(e).__name__}: {e})") from None
+        self.position = position
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _app(self, app_id: str) -> AppState:
+        app = self.apps.get(app_id)
+        if app is None and self.loader is not None:
+            app = self.loader(app_id)
+            if app is not None:
+                self.apps[app_id] = app
+        if app is None:
+            raise ValueError(f"event for unknown app {app_id}")
+        return app
+
+    def _open(self, p: Period) -> Period:
+        p.dirty = True
+        self.pending.append(p)
+        return p
+
+    def _close(self, p: Period | None, t: int, pos: int) -> None:
+        if p is None:
+            return
+        p.end, p.end_pos = t, pos
+        if not p.dirty:
+            p.dirty = True
+            self.pending.append(p)
+
+    def _open_cred(self, app: AppState, cred: str, kind: str, display: str, t: int, pos: int) -> None:
+        self._close(app.creds.get(cred), t, pos)
+        app.creds[cred] = self._open(CredPeriod(app.app_id, cred, kind, display, t, pos))  # type: ignore[assignment]
+
+    # -- handlers -------------------------------------------------------------------------
+
+    def _api_registered(self, pos: int, api_id: str, t: int, s: dict[str, Any]) -> None:
+        self.new_apis.append((api_id, s["owner"], s["name"], s["auth_type"], s["appcode_mode"], t, pos))
+
+    def _app_created(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = AppState(app_id, s["owner"], t, pos)
+        self.apps[app_id] = app
+        app.enabled = self._open(Period(app_id, t, pos))
+        self.new_names.append((app_id, t, pos, s["name"]))
+
+    def _app_modified(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        self._app(app_id)
+        self.new_names.append((app_id, t, pos, s["name"]))
+
+    def _app_disabled(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        self._close(app.enabled, t, pos)
+        app.enabled = None
+        app.dirty = True
+
+    def _app_enabled(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        if app.enabled is None and app.deleted is None:
+            app.enabled = self._open(Period(app_id, t, pos))
+            app.dirty = True
+
+    def _app_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        self._close(app.enabled, t, pos)
+        app.enabled = None
+        for p in app.creds.values():
+            self._close(p, t, pos)
+        for g in app.grants.values():
+            self._close(g, t, pos)
+        app.creds.clear()
+        app.grants.clear()
+        app.deleted, app.deleted_pos, app.dirty = t, pos, True
+
+    def _key_pair_added(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        key = s["app_key"]
+        self._open_cred(self._app(app_id), key, "app_key", key, t, pos)
+
+    def _key_pair_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        self._close(app.creds.pop(s["app_key"], None), t, pos)
+
+    def _key_pair_reset(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        old, new = s["app_key"], s["new_app_key"]
+        if new == old:
+            return  # a new secret, the same credential: its period goes on
+        app = self._app(app_id)
+        self._close(app.creds.pop(old, None), t, pos)
+        self._open_cred(app, new, "app_key", new, t, pos)
+
+    def _app_code_added(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        self._open_cred(self._app(app_id), s["code_hash"], "app_code", mask_code(s["hint"]), t, pos)
+
+    def _app_code_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        self._close(app.creds.pop(s["code_hash"], None), t, pos)
+
+    def _app_code_reset(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        self._close(app.creds.pop(s["code_hash"], None), t, pos)
+        self._open_cred(app, s["new_code_hash"], "app_code", mask_code(s["hint"]), t, pos)
+
+    def _grant_given(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        key = (s["api_id"], s["stage"])
+        self._close(app.grants.get(key), t, pos)
+        app.grants[key] = self._open(GrantPeriod(app_id, key[0], key[1], s["until"], t, pos))  # type: ignore[assignment]
+
+    _grant_end_changed = _grant_given  # a new period with the new end time
+
+    def _grant_revoked(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
+        app = self._app(app_id)
+        self._close(app.grants.pop((s["api_id"], s["stage"]), None), t, pos)

@@ -1,0 +1,317 @@
+"""The audit index on disk: factor periods and the recorded chain, in a file of their own.
+
+The index lives beside the ledger (``<db>.audit.sqlite``), never inside it, and records
+the ledger position it has applied; each CLI call catches up only the events after it,
+in one transaction with the new position, so a crash or a concurrent caller never leaves
+it half-applied. It is derived data: delete the file and it is rebuilt from the log.
+A log that shrank below the applied position, or whose row at that position changed, is
+refused (``LogMismatch``: run verify-log) instead of answering from a history that
+is no longer there.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from ledger.errors import InvalidInput
+from projections import chain
+from projections.temporal import (
+    AppState,
+    CredPeriod,
+    GrantPeriod,
+    Period,
+    TemporalBuilder,
+    decode_fast,
+    hex_to_uuid,
+)
+
+SUFFIX = ".audit.sqlite"
+SCHEMA_VERSION = "1"
+FLUSH_EVERY = 200_000
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
+    "CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, owner TEXT, name TEXT, auth_type TEXT,"
+    " appcode_mode TEXT, registered INTEGER, registered_pos INTEGER)",
+    "CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, owner TEXT, created INTEGER,"
+    " created_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)",
+    "CREATE TABLE IF NOT EXISTS app_names (app_id TEXT, start INTEGER, pos INTEGER, name TEXT)",
+    "CREATE TABLE IF NOT EXISTS enabled_periods (id INTEGER PRIMARY KEY, app_id TEXT, start INTEGER,"
+    " end INTEGER, start_pos INTEGER, end_pos INTEGER)",
+    "CREATE TABLE IF NOT EXISTS cred_periods (id INTEGER PRIMARY KEY, app_id TEXT, cred TEXT, kind TEXT,"
+    " display TEXT, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)",
+    "CREATE TABLE IF NOT EXISTS grant_periods (id INTEGER PRIMARY KEY, app_id TEXT, api_id TEXT,"
+    " stage TEXT, until INTEGER, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)",
+    chain.SCHEMA,
+]
+# Created after a bulk build (cheaper than maintaining them row by row).
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS grant_by_api ON grant_periods (api_id, stage, start, end)",
+    "CREATE INDEX IF NOT EXISTS grant_by_app ON grant_periods (app_id, api_id, stage, start)",
+    "CREATE INDEX IF NOT EXISTS enabled_by_app ON enabled_periods (app_id, start)",
+    "CREATE INDEX IF NOT EXISTS cred_by_app ON cred_periods (app_id, start)",
+    "CREATE INDEX IF NOT EXISTS cred_by_cred ON cred_periods (cred, start)",
+    "CREATE INDEX IF NOT EXISTS names_by_app ON app_names (app_id, start)",
+]
+
+_SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
+
+
+def index_path(db_path: str) -> str:
+    return db_path + SUFFIX
+
+
+# -- the log ---------------------------------------------------------------------------------
+
+class SqliteLog:
+    """The ledger's ``stored_events`` read directly (read-only), in position order."""
+
+    def __init__(self, db_path: str) -> None:
+        if not os.path.exists(db_path):
+            raise InvalidInput(f"no ledger database at {db_path}", field="db")
+        self.path = db_path
+        self.conn = sqlite3.connect(f"file:{os.path.abspath(db_path)}?mode=ro", uri=True, check_same_thread=False)
+        self.has_table = bool(self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='stored_events'").fetchone())
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def max_position(self) -> int:
+        if not self.has_table:
+            return 0
+        return self.conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
+
+    def rows(self, after: int = 0, until: int | None = None, page: int = 5000) -> Iterator[tuple[int, str, int, str, bytes]]:
+        """(position, originator id hex, version, topic, state) after ``after``."""
+        if not self.has_table:
+            return
+        if until is None:
+            cur = self.conn.execute(_SELECT + " WHERE rowid > ? ORDER BY rowid", (after,))
+        else:
+            cur = self.conn.execute(_SELECT + " WHERE rowid > ? AND rowid <= ? ORDER BY rowid", (after, until))
+        while True:
+            batch = cur.fetchmany(page)
+            if not batch:
+                return
+            yield from batch
+
+    def row(self, position: int) -> tuple[int, str, int, str, bytes] | None:
+        if not self.has_table:
+            return None
+        return self.conn.execute(_SELECT + " WHERE rowid = ?", (position,)).fetchone()
+
+
+class RecorderLog:
+    """Any ledger's log through its recorder (the in-memory store of tests, Postgres)."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def rows(self, after: int = 0, until: int | None = None, page: int = 1000) -> Iterator[tuple[int, str, int, str, bytes]]:
+        while True:
+            ns = self.recorder.select_notifications(after + 1, limit=page, stop=until)
+            for n in ns:
+                yield n.id, n.originator_id.hex, n.originator_version, n.topic, n.state
+            if len(ns) < page:
+                return
+            after = ns[-1].id
+
+    def row(self, position: int) -> tuple[int, str, int, str, bytes] | None:
+        ns = self.recorder.select_notifications(position, limit=1, stop=position)
+        return (ns[0].id, ns[0].originator_id.hex, ns[0].originator_version, ns[0].topic, ns[0].state) if ns else None
+
+
+def log_for(ledger: Any) -> SqliteLog | RecorderLog:
+    """The fastest reader of a Ledger's log: the file itself when it is SQLite."""
+    path = ledger.env.get("SQLITE_DBNAME") if hasattr(ledger, "env") else None
+    if path and path != ":memory:" and "mode=memory" not in path and os.path.exists(path):
+        return SqliteLog(path)
+    return RecorderLog(ledger.recorder)
+
+
+def row_hash(row: tuple[int, Any, int, str, bytes] | None) -> str:
+    if row is None:
+        return ""
+    return next(chain.links([row]))[1].hex()
+
+
+# -- the store -------------------------------------------------------------------------------
+
+class TemporalStore:
+    """The audit index's SQLite file (or ``:memory:``): schema, state loading, writing."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        if path != ":memory:":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        for s in SCHEMA:
+            self.conn.execute(s)
+        if self.meta("schema") is None:
+            self.set_meta("schema", SCHEMA_VERSION)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def meta(self, key: str) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def position(self) -> int:
+        return int(self.meta("position") or 0)
+
+    def chain_head(self) -> tuple[bytes, int]:
+        head = self.meta("chain_head")
+        return (bytes.fromhex(head) if head else chain.GENESIS), self.position
+
+    # -- catching up ---------------------------------------------------------------------
+
+    def catch_up(self, log: SqliteLog | RecorderLog, *, until: int | None = None) -> int:
+        """Apply the log's events after the recorded position; return how many."""
+        if self.position >= (log.max_position() if until is None else until):
+            self._check_anchor(log)
+            return 0
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            start = self.position  # re-read inside the write lock: another caller may have won
+            self._check_anchor(log)
+            head, _ = self.chain_head()
+            recorded = chain.RecordedChain(self.conn, head, int(self.meta("chain_count") or 0))
+            builder = TemporalBuilder(self._load_app)
+            apply = builder.apply
+            n = 0
+            batch: list[tuple[int, str, int, str, bytes]] = []
+            for row in log.rows(start, until):
+                pos, oid, _ver, topic, state = row
+                apply(pos, topic, hex_to_uuid(oid), decode_fast(pos, topic, state))
+                batch.append(row)
+                n += 1
+                if len(batch) >= 5000:
+                    recorded.extend(batch)
+                    batch.clear()
+                if n % FLUSH_EVERY == 0:
+                    self._flush(builder)
+            recorded.extend(batch)
+            if n:
+                self._flush(builder)
+                recorded.flush()
+                self.set_meta("position", builder.position)
+                self.set_meta("chain_head", recorded.head.hex())
+                self.set_meta("chain_count", recorded.count)
+                self.set_meta("anchor", row_hash(log.row(builder.position)))
+                for s in INDEXES:
+                    self.conn.execute(s)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return n
+
+    def _check_anchor(self, log: SqliteLog | RecorderLog) -> None:
+        pos = self.position
+        if pos == 0:
+            return
+        if row_hash(log.row(pos)) != (self.meta("anchor") or ""):
+            raise chain.LogMismatch(
+                f"the ledger's row at position {pos} is not the one the audit index applied; "
+                "run `authledger verify-log`", pos)
+
+    def apply_rows(self, rows: list[tuple[int, str, int, str, dict[str, Any]]]) -> None:
+        """Apply already-decoded events (an export's) and record the position; no chain."""
+        self.conn.execute("BEGIN")
+        builder = TemporalBuilder(self._load_app)
+        for pos, oid, topic, state in rows:  # type: ignore[misc]
+            builder.apply(pos, topic, oid, state)
+        self._flush(builder)
+        self.set_meta("position", builder.position)
+        for s in INDEXES:
+            self.conn.execute(s)
+        self.conn.execute("COMMIT")
+
+    # -- state of one app, for continuing its periods ---------------------------------------
+
+    def _load_app(self, app_id: str) -> AppState | None:
+        c = self.conn
+        row = c.execute("SELECT owner, created, created_pos, deleted, deleted_pos FROM apps WHERE app_id=?",
+                        (app_id,)).fetchone()
+        if row is None:
+            return None
+        app = AppState(app_id, row[0], row[1], row[2])
+        app.deleted, app.deleted_pos, app.dirty = row[3], row[4], False
+        for pid, start, spos in c.execute(
+                "SELECT id, start, start_pos FROM enabled_periods WHERE app_id=? AND end IS NULL", (app_id,)):
+            app.enabled = Period(app_id, start, spos, pid)
+        for pid, cred, kind, display, start, spos in c.execute(
+                "SELECT id, cred, kind, display, start, start_pos FROM cred_periods"
+                " WHERE app_id=? AND end IS NULL", (app_id,)):
+            app.creds[cred] = CredPeriod(app_id, cred, kind, display, start, spos, pid)
+        for pid, api, stage, until, start, spos in c.execute(
+                "SELECT id, api_id, stage, until, start, start_pos FROM grant_periods"
+                " WHERE app_id=? AND end IS NULL", (app_id,)):
+            app.grants[(api, stage)] = GrantPeriod(app_id, api, stage, until, start, spos, pid)
+        return app
+
+    def _next_id(self, table: str) -> int:
+        return (self.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0) + 1
+
+    def _flush(self, b: TemporalBuilder) -> None:
+        c = self.conn
+        ids = {t: self._next_id(t) for t in ("enabled_periods", "cred_periods", "grant_periods")}
+        ins: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ids}
+        upd: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ids}
+        for p in b.pending:
+            p.dirty = False
+            t = p.table
+            if p.id is None:
+                p.id = ids[t]
+                ids[t] += 1
+                if t == "grant_periods":
+                    ins[t].append((p.id, p.app_id, p.api_id, p.stage, p.until, p.start, p.end,  # type: ignore[attr-defined]
+                                   p.start_pos, p.end_pos))
+                elif t == "cred_periods":
+                    ins[t].append((p.id, p.app_id, p.cred, p.kind, p.display, p.start, p.end,  # type: ignore[attr-defined]
+                                   p.start_pos, p.end_pos))
+                else:
+                    ins[t].append((p.id, p.app_id, p.start, p.end, p.start_pos, p.end_pos))
+            else:
+                upd[t].append((p.end, p.end_pos, p.id))
+        b.pending.clear()
+        c.executemany("INSERT INTO grant_periods VALUES (?,?,?,?,?,?,?,?,?)", ins["grant_periods"])
+        c.executemany("INSERT INTO cred_periods VALUES (?,?,?,?,?,?,?,?,?)", ins["cred_periods"])
+        c.executemany("INSERT INTO enabled_periods VALUES (?,?,?,?,?,?)", ins["enabled_periods"])
+        for t, rows in upd.items():
+            c.executemany(f"UPDATE {t} SET end=?, end_pos=? WHERE id=?", rows)
+        c.executemany("INSERT OR REPLACE INTO apis VALUES (?,?,?,?,?,?,?)", b.new_apis)
+        c.executemany("INSERT INTO app_names VALUES (?,?,?,?)", b.new_names)
+        b.new_apis.clear()
+        b.new_names.clear()
+        c.executemany(
+            "INSERT OR REPLACE INTO apps VALUES (?,?,?,?,?,?)",
+            [(a.app_id, a.owner, a.created, a.created_pos, a.deleted, a.deleted_pos)
+             for a in b.apps.values() if a.dirty])
+        for a in b.apps.values():
+            a.dirty = False
+        # Keep only apps with open periods in memory between flushes of a long build.
+        if len(b.apps) > 100_000:
+            b.apps = {k: a for k, a in b.apps.items() if a.deleted is None}
+
+
+def open_index(db_path: str, *, catch_up: bool = True) -> tuple[TemporalStore, SqliteLog]:
+    """The audit index beside a ledger file, caught up with the log."""
+    log = SqliteLog(db_path)
+    store = TemporalStore(index_path(db_path))
+    if catch_up:
+        store.catch_up(log)
+    return store, log
