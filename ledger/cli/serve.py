@@ -1,0 +1,49 @@
+"""``authledger serve``: the admin API, the gateway check endpoint and health, on uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from ledger.cli.main import global_options, settings
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--redis", "redis_url", default=None, metavar="URL",
+              help="Redis for shared nonces and events (accepted; used by the distribution work).")
+@click.option("--window", default=900.0, show_default=True, type=click.FloatRange(min=0),
+              help="Timestamp window for signed requests, seconds.")
+@click.option("--http", "http", type=click.Choice(("httptools", "h11")), default="httptools", show_default=True,
+              help="HTTP parser (both answer oversized headers 431).")
+@click.option("--max-body", default=1024 * 1024, show_default=True, type=click.IntRange(1), help="Bytes; more is 413.")
+@click.option("--max-header-bytes", default=64 * 1024, show_default=True, type=click.IntRange(1024),
+              help="Request line + headers, bytes; more is 431.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="One JSON line per request on stderr (no secrets, signatures or Authorization).")
+@global_options
+def serve(host: str, port: int, redis_url: str | None, window: float, http: str, max_body: int,
+          max_header_bytes: int, access_log: bool) -> None:
+    """Serve the ledger over HTTP: /v1 admin API, /authz for gateways, /healthz, /readyz."""
+    import logging
+
+    import uvicorn
+
+    from service import server
+    from service.app import create_app
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server.configure_access_log(access_log)
+    if redis_url:
+        logging.getLogger("authledger").warning(
+            "--redis given: nonces stay in this process until the distribution work lands")
+    ledger = settings().ledger()
+    app = create_app(ledger, window=window, access_log=access_log, max_body=max_body)
+    config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)
+    click.echo(f"authledger: serving {settings().db or 'the default ledger'} on http://{host}:{port} "
+               f"(index at position {app.state.service.index.position})", err=True)
+    uvicorn.Server(config).run()
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve)

@@ -1,0 +1,1 @@
+"""authledger's HTTP service: the admin API, the gateway check endpoint, health."""

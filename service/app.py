@@ -1,0 +1,247 @@
+"""The Starlette application: admin API, ``/authz``, health, limits and the access log.
+
+``create_app`` starts following the ledger into an in-memory ``AuthIndex`` (a background
+thread woken by this process's saves, polling for other processes' writes) and serves:
+
+- ``/authz`` (service.authz): the gateway's check, answered from the index in-process;
+- ``/v1/...`` (service.admin): the admin API, bearer-token authenticated;
+- ``/healthz`` (alive) and ``/readyz`` (the index has caught up with the ledger as it was
+  when the server started, and its follower is running), both reporting the position.
+
+The access log is one JSON object per request on the ``authledger.access`` logger: method,
+path without the query (an AppCode may ride in it), status, duration, and what the
+handler chose to add (actor, api_id, app_id, reason). Never a header value, a body, a
+signature or a token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.verifier import Verifier
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_BODY = 1024 * 1024  # bytes; admin bodies are small, and /authz gets none from nginx
+LOG_KEY = "authledger.log"
+access_logger = logging.getLogger("authledger.access")
+error_logger = logging.getLogger("authledger.error")
+
+
+class Service:
+    """What the handlers share: the ledger, the live index, the verifier, the follower."""
+
+    def __init__(self, ledger: Any, index: Any, verifier: Verifier, following: Any, start_position: int) -> None:
+        self.ledger = ledger
+        self.index = index
+        self.verifier = verifier
+        self.following = following
+        self.start_position = start_position
+        from service.authz import Router
+
+        self.router = Router(index)
+
+    def ready(self) -> bool:
+        alive = self.following is None or self.following.alive
+        return alive and self.index.position >= self.start_position
+
+    def close(self) -> None:
+        """Stop following the ledger (idempotent)."""
+        following, self.following = self.following, None
+        if following is not None:
+            following.stop()
+
+
+def _ledger_position(ledger: Any) -> int:
+    return int(ledger.recorder.max_notification_id() or 0)
+
+
+def create_app(
+    ledger: Any,
+    *,
+    index: Any = None,
+    window: float = 900,
+    nonce_store: Any = None,
+    access_log: bool = True,
+    max_body: int = MAX_BODY,
+    follow: bool = True,
+) -> Starlette:
+    """The ASGI app over ``ledger``; follows it into ``index`` (a new AuthIndex by default)."""
+    from projections.auth_index import AuthIndex
+    from projections.follow import start_following
+    from service import admin, authz, openapi
+
+    if index is None:
+        index = AuthIndex(ledger.box)
+    start = _ledger_position(ledger)
+    following = start_following(ledger, index) if follow else None
+    verifier = Verifier(index, window_seconds=window, nonce_store=nonce_store)
+    service = Service(ledger, index, verifier, following, start)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok", "position": service.index.position})
+
+    async def readyz(_request: Request) -> Response:
+        ready = service.ready()
+        body = {
+            "ready": ready,
+            "position": service.index.position,
+            "start_position": service.start_position,
+            "following": service.following is not None and service.following.alive,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def openapi_json(_request: Request) -> Response:
+        return JSONResponse(openapi.document())
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/v1/openapi.json", openapi_json, methods=["GET"]),
+        *authz.routes(service),
+        *admin.routes(service),
+    ]
+
+    app = Starlette(routes=routes, lifespan=_lifespan(service))
+    app.state.service = service
+    app.add_exception_handler(Exception, _internal_error)  # last line of defence: no traceback out
+    wrapped = _Limits(app, max_body=max_body)
+    outer: ASGIApp = _AccessLog(wrapped) if access_log else wrapped
+    return _Outer(app, outer)  # type: ignore[return-value]
+
+
+def _lifespan(service: Service) -> Any:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> Any:
+        try:
+            yield
+        finally:
+            service.close()
+
+    return lifespan
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    error_logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "internal_error", "message": "internal error"}, status_code=500)
+
+
+class _Outer:
+    """The middleware stack, still exposing the Starlette app's ``state`` for tests and serve."""
+
+    def __init__(self, app: Starlette, stack: ASGIApp) -> None:
+        self.app = app
+        self.state = app.state
+        self._stack = stack
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._stack(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Limits:
+    """Refuse bodies over ``max_body`` bytes with 413, by Content-Length or as they stream."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_body:
+                    await _send_json(send, 413, {"error": "payload_too_large",
+                                                 "message": f"request body over {self.max_body} bytes"})
+                    return
+                break
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, {"error": "payload_too_large",
+                                             "message": f"request body over {self.max_body} bytes"})
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class _AccessLog:
+    """One JSON line per request; handlers add safe fields through ``scope[LOG_KEY]``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        extra: dict[str, Any] = {}
+        scope[LOG_KEY] = extra
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            if access_logger.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                record = {
+                    "ts": round(time.time(), 3),
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "ms": round((time.perf_counter() - t0) * 1000, 3),
+                    "client": client[0] if client else None,
+                    **extra,
+                }
+                access_logger.info(json.dumps(record, default=str, ensure_ascii=True))

@@ -1,0 +1,208 @@
+"""``/authz``: the gateway's check, for nginx ``auth_request`` and HTTP external authorization.
+
+Input: the client's method and URI from ``X-Original-Method`` / ``X-Original-URI`` (the nginx
+convention; without them, the method of this request and the path after ``/authz``, the
+ext_authz ``path_prefix`` convention), the client's headers as sent, and the body when the
+gateway forwards one. The API is the one the gateway names in ``X-Ca-Api-Id``, else the
+one whose ``method`` + ``path`` pattern (``/v1/items/{id}``) matches; none → 404
+``Invalid Url``.
+
+Output: 200 with ``X-Ca-App-Id``, ``X-Ca-Key``, ``X-Ca-Stage`` and ``CaAppExtInfo`` for the
+backend, or the table's status with ``X-Ca-Error-Message``. Every failure also carries
+``X-Ca-Error-Status``: nginx ``auth_request`` only understands 2xx/401/403, so when the
+gateway says ``X-Authz-Mode: auth_request`` a failure is answered 401 (when the real
+status is 401) or 403, and the shipped nginx config turns ``X-Ca-Error-Status`` back into
+the client's status (examples/nginx/authledger.conf, docs/gateway.md).
+
+Body integrity: in ``auth_request`` mode nginx sends no body, so the verifier is given
+none; see docs/gateway.md for what that means for Content-MD5 and form bodies.
+
+Header values are sent as printable ASCII: anything else (non-ASCII text in an extension,
+a CR from ``%0D`` in a StringToSign) is percent-encoded as UTF-8.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import quote
+
+from starlette.routing import Route
+
+Scope = MutableMapping[str, Any]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+log = logging.getLogger("authledger.error")
+LOG_KEY = "authledger.log"
+_PARAM = re.compile(r"\{[^{}/]*\}")
+_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+_GATEWAY_HEADERS = frozenset((b"x-original-method", b"x-original-uri", b"x-authz-mode"))
+
+
+def header_value(text: str) -> bytes:
+    """A header-safe rendering: printable ASCII as is, anything else percent-encoded (UTF-8)."""
+    if text.isascii() and text.isprintable():
+        return text.encode("ascii")
+    return quote(text, safe=_SAFE, encoding="utf-8", errors="surrogateescape").encode("ascii")
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """``/v1/items/{id}`` → a regex where each ``{name}`` matches one non-empty path segment."""
+    parts, last = [], 0
+    for m in _PARAM.finditer(pattern):
+        parts.append(re.escape(pattern[last : m.start()]))
+        parts.append("[^/]+")
+        last = m.end()
+    parts.append(re.escape(pattern[last:]))
+    return re.compile("".join(parts))
+
+
+class Router:
+    """Resolves (method, raw path) to an API id from the index's APIs; rebuilt as the index moves."""
+
+    def __init__(self, index: Any) -> None:
+        self._index = index
+        self._position = -1
+        self._routes: list[tuple[str | None, re.Pattern[str], str]] = []
+
+    def _rebuild(self) -> None:
+        index = self._index
+        for _ in range(5):  # the follower thread may add an API while we read
+            try:
+                position = index.position
+                found = []
+                for api_id in index.api_ids():
+                    s = index.api_settings(api_id)
+                    if s is None or not s.path_pattern:
+                        continue
+                    literal = len(_PARAM.sub("", s.path_pattern))
+                    params = len(_PARAM.findall(s.path_pattern))
+                    key = (s.http_method is None, -literal, params, api_id)
+                    found.append((key, s.http_method, compile_pattern(s.path_pattern), api_id))
+                break
+            except RuntimeError:
+                continue
+        else:  # pragma: no cover - five races in a row
+            return
+        found.sort(key=lambda r: r[0])
+        self._routes = [(m, p, a) for _, m, p, a in found]
+        self._position = position
+
+    def resolve(self, method: str, path: str) -> str | None:
+        """The most specific API whose method and path pattern match, else None."""
+        if self._index.position != self._position:
+            self._rebuild()
+        method = method.upper()
+        for m, pattern, api_id in self._routes:
+            if (m is None or m == method) and pattern.fullmatch(path):
+                return api_id
+        return None
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("latin-1") if raw.isascii() else raw.decode("utf-8", "surrogateescape")
+
+
+class AuthzEndpoint:
+    """A raw ASGI endpoint: the hot path of the gateway, no framework objects per request."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        original_method = original_uri = api_id = None
+        auth_request = False
+        headers: list[tuple[str, str]] = []
+        for name, value in scope["headers"]:
+            if name in _GATEWAY_HEADERS:
+                if name == b"x-original-method":
+                    original_method = _text(value)
+                elif name == b"x-original-uri":
+                    original_uri = _text(value)
+                else:
+                    auth_request = value.lower() == b"auth_request"
+                continue
+            if name == b"x-ca-api-id":
+                api_id = _text(value).strip() or None
+                continue
+            headers.append((_text(name), _text(value)))
+
+        method = original_method or scope["method"]
+        if original_uri is not None:
+            path, _, query = original_uri.partition("?")
+        else:
+            rest = scope["path"][len("/authz") :]
+            path = rest or "/"
+            query = scope.get("query_string", b"").decode("latin-1")
+
+        body: bytes | None = None
+        if not auth_request:
+            chunks = []
+            more = True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+        request_id = str(uuid.uuid4())
+        extra = scope.get(LOG_KEY)
+
+        service = self.service
+        if api_id is None:
+            api_id = service.router.resolve(method, path)
+        if api_id is None:
+            await _deny(send, 404, "Invalid Url", auth_request, request_id)
+            if extra is not None:
+                extra.update(reason="no_route")
+            return
+        try:
+            verdict = service.verifier.verify(method, path, query, headers, body, api_id)
+        except Exception:  # the nonce store or the index failed: infrastructure, not input
+            log.exception("authz: verification failed for API %s", api_id)
+            await _deny(send, 500, "Internal Error", auth_request, request_id)
+            return
+        if extra is not None:
+            extra.update(api_id=api_id, app_id=verdict.app_id, stage=verdict.stage,
+                         reason=verdict.reason.value if verdict.reason is not None else None)
+        if not verdict.accepted:
+            await _deny(send, verdict.status, verdict.error_message or "Unauthorized", auth_request, request_id)
+            return
+        out = [(b"content-length", b"0"), (b"x-ca-request-id", request_id.encode())]
+        if verdict.app_id is not None:
+            out.append((b"x-ca-app-id", header_value(verdict.app_id)))
+        if verdict.app_key is not None:
+            out.append((b"x-ca-key", header_value(verdict.app_key)))
+        if verdict.stage is not None:
+            out.append((b"x-ca-stage", verdict.stage.encode()))
+        if verdict.extension:
+            out.append((b"caappextinfo", header_value(verdict.extension)))
+        await send({"type": "http.response.start", "status": 200, "headers": out})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _deny(send: Send, status: int, message: str, auth_request: bool, request_id: str) -> None:
+    answered = status
+    if auth_request:
+        answered = 401 if status == 401 else 403
+    await send({"type": "http.response.start", "status": answered, "headers": [
+        (b"content-length", b"0"),
+        (b"x-ca-error-message", header_value(message)),
+        (b"x-ca-error-status", str(status).encode()),
+        (b"x-ca-request-id", request_id.encode()),
+    ]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+def routes(service: Any) -> list[Route]:
+    endpoint = AuthzEndpoint(service)
+    return [
+        Route("/authz", endpoint, methods=METHODS),
+        Route("/authz/{rest:path}", endpoint, methods=METHODS),
+    ]

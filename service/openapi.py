@@ -1,0 +1,120 @@
+"""The OpenAPI 3.1 document of the admin API, generated from ``service.admin.OPERATIONS``.
+
+Served at ``/v1/openapi.json``. Generated from the same table the routes come from, so
+every endpoint and body field is described and the document cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from service.admin import OPERATIONS, Operation, Param
+
+_PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
+_UUID_PARAMS = {"app_id", "api_id", "token_id"}
+_ERROR_STATUSES = {
+    "400": "Invalid input (the field is named)",
+    "401": "Missing, invalid or revoked bearer token",
+    "403": "The caller's account may not do this",
+    "404": "Unknown id",
+    "409": "Conflict: duplicate AppKey/AppCode, deleted app, concurrent change",
+    "413": "Request body too large",
+}
+
+
+def _schema(p: Param) -> dict[str, Any]:
+    if p.type == "strings":
+        s: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+    elif p.type == "string_or_strings":
+        s = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 100}]}
+    else:
+        s = {"type": p.type}
+    extra = dict(p.schema)
+    if "items" in extra and s.get("type") == "array":
+        s["items"] = {"type": "string", **extra.pop("items")}
+    s.update(extra)
+    if p.description:
+        s["description"] = p.description
+    return s
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    params: list[dict[str, Any]] = []
+    for name in _PATH_PARAM.findall(op.path):
+        schema: dict[str, Any] = {"type": "string"}
+        if name in _UUID_PARAMS:
+            schema["format"] = "uuid"
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    for name, p in op.query.items():
+        q: dict[str, Any] = {"name": name, "in": "query", "required": p.required, "schema": _schema(p)}
+        if p.type == "strings":
+            q.update(style="form", explode=True)
+        if p.description:
+            q["description"] = p.description
+        params.append(q)
+    responses: dict[str, Any] = {
+        str(op.status): {
+            "description": "OK" + (f"; reveals {', '.join(op.reveals)} once" if op.reveals else ""),
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
+    for status, text in _ERROR_STATUSES.items():
+        if status == "413" and op.body is None:
+            continue
+        responses[status] = {"description": text,
+                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    doc: dict[str, Any] = {
+        "operationId": op.op_id,
+        "summary": op.summary,
+        "tags": [op.tag] if op.tag else [],
+        "parameters": params,
+        "responses": responses,
+    }
+    if op.body is not None:
+        doc["requestBody"] = {
+            "required": any(p.required for p in op.body.values()),
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {name: _schema(p) for name, p in op.body.items()},
+                "required": [name for name, p in op.body.items() if p.required],
+                "additionalProperties": False,
+            }}},
+        }
+    return doc
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "authledger admin API",
+            "version": "1",
+            "description": "Every ledger command and query over HTTP. Authenticate with "
+            "`Authorization: Bearer <token>` (`authledger token create --account A`); the token's "
+            "account is the acting account.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                        "field": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
