@@ -1,0 +1,274 @@
+"""Equivalence: following equals rebuilding, and ``check`` equals app-model.md's "could call" rule.
+
+Random histories are driven through the Ledger API (with injected instants, one minute
+apart), including commands the ledger must refuse; a plain dict-and-set model records
+what each successful command means. After every command the follower applies the new
+events. Then: the followed index equals a from-scratch build (digest and structure), and
+at instants across the history (between commands, at and around grant end times) the
+index built ``until_time`` that instant answers every credential × API × stage exactly
+as the model does.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from ledger.bootstrap import open_ledger
+from ledger.errors import LedgerError
+from projections.auth_index import AuthIndex
+from projections.decision import Reason
+from projections.follow import Follower
+from tests.conftest import TEST_KEY
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+STAGES = ("RELEASE", "PRE", "TEST")
+ACCOUNTS = ("acme", "bob", "zeta")
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass
+class Model:
+    """What the history means, in plain dicts: the reference for "could call"."""
+
+    apis: dict[str, str] = field(default_factory=dict)  # api id -> AppCode mode
+    api_owner: dict[str, str] = field(default_factory=dict)
+    app_owner: dict[str, str] = field(default_factory=dict)
+    enabled: dict[str, bool] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    extension: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # live AppKey -> app id
+    codes: dict[str, str] = field(default_factory=dict)  # live AppCode (plaintext) -> app id
+    grants: dict[tuple[str, str, str], float | None] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # AppKey -> its latest AppSecret
+
+
+def could_call(m: Model, kind: str, credential: str, api: str, stage: str, t: float) -> tuple[bool, Reason]:
+    """app-model.md's rule, with the index's documented reason precedence."""
+    app = (m.keys if kind == "app_key" else m.codes).get(credential)
+    if app is None:
+        return False, Reason.UNKNOWN_KEY
+    if app in m.deleted:
+        return False, Reason.APP_DELETED
+    if not m.enabled[app]:
+        return False, Reason.APP_DISABLED
+    if api not in m.apis:
+        return False, Reason.UNKNOWN_API
+    if kind == "app_code" and m.apis[api] == "DISABLE":
+        return False, Reason.APPCODE_NOT_ALLOWED
+    if (app, api, stage) not in m.grants:
+        other = any((app, api, s) in m.grants for s in STAGES)
+        return False, Reason.STAGE_NOT_AUTHORIZED if other else Reason.NOT_AUTHORIZED
+    end = m.grants[(app, api, stage)]
+    if end is not None and t >= end:
+        return False, Reason.AUTHORIZATION_EXPIRED
+    return True, Reason.OK
+
+
+pick = st.integers(0, 7)
+actor = st.sampled_from(ACCOUNTS)
+provider = st.sampled_from(("acme", "acme", "acme", "bob", "zeta"))  # mostly the API owner
+op = st.one_of(
+    st.tuples(st.just("register_api"), actor, st.sampled_from(("DISABLE", "HEADER", "HEADER_QUERY"))),
+    st.tuples(st.just("create_app"), actor, st.sampled_from(("", "ext-a", "ext-b"))),
+    st.tuples(st.just("modify_app"), pick, actor, st.sampled_from(("", "ext-a", "ext-c"))),
+    st.tuples(st.sampled_from(("disable_app", "enable_app", "delete_app")), pick, actor),
+    st.tuples(st.just("add_key_pair"), pick, actor),
+    st.tuples(st.just("delete_key_pair"), pick, pick, actor),
+    st.tuples(st.just("reset_key_pair"), pick, actor, st.booleans()),
+    st.tuples(st.just("add_app_code"), pick, actor),
+    st.tuples(st.just("delete_app_code"), pick, pick, actor),
+    st.tuples(st.just("reset_app_code"), pick, actor),
+    st.tuples(st.just("grant"), provider, st.lists(pick, min_size=1, max_size=2), pick, st.sampled_from(STAGES),
+              st.sampled_from((None, -1.0, 0.5, 3.0, 10.0))),
+    st.tuples(st.just("revoke"), provider, pick, pick, st.sampled_from(STAGES)),
+)
+
+
+def _nth(items: list[str], i: int) -> str:
+    """The i-th known id (modulo), or an id that names nothing when there are none."""
+    return items[i % len(items)] if items else MISSING
+
+
+class Driver:
+    """Runs one op against the ledger and, if the ledger accepts it, against the model."""
+
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
+        self.m = Model()
+        self.apps: list[str] = []
+        self.apis: list[str] = []
+        self.all_keys: list[str] = []
+        self.all_codes: list[str] = []
+        self.accepted = 0
+
+    def run(self, step: int, o: tuple[Any, ...]) -> bool:
+        when = T0 + timedelta(minutes=step)
+        try:
+            getattr(self, o[0])(when, *o[1:])
+        except LedgerError:
+            return False
+        self.accepted += 1
+        return True
+
+    def register_api(self, when: datetime, owner: str, mode: str) -> None:
+        r = self.ledger.register_api(owner, f"api{len(self.apis)}", appcode_mode=mode, at=when)
+        api = r.ids["api_id"]
+        self.apis.append(api)
+        self.m.apis[api], self.m.api_owner[api] = mode, owner
+
+    def create_app(self, when: datetime, owner: str, ext: str) -> None:
+        r = self.ledger.create_app(owner, f"app{len(self.apps):03d}", extension=ext, at=when)
+        app = r.ids["app_id"]
+        self.apps.append(app)
+        self.m.app_owner[app], self.m.enabled[app], self.m.extension[app] = owner, True, ext
+        self._key(app, r)
+        self._code(app, r)
+
+    def _key(self, app: str, r: Any) -> None:
+        self.m.keys[r.ids["app_key"]] = app
+        self.m.secrets[r.ids["app_key"]] = r.revealed["app_secret"]
+        self.all_keys.append(r.ids["app_key"])
+
+    def _code(self, app: str, r: Any) -> None:
+        self.m.codes[r.revealed["app_code"]] = app
+        self.all_codes.append(r.revealed["app_code"])
+
+    def modify_app(self, when: datetime, i: int, who: str, ext: str) -> None:
+        app = _nth(self.apps, i)
+        self.ledger.modify_app(app, who, extension=ext, at=when)
+        self.m.extension[app] = ext
+
+    def disable_app(self, when: datetime, i: int, who: str) -> None:
+        app = _nth(self.apps, i)
+        self.ledger.disable_app(app, who, at=when)
+        self.m.enabled[app] = False
+
+    def enable_app(self, when: datetime, i: int, who: str) -> None:
+        app = _nth(self.apps, i)
+        self.ledger.enable_app(app, who, at=when)
+        self.m.enabled[app] = True
+
+    def delete_app(self, when: datetime, i: int, who: str) -> None:
+        app = _nth(self.apps, i)
+        self.ledger.delete_app(app, who, at=when)
+        self.m.deleted.add(app)
+
+    def add_key_pair(self, when: datetime, i: int, who: str) -> None:
+        app = _nth(self.apps, i)
+        self._key(app, self.ledger.add_key_pair(app, who, at=when))
+
+    def delete_key_pair(self, when: datetime, i: int, k: int, who: str) -> None:
+        app, key = _nth(self.apps, i), _nth(self.all_keys, k) if self.all_keys else "missing-key-1"
+        self.ledger.delete_key_pair(app, key, who, at=when)
+        del self.m.keys[key]
+
+    def reset_key_pair(self, when: datetime, k: int, who: str, rename: bool) -> None:
+        key = _nth(self.all_keys, k) if self.all_keys else "missing-key-1"
+        new_key = f"renamed-{len(self.all_keys):04d}" if rename else None
+        r = self.ledger.reset_key_pair(key, who, new_app_key=new_key, at=when)
+        app = self.m.keys.pop(key)
+        self._key(app, r)
+
+    def add_app_code(self, when: datetime, i: int, who: str) -> None:
+        app = _nth(self.apps, i)
+        self._code(app, self.ledger.add_app_code(app, who, at=when))
+
+    def delete_app_code(self, when: datetime, i: int, c: int, who: str) -> None:
+        app, code = _nth(self.apps, i), _nth(self.all_codes, c) if self.all_codes else "A" * 32
+        self.ledger.delete_app_code(app, code, who, at=when)
+        del self.m.codes[code]
+
+    def reset_app_code(self, when: datetime, c: int, who: str) -> None:
+        code = _nth(self.all_codes, c) if self.all_codes else "A" * 32
+        r = self.ledger.reset_app_code(code, who, at=when)
+        app = self.m.codes.pop(code)
+        self._code(app, r)
+
+    def grant(self, when: datetime, who: str, apps: list[int], a: int, stage: str, minutes: float | None) -> None:
+        app_ids, api = [_nth(self.apps, i) for i in apps], _nth(self.apis, a)
+        until = None if minutes is None else when + timedelta(minutes=minutes)
+        self.ledger.grant(who, app_ids, api, stage, until=until, at=when)
+        for app in app_ids:
+            self.m.grants[(app, api, stage)] = None if until is None else until.timestamp()
+
+    def revoke(self, when: datetime, who: str, i: int, a: int, stage: str) -> None:
+        app, api = _nth(self.apps, i), _nth(self.apis, a)
+        self.ledger.revoke(who, app, api, stage, at=when)
+        del self.m.grants[(app, api, stage)]
+
+
+def assert_agrees(index: AuthIndex, d: Driver, m: Model, t: float) -> int:
+    """Every credential × API × stage at ``t``: the index answers as the model; returns allowed count."""
+    allowed = 0
+    creds = [("app_key", k) for k in d.all_keys] + [("app_code", c) for c in d.all_codes]
+    creds += [("app_key", "never-issued-key"), ("app_code", "B" * 32)]
+    for kind, cred in creds:
+        for api in [*d.apis, MISSING]:
+            for stage in STAGES:
+                want = could_call(m, kind, cred, api, stage, t)
+                got = index.check(cred, api, stage, t, kind=kind)
+                assert (got.allowed, got.reason) == want, (kind, cred, api, stage, t)
+                if got.allowed:
+                    app = (m.keys if kind == "app_key" else m.codes)[cred]
+                    assert (got.app_id, got.extension) == (app, m.extension[app])
+                    allowed += 1
+    for key in d.all_keys:  # the verifier's view: secrets and codes of live credentials only
+        app = m.keys.get(key)
+        live = app is not None and app not in m.deleted
+        assert index.secret_for(key) == ((app, m.secrets[key]) if live else None)
+    for code in d.all_codes:
+        app = m.codes.get(code)
+        assert index.app_for_code(code) == (app if app is not None and app not in m.deleted else None)
+    return allowed
+
+
+@settings(max_examples=80)
+@given(ops=st.lists(op, min_size=8, max_size=40))
+def test_following_equals_rebuilding_and_check_equals_the_model(ops: list[tuple[Any, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = open_ledger(str(Path(tmp) / "ledger.db"), key=TEST_KEY)
+        try:
+            # Bootstrap so most random ops land on something real.
+            ops = [("register_api", "acme", "HEADER"), ("create_app", "bob", "ext-a"),
+                   ("grant", "acme", [0], 0, "RELEASE", None), *ops]
+            d = Driver(ledger)
+            followed = AuthIndex(ledger.box)
+            follower = Follower(ledger, followed)
+            history: list[tuple[float, Model]] = []
+            for step, o in enumerate(ops):
+                before = ledger.recorder.max_notification_id() or 0
+                ok = d.run(step, o)
+                if not ok:  # a refused command writes nothing
+                    assert (ledger.recorder.max_notification_id() or 0) == before
+                follower.catch_up()
+                assert followed.position == (ledger.recorder.max_notification_id() or 0)
+                history.append(((T0 + timedelta(minutes=step)).timestamp(), copy.deepcopy(d.m)))
+
+            rebuilt = AuthIndex.build(ledger)
+            assert followed.digest() == rebuilt.digest()
+            assert followed.snapshot() == rebuilt.snapshot()
+            assert followed.position == rebuilt.position
+
+            # Instants between commands, judged against the history up to that instant.
+            for stamp, model in history[:: max(1, len(history) // 6)]:
+                t = stamp + 15.0
+                past = AuthIndex.build(ledger, until_time=datetime.fromtimestamp(t, timezone.utc))
+                assert_agrees(past, d, model, t)
+            # After the last command: around and exactly at every end time, and far later.
+            last = history[-1][0]
+            ends = {e for e in d.m.grants.values() if e is not None}
+            instants = {last + 1.0, last + 86400.0} | ends | {e - 0.001 for e in ends if e - 0.001 > last}
+            allowed = [assert_agrees(followed, d, d.m, t) for t in sorted(i for i in instants if i > last)]
+            event(f"allowed at the first final instant: {'0' if not allowed[0] else '>0'}")
+            event(f"commands accepted: {min(d.accepted // 10, 3) * 10}+")
+            event(f"apps deleted: {bool(d.m.deleted)}, grants: {min(len(d.m.grants), 5)}")
+        finally:
+            ledger.close()
