@@ -49,13 +49,14 @@ class Service:
         self.index = index
         self.verifier = verifier
         self.following = following
+        self.follows = following is not None
         self.start_position = start_position
         from service.authz import Router
 
         self.router = Router(index)
 
     def ready(self) -> bool:
-        alive = self.following is None or self.following.alive
+        alive = self.following.alive if self.following is not None else not self.follows
         return alive and self.index.position >= self.start_position
 
     def close(self) -> None:

@@ -1,0 +1,200 @@
+"""The admin API: a narrative through HTTP, then one test per status code the issue names."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+
+from ledger.application import Ledger
+from ledger.tokens import issue_token, revoke_token
+from tests.service.conftest import Admin, TestClient
+
+SECRET = "CustomSecret-0123456789abcdef"
+CODE = "C0deC0deC0deC0deC0deC0de"
+
+
+def _api(admin: Admin, **body: Any) -> str:
+    r = admin.post("/v1/apis", {"name": "items", "method": "GET", "path": "/v1/items/{id}", **body})
+    assert r.status_code == 201, r.text
+    return r.json()["api_id"]
+
+
+def _app(admin: Admin, name: str = "shopApp", **body: Any) -> dict[str, Any]:
+    r = admin.post("/v1/apps", {"name": name, **body})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_provider_and_consumer_manage_apps_apis_and_grants_over_http(acme: Admin, globex: Admin) -> None:
+    # Check a provider registers an API and a consumer creates an app (secrets revealed once).
+    api_id = _api(acme)
+    created = _app(globex, extension='{"tenant":"globex"}', app_key="globex-key-1", app_secret=SECRET)
+    app_id = created["app_id"]
+    assert created["app_secret"] == SECRET and len(created["app_code"]) >= 16
+    assert isinstance(created["position"], int) and created["timestamp"]
+
+    # Check the provider sees only the public view of the consumer's app; the owner sees all, masked.
+    public = acme.get(f"/v1/apps/{app_id}").json()
+    assert set(public) == {"app_id", "name", "owner", "status"}
+    owned = globex.get(f"/v1/apps/{app_id}").json()
+    assert owned["key_pairs"][0]["app_secret"] == "********"
+    assert SECRET not in json.dumps(owned) and created["app_code"] not in json.dumps(owned)
+
+    # Check the provider grants, the API lists the app, the index answers at once.
+    r = acme.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "RELEASE", "for": "30d"})
+    assert r.status_code == 200, r.text
+    assert [a["app_id"] for a in acme.get(f"/v1/apis/{api_id}").json()["authorized_apps"]] == [app_id]
+    decision = globex.post("/v1/check", {"app_key": "globex-key-1", "api_id": api_id}).json()
+    assert decision["allowed"] is True and decision["extension"] == '{"tenant":"globex"}'
+
+    # Check keys, codes and modify work for the owner; reset reveals the new secret once.
+    assert globex.post(f"/v1/apps/{app_id}/keys", {}).status_code == 201
+    assert globex.get(f"/v1/apps/{app_id}/keys").json()["count"] == 2
+    reset = globex.post("/v1/keys/globex-key-1/reset", {}).json()
+    assert reset["app_secret"] != SECRET
+    assert globex.post(f"/v1/apps/{app_id}/codes", {"code": CODE}).status_code == 201
+    assert globex.post("/v1/codes/reset", {"code": CODE}).json()["app_code"] != CODE
+    assert globex.patch(f"/v1/apps/{app_id}", {"description": "the shop"}).json()["changed"] is True
+    assert [a["name"] for a in globex.get("/v1/apps").json()["apps"]] == ["shopApp"]
+
+    # Check disable denies, enable restores, revoke and delete end it.
+    assert globex.post(f"/v1/apps/{app_id}/disable").status_code == 200
+    assert globex.post("/v1/check", {"app_key": "globex-key-1", "api_id": api_id}).json()["reason"] == "app_disabled"
+    assert globex.post(f"/v1/apps/{app_id}/enable").status_code == 200
+    r = globex.post("/v1/revoke", {"app_id": app_id, "api_id": api_id, "stage": "RELEASE"})
+    assert r.json()["role"] == "consumer"
+    assert globex.delete(f"/v1/apps/{app_id}").status_code == 200
+    assert globex.get(f"/v1/apps/{app_id}").json()["status"] == "deleted"
+
+
+def test_missing_invalid_and_revoked_tokens_get_401(ledger: Ledger, client: TestClient) -> None:
+    assert client.get("/v1/apis").status_code == 401
+    r = client.get("/v1/apis", headers={"Authorization": "Bearer alt_not-a-token"})
+    assert r.status_code == 401 and r.json()["field"] == "authorization"
+    assert client.get("/v1/apis", headers={"Authorization": "Basic YTpi"}).status_code == 401
+    receipt = issue_token(ledger, "acme")
+    token = receipt.revealed["token"]
+    assert client.get("/v1/apis", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    revoke_token(ledger, receipt.ids["token_id"], "acme")
+    assert client.get("/v1/apis", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_unauthenticated_caller_gets_401_before_any_body_check(client: TestClient) -> None:
+    r = client.post("/v1/apps", content=b"not json")
+    assert r.status_code == 401
+
+
+def test_acting_on_another_accounts_app_or_api_gets_403(acme: Admin, globex: Admin) -> None:
+    api_id = _api(acme)
+    app_id = _app(globex)["app_id"]
+    assert acme.patch(f"/v1/apps/{app_id}", {"description": "mine now"}).status_code == 403
+    assert acme.post(f"/v1/apps/{app_id}/disable").status_code == 403
+    assert acme.get(f"/v1/apps/{app_id}/keys").status_code == 403
+    r = globex.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "RELEASE"})
+    assert r.status_code == 403 and r.json()["error"] == "not_permitted"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x"}, "name"),
+        ({}, "name"),
+        ({"name": "shopApp", "tags": "a=b"}, "tags"),
+        ({"name": "shopApp", "colour": "red"}, "colour"),
+        ({"name": "shopApp", "app_key": "short"}, "app_key"),
+        ({"name": "shopApp", "extension": "x" * 2000}, "extension"),
+        ({"name": 42}, "name"),
+    ],
+)
+def test_invalid_body_gets_400_naming_the_field(acme: Admin, body: dict[str, Any], field: str) -> None:
+    r = acme.post("/v1/apps", body)
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == field
+
+
+def test_malformed_json_and_ids_get_400(acme: Admin) -> None:
+    r = acme.post("/v1/apps", content=b'{"name": ', headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["field"] == "body"
+    assert acme.post("/v1/apps", [1, 2]).json()["field"] == "body"
+    r = acme.get("/v1/apps/not-a-uuid")
+    assert r.status_code == 400 and r.json()["field"] == "app_id"
+    r = acme.post("/v1/grants", {"app_id": [], "api_id": "x", "stage": "RELEASE"})
+    assert r.status_code == 400
+
+
+def test_unknown_ids_and_endpoints_get_404(acme: Admin) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    assert acme.get(f"/v1/apps/{missing}").status_code == 404
+    assert acme.get(f"/v1/apis/{missing}").json()["error"] == "not_found"
+    assert acme.delete(f"/v1/tokens/{missing}").status_code == 404
+    assert acme.get("/v1/nothing-here").status_code == 404
+
+
+def test_duplicate_app_key_and_app_code_get_409(acme: Admin, globex: Admin) -> None:
+    _app(acme, app_key="taken-key-1", app_code=CODE)
+    r = globex.post("/v1/apps", {"name": "otherApp", "app_key": "taken-key-1"})
+    assert r.status_code == 409 and r.json()["field"] == "app_key"
+    assert globex.post("/v1/apps", {"name": "otherApp", "app_code": CODE}).status_code == 409
+
+
+def test_deleted_app_refuses_changes_with_409(acme: Admin) -> None:
+    app_id = _app(acme)["app_id"]
+    acme.delete(f"/v1/apps/{app_id}")
+    assert acme.post(f"/v1/apps/{app_id}/disable").status_code == 409
+
+
+def test_body_over_the_limit_gets_413(acme: Admin) -> None:
+    r = acme.post("/v1/apps", content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+                  headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_tokens_over_http_reveal_once_and_revoke(acme: Admin, client: TestClient) -> None:
+    r = acme.post("/v1/tokens", {"label": "ci"})
+    assert r.status_code == 201
+    token, token_id = r.json()["token"], r.json()["token_id"]
+    listed = acme.get("/v1/tokens").json()
+    assert token not in json.dumps(listed) and listed["count"] == 2
+    assert acme.delete(f"/v1/tokens/{token_id}").status_code == 200
+    assert client.get("/v1/tokens", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_verify_request_explains_a_signature_without_burning_nonces(acme: Admin) -> None:
+    api_id = _api(acme)
+    raw = "GET /v1/items/1 HTTP/1.1\r\nX-Ca-Key: nobody-key\r\n\r\n"
+    r = acme.post("/v1/verify-request", {"api_id": api_id, "request": raw})
+    assert r.status_code == 200 and r.json()["error_message"] == "Invalid AppKey"
+
+
+def test_health_and_readiness_report_the_index_position(acme: Admin, client: TestClient, app: Any) -> None:
+    position = _app(acme)["position"]
+    assert client.get("/healthz").json()["position"] >= position
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    app.state.service.close()
+    assert client.get("/readyz").status_code == 503
+
+
+def test_access_log_is_json_without_secrets_or_tokens(acme: Admin, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="authledger.access"):
+        created = _app(acme, app_secret=SECRET)
+        acme.get("/v1/apis?owner=acme")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "authledger.access"]
+    assert {"method", "path", "status", "ms"} <= set(lines[0])
+    assert any(line.get("actor") == "acme" for line in lines)
+    text = caplog.text
+    for secret in (SECRET, created["app_code"], acme.token, "owner=acme"):
+        assert secret not in text
+
+
+def test_openapi_document_describes_every_route(client: TestClient) -> None:
+    from service.admin import OPERATIONS
+
+    doc = client.get("/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for op in OPERATIONS:
+        assert op.method.lower() in doc["paths"][op.path]

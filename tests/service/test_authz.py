@@ -1,0 +1,122 @@
+"""/authz in process: signed requests from aliyun-api-gateway-python, routing, gateway modes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aliyun_api_gateway import ApiGatewayClient, ApiGatewayRequest
+
+from ledger.application import Ledger
+from service.authz import Router, compile_pattern, header_value
+from tests.service.conftest import Admin, TestClient
+
+SECRET = "CustomSecret-0123456789abcdef"
+KEY = "shop-key-0001"
+
+
+def signed(method: str, uri: str, *, key: str = KEY, secret: str = SECRET, **fields: Any) -> dict[str, str]:
+    """The headers the gateway passes to /authz for a request signed by the real client."""
+    path, _, query = uri.partition("?")
+    q = dict(p.split("=", 1) for p in query.split("&")) if query else None
+    s = ApiGatewayClient("http://gw.example.com", key, secret).sign(
+        ApiGatewayRequest(method=method, path=path, query=q, **fields))
+    url = urlsplit(s.url)
+    headers = dict(s.headers)
+    headers["X-Original-Method"] = s.method
+    headers["X-Original-URI"] = url.path + ("?" + url.query if url.query else "")
+    return headers
+
+
+@pytest.fixture
+def shop(acme: Admin) -> dict[str, str]:
+    """acme's items API (GET /v1/items/{id}), an app granted in RELEASE with an extension."""
+    api = acme.post("/v1/apis", {"name": "items", "method": "GET", "path": "/v1/items/{id}"}).json()["api_id"]
+    other = acme.post("/v1/apis", {"name": "orders", "path": "/v1/orders"}).json()["api_id"]
+    app = acme.post("/v1/apps", {"name": "shopApp", "app_key": KEY, "app_secret": SECRET,
+                                 "extension": '{"tenant":"shop"}'}).json()["app_id"]
+    r = acme.post("/v1/grants", {"app_id": app, "api_id": api, "stage": "RELEASE"})
+    assert r.status_code == 200
+    return {"api": api, "other": other, "app": app}
+
+
+def test_signed_request_is_accepted_with_backend_headers(client: TestClient, shop: dict[str, str]) -> None:
+    r = client.get("/authz", headers=signed("GET", "/v1/items/42?color=red"))
+    assert r.status_code == 200, r.headers.get("x-ca-error-message")
+    assert r.headers["x-ca-app-id"] == shop["app"]
+    assert r.headers["x-ca-key"] == KEY and r.headers["x-ca-stage"] == "RELEASE"
+    assert r.headers["caappextinfo"] == '{"tenant":"shop"}'
+
+
+def test_failures_carry_the_tables_status_and_message(client: TestClient, shop: dict[str, str]) -> None:
+    # Check an unauthorized API: 403 Unauthorized; a wrong secret: 400 with the server's StringToSign.
+    r = client.get("/authz", headers=signed("GET", "/v1/orders"))
+    assert (r.status_code, r.headers["x-ca-error-message"]) == (403, "Unauthorized")
+    r = client.get("/authz", headers=signed("GET", "/v1/items/1", secret="WrongSecret-0123456789abcdef"))
+    assert r.status_code == 400
+    assert r.headers["x-ca-error-message"].startswith("Invalid Signature, Server StringToSign:GET#")
+    assert r.headers["x-ca-error-status"] == "400"
+    # Check a replay is refused and an unknown path is 404 Invalid Url.
+    headers = signed("GET", "/v1/items/7")
+    assert client.get("/authz", headers=headers).status_code == 200
+    assert client.get("/authz", headers=headers).headers["x-ca-error-message"] == "Nonce Used"
+    r = client.get("/authz", headers=signed("GET", "/v2/nowhere"))
+    assert (r.status_code, r.headers["x-ca-error-message"]) == (404, "Invalid Url")
+
+
+def test_auth_request_mode_answers_401_or_403_with_the_real_status_in_a_header(
+    client: TestClient, shop: dict[str, str]
+) -> None:
+    headers = {**signed("GET", "/v1/items/1", key="unknown-key-1"), "X-Authz-Mode": "auth_request"}
+    r = client.get("/authz", headers=headers)
+    assert r.status_code == 403
+    assert (r.headers["x-ca-error-status"], r.headers["x-ca-error-message"]) == ("400", "Invalid AppKey")
+
+
+def test_gateway_may_name_the_api(client: TestClient, shop: dict[str, str]) -> None:
+    headers = {**signed("GET", "/anything/else"), "X-Ca-Api-Id": shop["api"]}
+    assert client.get("/authz", headers=headers).status_code == 200
+
+
+def test_path_after_authz_is_the_original_path_without_nginx_headers(client: TestClient, shop: dict[str, str]) -> None:
+    headers = signed("GET", "/v1/items/5")
+    del headers["X-Original-URI"], headers["X-Original-Method"]
+    assert client.get("/authz/v1/items/5", headers=headers).status_code == 200
+
+
+def test_a_grant_made_over_the_admin_api_counts_at_once(acme: Admin, client: TestClient, shop: dict[str, str]) -> None:
+    assert client.get("/authz", headers=signed("GET", "/v1/orders")).status_code == 403
+    acme.post("/v1/grants", {"app_id": shop["app"], "api_id": shop["other"], "stage": "RELEASE"})
+    assert client.get("/authz", headers=signed("GET", "/v1/orders")).status_code == 200
+
+
+def test_router_prefers_the_most_specific_pattern(ledger: Ledger) -> None:
+    from projections.auth_index import AuthIndex
+
+    for name, method, path in [("any", None, "/v1/items/{id}"), ("get", "GET", "/v1/items/{id}"),
+                               ("exact", "GET", "/v1/items/special"), ("nopath", None, None)]:
+        ledger.register_api("acme", name, http_method=method, path_pattern=path)
+    index = AuthIndex.build(ledger)
+    names = {s.api_id: ledger.get_api(s.api_id).name for s in map(index.api_settings, index.api_ids())}
+    router = Router(index)
+    assert names[router.resolve("GET", "/v1/items/special") or ""] == "exact"
+    assert names[router.resolve("get", "/v1/items/9") or ""] == "get"
+    assert names[router.resolve("POST", "/v1/items/9") or ""] == "any"
+    assert router.resolve("GET", "/v1/items/9/more") is None
+    assert compile_pattern("/a.b/{x}").fullmatch("/a.b/1") and not compile_pattern("/a.b/{x}").fullmatch("/aXb/1")
+
+
+def test_header_values_are_printable_ascii() -> None:
+    assert header_value('{"a":"b"}') == b'{"a":"b"}'
+    assert header_value("line\r\nbreak é") == b"line%0D%0Abreak %C3%A9"
+
+
+def test_authz_is_fast_enough_in_process(client: TestClient, shop: dict[str, str]) -> None:
+    # Not a benchmark (scripts/bench/service.py is): a guard that nothing blocks the hot path.
+    headers = [signed("GET", f"/v1/items/{i}") for i in range(50)]
+    t0 = time.perf_counter()
+    for h in headers:
+        assert client.get("/authz", headers=h).status_code == 200
+    assert time.perf_counter() - t0 < 5
