@@ -1,0 +1,121 @@
+"""``authledger check`` and ``authledger verify-request`` against a real ledger file."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aliyun_api_gateway import ApiGatewayClient, ApiGatewayRequest
+
+from tests.projections.conftest import World, at
+
+
+def raw_request(world: World, *, query: dict[str, str], nonce: str = "n-1", crlf: bool = True) -> bytes:
+    client = ApiGatewayClient("http://gw.example.com", world.app_key, world.app_secret)
+    s = client.sign(ApiGatewayRequest(method="GET", path="/v1/items", query=query),
+                    timestamp=int(at(30).timestamp() * 1000), nonce=nonce)
+    url = urlsplit(s.url)
+    nl = "\r\n" if crlf else "\n"
+    lines = [f"GET {url.path}?{url.query} HTTP/1.1", "Host: gw.example.com"]
+    lines += [f"{k}: {v}" for k, v in s.headers.items()]
+    return (nl.join(lines) + nl + nl).encode()
+
+
+def test_check_allowed_human_and_json(world: World, run: Any) -> None:
+    r = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "RELEASE", "--at", at(30).isoformat())
+    assert r.code == 0 and "allowed:" in r.out and "yes" in r.out and '{"tenant":"shop"}' in r.out
+    j = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "RELEASE",
+            "--at", str(at(30).timestamp()), "--json").json
+    assert (j["allowed"], j["reason"], j["app_id"], j["extension"]) == (True, "ok", world.app_id, '{"tenant":"shop"}')
+
+
+def test_check_denied_exits_zero_with_the_reason(world: World, run: Any) -> None:
+    r = run("--json", "check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "PRE", "--at", at(30).isoformat())
+    assert r.code == 0 and r.json["reason"] == "stage_not_authorized" and r.json["allowed"] is False
+    expired = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "RELEASE", "--json")
+    assert expired.code == 0 and expired.json["reason"] == "authorization_expired"  # now is long after T0+60m
+
+
+def test_check_by_app_code(world: World, run: Any) -> None:
+    r = run("check", "--app-code", world.app_code, "--api", world.api_id, "--stage", "RELEASE",
+            "--at", at(30).isoformat(), "--json")
+    assert r.code == 0 and r.json["allowed"] is True and world.app_code not in r.out
+    r = run("check", "--app-code", world.app_code, "--api", world.no_code_api_id, "--stage", "RELEASE", "--json")
+    assert r.json["reason"] == "appcode_not_allowed"
+
+
+@pytest.mark.parametrize("args", [
+    ["--api", "x", "--stage", "RELEASE"],  # no credential
+    ["--app-key", "k", "--app-code", "c", "--api", "x", "--stage", "RELEASE"],  # both
+    ["--app-key", "k", "--api", "x", "--stage", "NOPE"],
+    ["--app-key", "k", "--api", "x", "--stage", "RELEASE", "--at", "yesterday"],
+    ["--app-key", "k", "--api", "x", "--stage", "RELEASE", "--at", "2026-01-01T00:00:00"],  # no zone
+])
+def test_check_bad_input_exits_2_with_one_line(world: World, run: Any, args: list[str]) -> None:
+    r = run("check", *args)
+    assert r.code == 2 and r.out == "" and len(r.err.strip().splitlines()) == 1
+
+
+def test_verify_request_accepts_a_client_signed_request(world: World, run: Any, tmp_path: Path) -> None:
+    f = tmp_path / "req.http"
+    f.write_bytes(raw_request(world, query={"a": "1", "b": "x y"}))
+    r = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat())
+    assert r.code == 0 and "accepted:" in r.out and "yes" in r.out and "server StringToSign:" in r.out
+    assert world.app_secret not in r.out + r.err
+    j = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat(), "--json").json
+    assert (j["accepted"], j["status"], j["app_id"], j["stage"]) == (True, 200, world.app_id, "RELEASE")
+    assert j["string_to_sign"].startswith("GET\n")
+
+
+def test_verify_request_reads_stdin_with_lf_lines(world: World, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = raw_request(world, query={"a": "1"}, crlf=False)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    j = run("verify-request", "--api", world.api_id, "--at", at(30).isoformat(), "--json").json
+    assert j["accepted"] is True
+
+
+def test_verify_request_denied_prints_status_message_and_string_to_sign(world: World, run: Any, tmp_path: Path) -> None:
+    f = tmp_path / "req.http"
+    f.write_bytes(raw_request(world, query={"a": "1"}).replace(b"a=1", b"a=2"))
+    j = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat(), "--json").json
+    assert (j["accepted"], j["status"]) == (False, 400)
+    assert j["error_message"] == "Invalid Signature, Server StringToSign:" + j["string_to_sign"].replace("\n", "#")
+    assert "a=2" in j["string_to_sign"] and world.app_secret not in str(j)
+    late = run("verify-request", "--api", world.api_id, str(f), "--json")  # now: far outside the window
+    assert late.code == 0 and late.json["error_message"] == "Timestamp Expired"
+    window = run("verify-request", "--api", world.api_id, str(f), "--at", at(40).isoformat(), "--window", "60", "--json")
+    assert window.json["error_message"] == "Timestamp Expired"
+
+
+@pytest.mark.parametrize("raw", [
+    b"",
+    b"garbage\r\n\r\n",
+    b"GET /x\r\n\r\n",
+    b"GET x HTTP/1.1\r\n\r\n",
+    b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n",
+    b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort",
+    b"\xff\xfe\x00 /x HTTP/1.1\r\n\r\n",
+])
+def test_verify_request_malformed_request_exits_2_with_one_line(world: World, run: Any, tmp_path: Path, raw: bytes) -> None:
+    f = tmp_path / "bad.http"
+    f.write_bytes(raw)
+    r = run("verify-request", "--api", world.api_id, str(f))
+    assert r.code == 2 and r.out == "" and len(r.err.strip().splitlines()) == 1
+
+
+def test_a_corrupted_ledger_is_reported_in_one_line_exit_1(world: World, run: Any, db_path: str,
+                                                           tmp_path: Path) -> None:
+    f = tmp_path / "req.http"
+    f.write_bytes(raw_request(world, query={"a": "1"}))
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE stored_events SET state = ? WHERE rowid = 4", (b"\xc1",))
+    r = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "RELEASE")
+    assert r.code == 1 and r.out == ""
+    assert len(r.err.strip().splitlines()) == 1 and "position 4" in r.err
+    r = run("verify-request", "--api", world.api_id, str(f), "--json")
+    assert r.code == 1 and r.out == "" and '"position 4' not in r.err and "position 4" in r.err
