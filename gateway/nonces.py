@@ -35,7 +35,8 @@ class InMemoryNonceStore:
         """Atomically record the nonce; return True if it was already present and unexpired."""
         key = (app_key, nonce)
         with self._lock:
-            self._purge(now)
+            if self._queue and self._queue[0][0] <= now:
+                self._purge(now)
             expiry = self._expiry.get(key)
             if expiry is not None and expiry > now:
                 return True

@@ -4,8 +4,8 @@ Pure functions, no I/O, total on hostile input:
 
 - Headers are (name, value) pairs or a mapping; names match case-insensitively and, when
   a header is repeated, the **first** value wins (a later copy cannot override what the
-  signature covered). Non-``str`` names/values are ignored, except ``bytes``, which are
-  decoded as latin-1 (the HTTP header charset).
+  signature covered). Items that are not (str, str) pairs are ignored; the HTTP layer
+  decodes header bytes (latin-1) before calling.
 - Percent-decoding and body decoding use UTF-8 with ``errors="surrogateescape"``: valid
   UTF-8 gives exactly what clients sign, and invalid bytes map to lone surrogates, so the
   decoding is lossless — two different byte strings never share a StringToSign (which
@@ -21,12 +21,13 @@ Pure functions, no I/O, total on hostile input:
 from __future__ import annotations
 
 import base64
+from binascii import b2a_base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 Headers = Iterable[tuple[str, str]] | Mapping[str, str]
 EmptyValueStyle = Literal["bare", "equals"]
@@ -41,17 +42,18 @@ _NOT_IN_HEADERS_PART = frozenset(
 _CACHEABLE_SIGNED_HEADERS = 1024  # longer X-Ca-Signature-Headers values are parsed uncached
 
 
-def _latin1(value: object) -> str | None:
-    """Return a header name/value as text, or None when it is neither str nor bytes."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("latin-1")
-    return None
-
-
 def header_map(headers: Headers) -> dict[str, str]:
-    """Map lower-cased header names to their first value."""
+    """Map lower-cased header names to their first value (non-str names/values are ignored)."""
+    if type(headers) is list or type(headers) is tuple:
+        try:
+            # Reversed, so the first of repeated names is assigned last and wins.
+            return {
+                name.lower(): value
+                for name, value in reversed(headers)
+                if type(name) is str and type(value) is str
+            }
+        except (TypeError, ValueError):  # some item is not a pair: take the item-by-item path
+            pass
     result: dict[str, str] = {}
     if isinstance(headers, Mapping):
         items: Iterable[object] = headers.items()
@@ -63,17 +65,8 @@ def header_map(headers: Headers) -> dict[str, str]:
         if type(item) is not tuple or len(item) != 2:
             continue
         name, value = item
-        if type(name) is not str:
-            name = _latin1(name)
-            if name is None:
-                continue
-        if type(value) is not str:
-            value = _latin1(value)
-            if value is None:
-                continue
-        key = name.lower()
-        if key not in result:
-            result[key] = value
+        if type(name) is str and type(value) is str:
+            result.setdefault(name.lower(), value)
     return result
 
 
@@ -84,22 +77,24 @@ def get_header(headers: Headers, name: str) -> str | None:
 
 def _decode(text: str) -> str:
     """Decode ``+`` and ``%XX`` (UTF-8, lossless) in one query/form component."""
+    if "+" not in text and "%" not in text:
+        return text
     if "+" in text:
         text = text.replace("+", " ")
     if "%" in text:
+        if text.isascii():  # the usual case: skip unquote()'s split on non-ASCII runs
+            return unquote_to_bytes(text).decode("utf-8", "surrogateescape")
         text = unquote(text, "utf-8", "surrogateescape")
     return text
 
 
-def _add_params(raw: str, params: dict[str, str]) -> None:
-    """Add the first value of each key of ``raw`` (a=b&c) to ``params`` unless present."""
-    for piece in raw.split("&"):
-        if not piece:
-            continue
-        key, _, value = piece.partition("=")
-        key = _decode(key)
-        if key not in params:
-            params[key] = _decode(value)
+def _parse(raw: str) -> dict[str, str]:
+    """Return the decoded parameters of ``raw`` (a=b&c), keeping a repeated key's first value."""
+    # Reversed, so the first occurrence of a key is assigned last and wins.
+    pieces = reversed([piece.partition("=") for piece in raw.split("&") if piece])
+    if "%" in raw or "+" in raw:
+        return {_decode(key): _decode(value) for key, _, value in pieces}
+    return {key: value for key, _, value in pieces}
 
 
 def is_form(content_type: str | None) -> bool:
@@ -122,11 +117,11 @@ def body_bytes(body: object) -> bytes:
 
 def parse_params(query: str, content_type: str | None, body: bytes | None) -> dict[str, str]:
     """Return the decoded parameters (query, then form body when the body is a form)."""
-    params: dict[str, str] = {}
-    if query:
-        _add_params(query, params)
+    params = _parse(query) if query else {}
     if body and is_form(content_type):
-        _add_params(body_bytes(body).decode("utf-8", "surrogateescape"), params)
+        form = _parse(body_bytes(body).decode("utf-8", "surrogateescape"))
+        form.update(params)  # the query value wins for a key in both
+        return form
     return params
 
 
@@ -169,13 +164,35 @@ def signed_header_names(listed: str) -> tuple[tuple[str, str], ...]:
 
 
 def canonical_headers(hmap: Mapping[str, str]) -> str:
-    """Return the Headers part (``name:value\\n`` lines) for a lower-cased header map."""
+    """Return the Headers part (``name:value\n`` lines) for a lower-cased header map."""
     listed = hmap.get("x-ca-signature-headers")
     if not listed:
         return ""
-    return "".join(
-        [name + ":" + hmap.get(lower, "") + "\n" for name, lower in signed_header_names(listed)]
+    names = (
+        _signed_header_names(listed)
+        if len(listed) <= _CACHEABLE_SIGNED_HEADERS
+        else _signed_header_names.__wrapped__(listed)
     )
+    get = hmap.get
+    return "".join([f"{name}:{get(lower, '')}\n" for name, lower in names])
+
+
+def signed_head(method: str, hmap: Mapping[str, str]) -> str:
+    """Return StringToSign up to PathAndParameters: the five fixed lines, then Headers."""
+    get = hmap.get
+    head = (
+        f"{method.upper()}\n{get('accept', '')}\n{get('content-md5', '')}\n"
+        f"{get('content-type', '')}\n{get('date', '')}\n"
+    )
+    listed = get("x-ca-signature-headers")
+    if not listed:
+        return head
+    names = (
+        _signed_header_names(listed)
+        if len(listed) <= _CACHEABLE_SIGNED_HEADERS
+        else _signed_header_names.__wrapped__(listed)
+    )
+    return head + "".join([f"{name}:{get(lower, '')}\n" for name, lower in names])
 
 
 def compose_string_to_sign(
@@ -184,26 +201,9 @@ def compose_string_to_sign(
     path: str,
     params: Mapping[str, str],
     empty_value_style: EmptyValueStyle = "bare",
-    headers_part: str | None = None,
 ) -> str:
     """Return StringToSign from a lower-cased header map and parsed parameters."""
-    if headers_part is None:
-        headers_part = canonical_headers(hmap)
-    get = hmap.get
-    return (
-        method.upper()
-        + "\n"
-        + get("accept", "")
-        + "\n"
-        + get("content-md5", "")
-        + "\n"
-        + get("content-type", "")
-        + "\n"
-        + get("date", "")
-        + "\n"
-        + headers_part
-        + path_and_parameters(path, params, empty_value_style)
-    )
+    return signed_head(method, hmap) + path_and_parameters(path, params, empty_value_style)
 
 
 def string_to_sign(
@@ -228,7 +228,19 @@ def signature_bytes(secret: str, string_to_sign: str, method: str) -> bytes:
         string_to_sign.encode("utf-8", "surrogatepass"),
         DIGESTS[method],
     )
-    return base64.b64encode(digest)
+    return b2a_base64(digest, newline=False)
+
+
+def keyed_mac(secret: str, method: str) -> hmac.HMAC:
+    """Return an HMAC keyed with the secret, to ``copy()`` per message (saves re-keying)."""
+    return hmac.new(secret.encode("utf-8", "surrogatepass"), digestmod=DIGESTS[method])
+
+
+def signature_with(mac: hmac.HMAC, string_to_sign: str) -> bytes:
+    """Return Base64(HMAC(StringToSign)) as ASCII bytes using a keyed_mac()."""
+    mac = mac.copy()
+    mac.update(string_to_sign.encode("utf-8", "surrogatepass"))
+    return b2a_base64(mac.digest(), newline=False)
 
 
 def sign(secret: str, string_to_sign: str, method: str = "HmacSHA256") -> str:

@@ -78,9 +78,12 @@ def test_string_to_sign_and_sign_never_raise(
 
 def test_verify_survives_values_of_the_wrong_type() -> None:
     verifier = verifier_for(shop_index())
-    odd_headers = [("X-Ca-Key", None), (None, "x"), ("only-one",), (b"X-Ca-Key", b"203753385"), 42]
+    odd_headers = [("X-Ca-Key", None), (None, "x"), ("only-one",), (b"X-Ca-Key", b"1"), 42]
     verdict = verifier.verify(None, b"/p", b"a=\xff", odd_headers, "text body", 7)  # type: ignore[arg-type]
-    assert verdict.status == 404  # api id 7 is unknown
+    assert (verdict.status, verdict.error_message) == (404, "Invalid Api")
+    verdict = verifier.verify(None, b"/p", b"a=\xff", odd_headers, "body", API_ID)  # type: ignore[arg-type]
+    assert (verdict.status, verdict.error_message) == (400, "Invalid AppKey")
+    odd_headers.append(("x-ca-key", APP_KEY))
     verdict = verifier.verify(None, b"/p", b"a=\xff", odd_headers, "body", API_ID)  # type: ignore[arg-type]
     assert (verdict.status, verdict.error_message) == (404, "Empty Signature")
     assert verifier.verify("GET", "/", "", None, None, API_ID).error_message == "Invalid AppKey"  # type: ignore[arg-type]
