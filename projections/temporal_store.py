@@ -228,11 +228,11 @@ class TemporalStore:
                 f"the ledger's row at position {pos} is not the one the audit index applied; "
                 "run `authledger verify-log`", pos)
 
-    def apply_rows(self, rows: list[tuple[int, str, int, str, dict[str, Any]]]) -> None:
+    def apply_rows(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         """Apply already-decoded events (an export's) and record the position; no chain."""
         self.conn.execute("BEGIN")
         builder = TemporalBuilder(self._load_app)
-        for pos, oid, topic, state in rows:  # type: ignore[misc]
+        for pos, oid, topic, state in rows:
             builder.apply(pos, topic, oid, state)
         self._flush(builder)
         self.set_meta("position", builder.position)
