@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.verifier import Verifier
+from ledger.errors import LedgerError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -118,6 +119,7 @@ def create_app(
 
     app = Starlette(routes=routes, lifespan=_lifespan(service))
     app.state.service = service
+    app.add_exception_handler(PayloadTooLarge, _too_large)
     app.add_exception_handler(Exception, _internal_error)  # last line of defence: no traceback out
     wrapped = _Limits(app, max_body=max_body)
     outer: ASGIApp = _AccessLog(wrapped) if access_log else wrapped
@@ -137,6 +139,11 @@ def _lifespan(service: Service) -> Any:
     return lifespan
 
 
+async def _too_large(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PayloadTooLarge)
+    return JSONResponse(exc.to_dict(), status_code=413, headers={"connection": "close"})
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     error_logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": "internal_error", "message": "internal error"}, status_code=500)
@@ -154,8 +161,11 @@ class _Outer:
         await self._stack(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class PayloadTooLarge(LedgerError):
+    """A request body over the limit (raised while it streams in)."""
+
+    http_status = 413
+    code = "payload_too_large"
 
 
 class _Limits:
@@ -185,7 +195,7 @@ class _Limits:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise _TooLarge()
+                    raise PayloadTooLarge(f"request body over {self.max_body} bytes", field="body")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -196,7 +206,7 @@ class _Limits:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
+        except PayloadTooLarge:
             if not started:
                 await _send_json(send, 413, {"error": "payload_too_large",
                                              "message": f"request body over {self.max_body} bytes"})

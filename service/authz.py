@@ -32,6 +32,8 @@ from urllib.parse import quote
 
 from starlette.routing import Route
 
+from ledger.errors import LedgerError
+
 Scope = MutableMapping[str, Any]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -143,10 +145,14 @@ class AuthzEndpoint:
         if not auth_request:
             chunks = []
             more = True
-            while more:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                more = message.get("more_body", False)
+            try:
+                while more:
+                    message = await receive()
+                    chunks.append(message.get("body", b""))
+                    more = message.get("more_body", False)
+            except LedgerError:  # the body limit (service.app): refuse like a gateway would
+                await _deny(send, 413, "Request Entity Too Large", False, str(uuid.uuid4()))
+                return
             body = b"".join(chunks)
         request_id = str(uuid.uuid4())
         extra = scope.get(LOG_KEY)

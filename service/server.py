@@ -34,16 +34,24 @@ _431 = (
 class _HintingConnection:
     """An h11 connection that remembers the status hint of the protocol error it raised."""
 
-    def __init__(self, conn: h11.Connection) -> None:
+    def __init__(self, conn: h11.Connection, max_header_bytes: int) -> None:
         self._conn = conn
+        self._max = max_header_bytes
         self.error_status_hint = 400
 
     def next_event(self) -> Any:
         try:
-            return self._conn.next_event()
+            event = self._conn.next_event()
         except h11.RemoteProtocolError as e:
             self.error_status_hint = e.error_status_hint
             raise
+        if type(event) is h11.Request:
+            # h11 only limits *incomplete* events: a big head that arrives in one read passes.
+            size = len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers.raw_items())
+            if size > self._max:
+                self.error_status_hint = 431
+                raise h11.RemoteProtocolError("request head too large", error_status_hint=431)
+        return event
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
@@ -54,7 +62,8 @@ class H11Protocol431(H11Protocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conn = _HintingConnection(self.conn)  # type: ignore[assignment]
+        limit = self.config.h11_max_incomplete_event_size or MAX_HEADER_BYTES
+        self.conn = _HintingConnection(self.conn, limit)  # type: ignore[assignment]
 
     def send_400_response(self, msg: str) -> None:
         if getattr(self.conn, "error_status_hint", 400) == 431:
