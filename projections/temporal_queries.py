@@ -204,13 +204,15 @@ class AuditQueries:
         for i in range(0, len(apps), 500):
             chunk = apps[i:i + 500]
             marks = ",".join("?" * len(chunk))
+            # Whole histories of the candidates, not only the window: an interval's true start,
+            # end and causes may lie outside it (touching periods merge).
             for a, s, e, sp, ep in self.conn.execute(
-                    f"SELECT app_id, start, end, start_pos, end_pos FROM enabled_periods WHERE app_id IN ({marks})"
-                    " AND start < ? AND (end IS NULL OR end > ?)", (*chunk, hi, lo)):
+                    f"SELECT app_id, start, end, start_pos, end_pos FROM enabled_periods WHERE app_id IN ({marks})",
+                    chunk):
                 enabled[a].append((s, e, sp, ep))
             for a, k, c, d, s, e, sp, ep in self.conn.execute(
                     "SELECT app_id, kind, cred, display, start, end, start_pos, end_pos FROM cred_periods"
-                    f" WHERE app_id IN ({marks}) AND start < ? AND (end IS NULL OR end > ?)", (*chunk, hi, lo)):
+                    f" WHERE app_id IN ({marks})", chunk):
                 if only_cred is None or c == only_cred:
                     creds[(a, k, c, d)].append((s, e, sp, ep))
         by_app_creds: dict[str, list[tuple[tuple[str, str, str, str], list[iv.Interval]]]] = defaultdict(list)
@@ -236,19 +238,24 @@ class AuditQueries:
 
     def who_could_call_between(self, api_id: str, lo: int, hi: int, stage: str | None = None) -> list[dict[str, Any]]:
         self.api(api_id)
-        rows = self.conn.execute(
-            "SELECT app_id, api_id, stage, until, start, end, start_pos, end_pos FROM grant_periods"
-            " WHERE api_id=?" + (" AND stage=?" if stage else "") +
-            " AND start < ? AND (end IS NULL OR end > ?) AND (until IS NULL OR until > ?)",
-            (api_id, *((stage,) if stage else ()), hi, lo, lo)).fetchall()
+        st = (" AND stage=?" if stage else "")
+        args = (api_id, *((stage,) if stage else ()))
+        apps = [a for (a,) in self.conn.execute(
+            "SELECT DISTINCT app_id FROM grant_periods WHERE api_id=?" + st +
+            " AND start < ? AND (end IS NULL OR end > ?) AND (until IS NULL OR until > ?)", (*args, hi, lo, lo))]
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(apps), 500):
+            chunk = apps[i:i + 500]
+            rows += self.conn.execute(
+                "SELECT app_id, api_id, stage, until, start, end, start_pos, end_pos FROM grant_periods"
+                f" WHERE api_id=?{st} AND app_id IN ({','.join('?' * len(chunk))})", (*args, *chunk)).fetchall()
         return self.with_causes(self._intervals(rows, lo, hi))
 
     def access_between(self, app_id: str, lo: int, hi: int, app_key: str | None = None) -> list[dict[str, Any]]:
         self.app(app_id)
         rows = self.conn.execute(
             "SELECT app_id, api_id, stage, until, start, end, start_pos, end_pos FROM grant_periods"
-            " WHERE app_id=? AND start < ? AND (end IS NULL OR end > ?) AND (until IS NULL OR until > ?)",
-            (app_id, hi, lo, lo)).fetchall()
+            " WHERE app_id=?", (app_id,)).fetchall()
         return self.with_causes(self._intervals(rows, lo, hi, only_cred=app_key))
 
     def with_causes(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -42,8 +42,9 @@ def index_of(ledger) -> AuditQueries:
 
 
 @settings(max_examples=150, deadline=None)
-@given(history=histories, extra=st.lists(st.integers(-5_000_000, 400_000_000), max_size=5))
-def test_temporal_answers_equal_brute_force_at_every_boundary(history, extra):
+@given(history=histories, extra=st.lists(st.integers(-5_000_000, 400_000_000), max_size=5),
+       cut=st.tuples(st.integers(0, 10**9), st.integers(1, 10**9)))
+def test_temporal_answers_equal_brute_force_at_every_boundary(history, extra, cut):
     ledger = open_ledger(":memory:", key=TEST_KEY)
     d = Driver(ledger)
     d.setup()
@@ -58,6 +59,17 @@ def test_temporal_answers_equal_brute_force_at_every_boundary(history, extra):
     for api in d.apis:
         for r in q.who_could_call_between(api, lo, hi):
             windows.setdefault((r["credential_id"], api, r["stage"]), []).append((r["start"], r["end"]))
+    # A sub-window gives the whole-history intervals clipped to it, with the same causes.
+    wlo = min(points) + cut[0] % (max(points) - min(points) + 2)
+    whi = wlo + cut[1]
+    for api in d.apis:
+        full = q.who_could_call_between(api, lo, hi)
+        want = [(r["credential_id"], r["stage"], max(r["start"], wlo), min(r["end"], whi), r["start"] < wlo,
+                 r["end_clipped"] or r["end"] > whi, r["start_cause"], r["end_cause"])
+                for r in full if r["start"] < whi and r["end"] > wlo]
+        got = [(r["credential_id"], r["stage"], r["start"], r["end"], r["start_clipped"], r["end_clipped"],
+                r["start_cause"], r["end_cause"]) for r in q.who_could_call_between(api, wlo, whi)]
+        assert got == want
     for t in sorted(points):
         at: datetime = from_micros(t)
         brute = AuthIndex.build(ledger, until_time=at)
