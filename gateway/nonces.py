@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-import heapq
 import threading
+from heapq import heappop, heappush
 from typing import Protocol
 
 
@@ -34,21 +34,22 @@ class InMemoryNonceStore:
     def seen(self, app_key: str, nonce: str, ttl_seconds: float, now: float) -> bool:
         """Atomically record the nonce; return True if it was already present and unexpired."""
         key = (app_key, nonce)
+        table, queue = self._expiry, self._queue
         with self._lock:
-            if self._queue and self._queue[0][0] <= now:
+            if queue and queue[0][0] <= now:
                 self._purge(now)
-            expiry = self._expiry.get(key)
+            expiry = table.get(key)
             if expiry is not None and expiry > now:
                 return True
             expiry = now + ttl_seconds
-            self._expiry[key] = expiry
-            heapq.heappush(self._queue, (expiry, key))
+            table[key] = expiry
+            heappush(queue, (expiry, key))
             return False
 
     def _purge(self, now: float) -> None:
         """Forget every nonce whose expiry has passed (caller holds the lock)."""
         queue, table = self._queue, self._expiry
         while queue and queue[0][0] <= now:
-            expiry, key = heapq.heappop(queue)
+            expiry, key = heappop(queue)
             if table.get(key) == expiry:
                 del table[key]

@@ -21,9 +21,9 @@ Pure functions, no I/O, total on hostile input:
 from __future__ import annotations
 
 import base64
-from binascii import b2a_base64
 import hashlib
 import hmac
+from binascii import b2a_base64
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Literal
@@ -77,8 +77,6 @@ def get_header(headers: Headers, name: str) -> str | None:
 
 def _decode(text: str) -> str:
     """Decode ``+`` and ``%XX`` (UTF-8, lossless) in one query/form component."""
-    if "+" not in text and "%" not in text:
-        return text
     if "+" in text:
         text = text.replace("+", " ")
     if "%" in text:
@@ -93,13 +91,20 @@ def _parse(raw: str) -> dict[str, str]:
     # Reversed, so the first occurrence of a key is assigned last and wins.
     pieces = reversed([piece.partition("=") for piece in raw.split("&") if piece])
     if "%" in raw or "+" in raw:
-        return {_decode(key): _decode(value) for key, _, value in pieces}
+        return {
+            (_decode(key) if "%" in key or "+" in key else key): (
+                _decode(value) if "%" in value or "+" in value else value
+            )
+            for key, _, value in pieces
+        }
     return {key: value for key, _, value in pieces}
 
 
 def is_form(content_type: str | None) -> bool:
     """Tell whether a Content-Type makes the body part of PathAndParameters."""
-    return content_type is not None and content_type[: len(FORM_CONTENT_TYPE)].lower() == FORM_CONTENT_TYPE
+    if content_type is None:
+        return False
+    return content_type[: len(FORM_CONTENT_TYPE)].lower() == FORM_CONTENT_TYPE
 
 
 def body_bytes(body: object) -> bytes:
@@ -159,22 +164,17 @@ def _signed_header_names(listed: str) -> tuple[tuple[str, str], ...]:
 def signed_header_names(listed: str) -> tuple[tuple[str, str], ...]:
     """Return the names a Headers part covers, as (spelling, lower-case), sorted by spelling."""
     if len(listed) > _CACHEABLE_SIGNED_HEADERS:
-        return _signed_header_names.__wrapped__(listed)
+        return _signed_header_names.__wrapped__(listed)  # type: ignore[attr-defined,no-any-return]
     return _signed_header_names(listed)
 
 
 def canonical_headers(hmap: Mapping[str, str]) -> str:
-    """Return the Headers part (``name:value\n`` lines) for a lower-cased header map."""
+    """Return the Headers part (``name:value\\n`` lines) for a lower-cased header map."""
     listed = hmap.get("x-ca-signature-headers")
     if not listed:
         return ""
-    names = (
-        _signed_header_names(listed)
-        if len(listed) <= _CACHEABLE_SIGNED_HEADERS
-        else _signed_header_names.__wrapped__(listed)
-    )
     get = hmap.get
-    return "".join([f"{name}:{get(lower, '')}\n" for name, lower in names])
+    return "".join([f"{name}:{get(lower, '')}\n" for name, lower in signed_header_names(listed)])
 
 
 def signed_head(method: str, hmap: Mapping[str, str]) -> str:
@@ -187,11 +187,7 @@ def signed_head(method: str, hmap: Mapping[str, str]) -> str:
     listed = get("x-ca-signature-headers")
     if not listed:
         return head
-    names = (
-        _signed_header_names(listed)
-        if len(listed) <= _CACHEABLE_SIGNED_HEADERS
-        else _signed_header_names.__wrapped__(listed)
-    )
+    names = signed_header_names(listed)
     return head + "".join([f"{name}:{get(lower, '')}\n" for name, lower in names])
 
 

@@ -68,19 +68,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.nonces import InMemoryNonceStore, NonceStore
 from gateway.signing import (
     DIGESTS,
     body_bytes,
-    path_and_parameters,
-    signed_head,
     content_md5,
     has_empty_value,
     header_map,
     keyed_mac,
     parse_params,
+    path_and_parameters,
     signature_with,
+    signed_head,
 )
-from gateway.nonces import InMemoryNonceStore, NonceStore
 from projections.decision import STAGES, ApiSettings, Decision, Reason
 
 
@@ -104,19 +104,47 @@ class AuthIndexView(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class Verdict:
     """The verifier's answer: accept (200) or a status with its X-Ca-Error-Message."""
 
     accepted: bool
     status: int
     error_message: str | None
-    app_id: str | None = None
-    app_key: str | None = None
-    stage: str | None = None
-    extension: str | None = None
-    string_to_sign: str | None = None
-    reason: Reason | None = None
+    app_id: str | None
+    app_key: str | None
+    stage: str | None
+    extension: str | None
+    string_to_sign: str | None
+    reason: Reason | None
+
+    def __init__(
+        self,
+        accepted: bool,
+        status: int,
+        error_message: str | None,
+        app_id: str | None = None,
+        app_key: str | None = None,
+        stage: str | None = None,
+        extension: str | None = None,
+        string_to_sign: str | None = None,
+        reason: Reason | None = None,
+    ) -> None:
+        # One dict update instead of the frozen __init__'s nine object.__setattr__ calls
+        # (~0.7 µs, 5% of a verification); instances stay frozen, hashable and comparable.
+        self.__dict__.update(
+            {
+                "accepted": accepted,
+                "status": status,
+                "error_message": error_message,
+                "app_id": app_id,
+                "app_key": app_key,
+                "stage": stage,
+                "extension": extension,
+                "string_to_sign": string_to_sign,
+                "reason": reason,
+            }
+        )
 
     def system_parameters(self) -> dict[str, str]:
         """Return the system parameters the backend receives on success."""
@@ -148,7 +176,7 @@ _DAYS = frozenset(d.lower() for d in calendar.day_abbr)
 
 def _reject(status: int, message: str, reason: Reason | None, **fields: str | None) -> Verdict:
     """Build a rejecting verdict."""
-    return Verdict(False, status, message, reason=reason, **fields)  # type: ignore[arg-type]
+    return Verdict(False, status, message, reason=reason, **fields)
 
 
 def _digits(text: str) -> int | None:
@@ -290,20 +318,23 @@ class Verifier:
         get = hmap.get
         app_key = get("x-ca-key")
         found = self._index.secret_for(app_key) if app_key else None
-        if found is None:
+        if found is None or app_key is None:
             return _reject(400, "Invalid AppKey", Reason.UNKNOWN_KEY, app_key=app_key)
         app_id, secret = found
         provided = get("x-ca-signature")
         if not provided:
             return _reject(404, "Empty Signature", None, app_id=app_id, app_key=app_key)
-        sig_method = (
-            get("x-ca-signature-method") or get("x-ca-signaturemethod") or "HmacSHA256"
-        )
+        sig_method = get("x-ca-signature-method") or get("x-ca-signaturemethod") or "HmacSHA256"
         if sig_method not in DIGESTS or sig_method not in api.signature_methods:
             return _reject(400, "Invalid Signature Method", None, app_id=app_id, app_key=app_key)
         now = self._clock()
         millis = get("x-ca-timestamp")  # inline fast path of request_time() for the usual case
-        if millis and len(millis) <= _MAX_TIMESTAMP_DIGITS and millis.isascii() and millis.isdigit():
+        if (
+            millis
+            and len(millis) <= _MAX_TIMESTAMP_DIGITS
+            and millis.isascii()
+            and millis.isdigit()
+        ):
             stamp: float | None = int(millis) / 1000.0
         else:
             stamp = request_time(hmap)
@@ -352,17 +383,32 @@ class Verifier:
         if nonce:
             if len(nonce) > _MAX_NONCE_LENGTH:
                 return _reject(
-                    400, "Invalid Nonce", None, app_id=app_id, app_key=app_key, stage=stage,
+                    400,
+                    "Invalid Nonce",
+                    None,
+                    app_id=app_id,
+                    app_key=app_key,
+                    stage=stage,
                     string_to_sign=sts,
                 )
             if self._nonces.seen(app_key, nonce, self._nonce_ttl, now):
                 return _reject(
-                    400, "Nonce Used", None, app_id=app_id, app_key=app_key, stage=stage,
+                    400,
+                    "Nonce Used",
+                    None,
+                    app_id=app_id,
+                    app_key=app_key,
+                    stage=stage,
                     string_to_sign=sts,
                 )
         elif api.nonce_required:
             return _reject(
-                400, "Invalid Nonce", None, app_id=app_id, app_key=app_key, stage=stage,
+                400,
+                "Invalid Nonce",
+                None,
+                app_id=app_id,
+                app_key=app_key,
+                stage=stage,
                 string_to_sign=sts,
             )
         return self._decide(api_id, app_id, app_key, stage, now, sts)
@@ -393,7 +439,9 @@ class Verifier:
         """Ask the index whether the app may call the API in the stage now, and translate."""
         decision = self._index.check_app(app_id, api_id, stage, now)
         if decision.allowed and decision.reason is Reason.OK:
-            return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, Reason.OK)
+            return Verdict(
+                True, 200, None, app_id, app_key, stage, decision.extension, sts, Reason.OK
+            )
         status, message = _DECISION_ERRORS.get(decision.reason, (403, "Unauthorized"))
         return Verdict(False, status, message, app_id, app_key, stage, None, sts, decision.reason)
 

@@ -48,7 +48,10 @@ def check(verdict: Verdict, status: int, message: str) -> None:
 def test_the_untampered_request_is_accepted() -> None:
     verdict = verifier_for(shop_index()).verify(*shop_get().args())
     assert (verdict.accepted, verdict.status, verdict.app_id, verdict.reason) == (
-        True, 200, APP_ID, Reason.OK
+        True,
+        200,
+        APP_ID,
+        Reason.OK,
     )
 
 
@@ -80,16 +83,25 @@ def test_tampered_query_value_is_rejected() -> None:
     request = shop_get()
     request.query = request.query.replace("page=2", "page=3")
     verdict = verifier_for(shop_index()).verify(*request.args())
-    check(verdict, 400, "Invalid Signature, Server StringToSign:GET#application/json####"
-          + SIGNED_HEADERS + "/v1/items?color=red&page=3")
+    check(
+        verdict,
+        400,
+        "Invalid Signature, Server StringToSign:GET#application/json####"
+        + SIGNED_HEADERS
+        + "/v1/items?color=red&page=3",
+    )
 
 
 def test_added_query_parameter_is_rejected() -> None:
     request = shop_get()
     request.query += "&admin=true"
-    check(verifier_for(shop_index()).verify(*request.args()), 400,
-          "Invalid Signature, Server StringToSign:GET#application/json####"
-          + SIGNED_HEADERS + "/v1/items?admin=true&color=red&page=2")
+    check(
+        verifier_for(shop_index()).verify(*request.args()),
+        400,
+        "Invalid Signature, Server StringToSign:GET#application/json####"
+        + SIGNED_HEADERS
+        + "/v1/items?admin=true&color=red&page=2",
+    )
 
 
 def test_added_empty_query_parameter_is_rejected_in_both_spellings() -> None:
@@ -102,9 +114,13 @@ def test_added_empty_query_parameter_is_rejected_in_both_spellings() -> None:
 
 def test_tampered_signed_header_is_rejected() -> None:
     request = shop_get().with_header("x-tenant", "rival")
-    check(verifier_for(shop_index()).verify(*request.args()), 400,
-          "Invalid Signature, Server StringToSign:GET#application/json####"
-          + SIGNED_HEADERS.replace("X-Tenant:shop", "X-Tenant:rival") + "/v1/items?color=red&page=2")
+    check(
+        verifier_for(shop_index()).verify(*request.args()),
+        400,
+        "Invalid Signature, Server StringToSign:GET#application/json####"
+        + SIGNED_HEADERS.replace("X-Tenant:shop", "X-Tenant:rival")
+        + "/v1/items?color=red&page=2",
+    )
 
 
 def test_duplicate_header_cannot_override_the_signed_one() -> None:
@@ -164,10 +180,16 @@ def test_tampered_timestamp_is_rejected() -> None:
 def test_unparseable_or_missing_timestamp_is_rejected() -> None:
     verifier = verifier_for(shop_index())
     for stamp in ("17643e9", "-1", "１２３", "9" * 5000):
-        check(verifier.verify(*shop_get().with_header("X-Ca-Timestamp", stamp).args()),
-              400, "Invalid Timestamp")
-    check(verifier.verify(*shop_get().without_header("X-Ca-Timestamp").args()),
-          400, "Invalid Timestamp")
+        check(
+            verifier.verify(*shop_get().with_header("X-Ca-Timestamp", stamp).args()),
+            400,
+            "Invalid Timestamp",
+        )
+    check(
+        verifier.verify(*shop_get().without_header("X-Ca-Timestamp").args()),
+        400,
+        "Invalid Timestamp",
+    )
 
 
 def test_replayed_nonce_is_rejected() -> None:
@@ -194,8 +216,11 @@ def test_nonce_is_remembered_for_twice_the_window() -> None:
 
 
 def test_missing_nonce_is_rejected_unless_the_api_switches_nonces_off() -> None:
-    headers = [("X-Ca-Key", APP_KEY), ("X-Ca-Timestamp", str(NOW_MS)),
-               ("X-Ca-Signature-Headers", "X-Ca-Key,X-Ca-Timestamp")]
+    headers = [
+        ("X-Ca-Key", APP_KEY),
+        ("X-Ca-Timestamp", str(NOW_MS)),
+        ("X-Ca-Signature-Headers", "X-Ca-Key,X-Ca-Timestamp"),
+    ]
     request = self_signed("GET", "/v1/items", "page=1", headers)
     check(verifier_for(shop_index()).verify(*request.args()), 400, "Invalid Nonce")
     verifier = verifier_for(shop_index(nonce_required=False))
@@ -205,15 +230,23 @@ def test_missing_nonce_is_rejected_unless_the_api_switches_nonces_off() -> None:
 
 def test_wrong_secret_is_rejected() -> None:
     verdict = verifier_for(shop_index()).verify(*shop_get(secret="not-the-secret").args())
-    check(verdict, 400, "Invalid Signature, Server StringToSign:GET#application/json####"
-          + SIGNED_HEADERS + "/v1/items?color=red&page=2")
+    check(
+        verdict,
+        400,
+        "Invalid Signature, Server StringToSign:GET#application/json####"
+        + SIGNED_HEADERS
+        + "/v1/items?color=red&page=2",
+    )
     assert "ExampleAppSecret" not in repr(verdict)
 
 
 def test_unknown_key_is_rejected() -> None:
     check(verifier_for(shop_index()).verify(*shop_get(app_key="999").args()), 400, "Invalid AppKey")
-    check(verifier_for(shop_index()).verify(*shop_get().without_header("X-Ca-Key").args()),
-          400, "Invalid AppKey")
+    check(
+        verifier_for(shop_index()).verify(*shop_get().without_header("X-Ca-Key").args()),
+        400,
+        "Invalid AppKey",
+    )
 
 
 def test_deleted_app_is_rejected_like_an_unknown_key() -> None:
@@ -303,19 +336,28 @@ def test_appcode_in_header_is_accepted_where_allowed() -> None:
 def test_appcode_in_query_counts_only_on_header_query_apis() -> None:
     request = appcode_request(query=f"appCode={APP_CODE}&page=1")
     assert verifier_for(shop_index(appcode_mode="HEADER_QUERY")).verify(*request.args()).accepted
-    check(verifier_for(shop_index(appcode_mode="HEADER")).verify(*request.args()),
-          400, "Invalid AppKey")
+    check(
+        verifier_for(shop_index(appcode_mode="HEADER")).verify(*request.args()),
+        400,
+        "Invalid AppKey",
+    )
 
 
 def test_appcode_app_must_still_be_enabled_and_authorized() -> None:
     index = shop_index(appcode_mode="HEADER")
     index.disabled.add(APP_ID)
-    check(verifier_for(index).verify(*appcode_request(f"APPCODE {APP_CODE}").args()),
-          403, "App Disabled")
+    check(
+        verifier_for(index).verify(*appcode_request(f"APPCODE {APP_CODE}").args()),
+        403,
+        "App Disabled",
+    )
     index = shop_index(appcode_mode="HEADER")
     index.grants.clear()
-    check(verifier_for(index).verify(*appcode_request(f"APPCODE {APP_CODE}").args()),
-          403, "Unauthorized")
+    check(
+        verifier_for(index).verify(*appcode_request(f"APPCODE {APP_CODE}").args()),
+        403,
+        "Unauthorized",
+    )
 
 
 def date_request(date: str) -> Request:
@@ -329,10 +371,18 @@ def date_request(date: str) -> Request:
 
 
 def test_date_header_stands_in_for_a_missing_timestamp() -> None:
-    for date in ("Fri, 28 Nov 2025 03:20:00 GMT", "Fri, 28 Nov 2025 03:20:00 GMT+00:00",
-                 "Fri, 28 Nov 2025 11:20:00 GMT+08:00"):
+    for date in (
+        "Fri, 28 Nov 2025 03:20:00 GMT",
+        "Fri, 28 Nov 2025 03:20:00 GMT+00:00",
+        "Fri, 28 Nov 2025 11:20:00 GMT+08:00",
+    ):
         assert verifier_for(shop_index()).verify(*date_request(date).args()).accepted, date
-    check(verifier_for(shop_index()).verify(*date_request("Fri, 28 Nov 2025 03:04:59 GMT").args()),
-          400, "Timestamp Expired")
+    check(
+        verifier_for(shop_index()).verify(*date_request("Fri, 28 Nov 2025 03:04:59 GMT").args()),
+        400,
+        "Timestamp Expired",
+    )
     for bad in ("yesterday", "Fri, 31 Feb 2025 03:20:00 GMT", "Fri, 28 Nov 2025 03:20:00 PST"):
-        check(verifier_for(shop_index()).verify(*date_request(bad).args()), 400, "Invalid Timestamp")
+        check(
+            verifier_for(shop_index()).verify(*date_request(bad).args()), 400, "Invalid Timestamp"
+        )

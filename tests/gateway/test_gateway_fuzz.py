@@ -11,9 +11,21 @@ from gateway.verifier import Verdict
 
 STATUSES = {200, 400, 401, 403, 404}
 KNOWN_NAMES = [
-    "X-Ca-Key", "x-ca-key", "X-Ca-Signature", "X-Ca-Signature-Method", "X-Ca-SignatureMethod",
-    "X-Ca-Signature-Headers", "X-Ca-Timestamp", "X-Ca-Nonce", "X-Ca-Stage", "Content-MD5",
-    "Content-Type", "Accept", "Date", "Authorization", "X-Custom",
+    "X-Ca-Key",
+    "x-ca-key",
+    "X-Ca-Signature",
+    "X-Ca-Signature-Method",
+    "X-Ca-SignatureMethod",
+    "X-Ca-Signature-Headers",
+    "X-Ca-Timestamp",
+    "X-Ca-Nonce",
+    "X-Ca-Stage",
+    "Content-MD5",
+    "Content-Type",
+    "Accept",
+    "Date",
+    "Authorization",
+    "X-Custom",
 ]
 any_text = st.text(max_size=40)  # includes surrogates and control characters
 huge = st.integers(10_000, 200_000).map(lambda n: "%" + "9" * n)
@@ -22,8 +34,18 @@ header_values = st.one_of(
     huge,
     st.just(APP_KEY),
     st.just(str(NOW_MS)),
-    st.sampled_from(["HmacSHA256", "HmacSHA1", "RELEASE", "TEST", "application/x-www-form-urlencoded",
-                     "APPCODE x", "x-ca-key,X-Ca-Nonce,,date", "Fri, 28 Nov 2025 03:20:00 GMT+00:00"]),
+    st.sampled_from(
+        [
+            "HmacSHA256",
+            "HmacSHA1",
+            "RELEASE",
+            "TEST",
+            "application/x-www-form-urlencoded",
+            "APPCODE x",
+            "x-ca-key,X-Ca-Nonce,,date",
+            "Fri, 28 Nov 2025 03:20:00 GMT+00:00",
+        ]
+    ),
     st.binary(max_size=40).map(lambda b: b.decode("latin-1")),  # malformed base64 signatures
     st.text("0123456789.e-+ ", max_size=25),  # near-numeric timestamps
 )
@@ -31,8 +53,11 @@ header_lists = st.lists(
     st.tuples(st.one_of(st.sampled_from(KNOWN_NAMES), any_text), header_values), max_size=14
 )
 queries = st.one_of(any_text, st.text("a=&%+b9ZF;", max_size=60), huge)
-bodies = st.one_of(st.none(), st.binary(max_size=200), st.text("a=&%+bF\xff", max_size=60).map(
-    lambda t: t.encode("utf-8", "surrogatepass")))
+bodies = st.one_of(
+    st.none(),
+    st.binary(max_size=200),
+    st.text("a=&%+bF\xff", max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,8 +81,12 @@ def test_verify_only_ever_returns_a_verdict(
     api_id: str,
     mode: str,
 ) -> None:
-    verifier = verifier_for(shop_index(appcode_mode=mode, signature_methods=("HmacSHA1", "HmacSHA256")))
-    verdict = verifier.verify(method, path, query, dict(headers) if as_mapping else headers, body, api_id)
+    verifier = verifier_for(
+        shop_index(appcode_mode=mode, signature_methods=("HmacSHA1", "HmacSHA256"))
+    )
+    verdict = verifier.verify(
+        method, path, query, dict(headers) if as_mapping else headers, body, api_id
+    )
     assert isinstance(verdict, Verdict)
     assert verdict.status in STATUSES
     assert verdict.accepted == (verdict.status == 200) == (verdict.error_message is None)
@@ -65,10 +94,20 @@ def test_verify_only_ever_returns_a_verdict(
 
 
 @settings(max_examples=200, deadline=None)
-@given(method=any_text, path=any_text, query=queries, headers=header_lists, body=bodies,
-       style=st.sampled_from(["bare", "equals"]))
+@given(
+    method=any_text,
+    path=any_text,
+    query=queries,
+    headers=header_lists,
+    body=bodies,
+    style=st.sampled_from(["bare", "equals"]),
+)
 def test_string_to_sign_and_sign_never_raise(
-    method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes | None,
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
     style: str,
 ) -> None:
     sts = signing.string_to_sign(method, path, query, headers, body, empty_value_style=style)  # type: ignore[arg-type]

@@ -27,8 +27,9 @@ DOC_EXAMPLE_HEADERS = [
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
 def test_known_answer_signature(vector: dict[str, str]) -> None:
-    assert signing.sign(vector["app_secret"], vector["string_to_sign"], vector["method"]) == (
-        vector["signature"]
+    assert (
+        signing.sign(vector["app_secret"], vector["string_to_sign"], vector["method"])
+        == (vector["signature"])
     )
 
 
@@ -55,12 +56,14 @@ def test_higress_requests_give_their_known_strings_to_sign() -> None:
         ("X-Ca-Signature-Headers", "x-ca-timestamp,x-ca-nonce,x-ca-key"),
     ]
     by_name = {v["name"]: v["string_to_sign"] for v in VECTORS}
-    assert signing.string_to_sign("get", "/Third/Tools/checkSign", "", get_headers, None) == (
-        by_name["higress_get_signed_headers"]
+    assert (
+        signing.string_to_sign("get", "/Third/Tools/checkSign", "", get_headers, None)
+        == (by_name["higress_get_signed_headers"])
     )
     bare = [("Accept", "application/json")]
-    assert signing.string_to_sign("GET", "/Third/Tools/checkSign", "", bare, None) == (
-        by_name["higress_get_no_signature_headers"]
+    assert (
+        signing.string_to_sign("GET", "/Third/Tools/checkSign", "", bare, None)
+        == (by_name["higress_get_no_signature_headers"])
     )
     form_headers = [
         ("Accept", "application/json"),
@@ -71,8 +74,9 @@ def test_higress_requests_give_their_known_strings_to_sign() -> None:
         ("x-ca-signature-headers", "x-ca-key,x-ca-nonce,x-ca-timestamp"),
     ]
     body = b"uuid=uuid&nickname=nickname&photo=photo&room_id=6893"
-    assert signing.string_to_sign("POST", "/Third/User/getNyAccessToken", "", form_headers, body) == (
-        by_name["higress_post_form"]
+    assert (
+        signing.string_to_sign("POST", "/Third/User/getNyAccessToken", "", form_headers, body)
+        == (by_name["higress_post_form"])
     )
 
 
@@ -111,7 +115,9 @@ def test_signed_header_names_keep_their_spelling_and_skip_fixed_fields() -> None
         ("X-B", "b"),
         ("Date", "d"),
     ]
-    assert signing.canonical_headers(signing.header_map(headers)) == "X-Ca-Key:k\nx-b:b\nx-missing:\n"
+    assert (
+        signing.canonical_headers(signing.header_map(headers)) == "X-Ca-Key:k\nx-b:b\nx-missing:\n"
+    )
 
 
 def test_non_utf8_bytes_never_share_a_string_to_sign() -> None:
@@ -123,7 +129,9 @@ def test_non_utf8_bytes_never_share_a_string_to_sign() -> None:
 
 
 def test_sign_rejects_unknown_methods_and_supports_sha1() -> None:
-    assert signing.sign("s", "x", "HmacSHA1") == "77TRzBvXx7g7c8SdrLL0WDJX/Kc="  # openssl dgst -sha1 -hmac s
+    assert (
+        signing.sign("s", "x", "HmacSHA1") == "77TRzBvXx7g7c8SdrLL0WDJX/Kc="
+    )  # openssl dgst -sha1 -hmac s
     with pytest.raises(ValueError):
         signing.sign("s", "x", "HmacMD5")
 
