@@ -21,6 +21,7 @@ Pure functions, no I/O, total on hostile input:
 from __future__ import annotations
 
 import base64
+import calendar
 import hashlib
 import hmac
 from binascii import b2a_base64
@@ -249,3 +250,68 @@ def sign(secret: str, string_to_sign: str, method: str = "HmacSHA256") -> str:
 def content_md5(body: bytes) -> str:
     """Return Base64(MD5(body)), the expected Content-MD5 header value."""
     return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii")
+
+
+# Client time: X-Ca-Timestamp (epoch ms), else the Date header.
+MAX_TIMESTAMP_DIGITS = 15  # epoch ms until year 33658; also keeps int() far from its digit limit
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+_DAYS = frozenset(d.lower() for d in calendar.day_abbr)
+
+
+def _digits(text: str) -> int | None:
+    """Return a non-negative ASCII integer, else None."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _zone_offset(zone: str) -> int | None:
+    """Return seconds east of UTC for GMT/UTC/Z[±hh[:]mm] or ±hh[:]mm, else None."""
+    upper = zone.upper()
+    for name in ("GMT", "UTC", "Z"):
+        if upper.startswith(name):
+            upper = upper[len(name) :]
+            if not upper:
+                return 0
+            break
+    if len(upper) < 2 or upper[0] not in "+-":
+        return None
+    hhmm = upper[1:].replace(":", "", 1)
+    value = _digits(hhmm) if len(hhmm) in (2, 4) else None
+    if value is None:
+        return None
+    hours, minutes = (value, 0) if len(hhmm) == 2 else divmod(value, 100)
+    if hours > 23 or minutes > 59:
+        return None
+    seconds = hours * 3600 + minutes * 60
+    return seconds if upper[0] == "+" else -seconds
+
+
+def parse_http_date(value: str) -> float | None:
+    """Return epoch seconds of an RFC 1123 date (also ``GMT+00:00``), else None."""
+    parts = value.replace(",", " ").split()
+    if parts and parts[0].lower() in _DAYS:
+        parts = parts[1:]
+    if len(parts) != 5:
+        return None
+    day, month, year, clock, zone = parts
+    d, y, m = _digits(day), _digits(year), _MONTHS.get(month.lower())
+    hms = clock.split(":")
+    if d is None or y is None or m is None or len(year) != 4 or len(day) > 2 or len(hms) != 3:
+        return None
+    hh, mi, ss = (_digits(p) if len(p) == 2 else None for p in hms)
+    offset = _zone_offset(zone)
+    if hh is None or mi is None or ss is None or offset is None:
+        return None
+    if not 1 <= d <= calendar.monthrange(y, m)[1] or hh > 23 or mi > 59 or ss > 60 or y < 1970:
+        return None
+    return float(calendar.timegm((y, m, d, hh, mi, ss, 0, 0, 0)) - offset)
+
+
+def request_time(hmap: Mapping[str, str]) -> float | None:
+    """Return the client's time in epoch seconds (X-Ca-Timestamp, else Date), else None."""
+    stamp = hmap.get("x-ca-timestamp")
+    if stamp:
+        if len(stamp) > MAX_TIMESTAMP_DIGITS or not (stamp.isascii() and stamp.isdigit()):
+            return None
+        return int(stamp) / 1000.0
+    date = hmap.get("date")
+    return parse_http_date(date) if date else None

@@ -5,8 +5,9 @@ table's order: AppKey, signature present, signature method, timestamp, clock win
 Content-MD5, signature, nonce, then the index's app/grant decision. The first failure is
 the answer; ``Verdict.error_message`` is the ``X-Ca-Error-Message`` text.
 
-``verify`` never raises for request input: parsing is total (see ``gateway.signing``)
-rather than guarded by broad ``except``. Exceptions raised by the index or the nonce store
+``Verdict`` and the reason → status table live in ``gateway.errors``; StringToSign,
+parameter and time parsing in ``gateway.signing``. ``verify`` never raises for request
+input: parsing is total rather than guarded by broad ``except``. Exceptions raised by the index or the nonce store
 (infrastructure failures) do propagate. The AppSecret is never logged nor put in a
 verdict; ``Verdict.string_to_sign`` is the server's StringToSign, which holds no secret.
 
@@ -16,7 +17,9 @@ Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message``
   since the API's settings drive every later check.
 - ``auth_type`` ``ANONYMOUS``: accepted with no credential checks; any other value is
   treated as ``APP`` (fail closed).
-- Headers: case-insensitive; a repeated header's first value wins.
+- Headers: case-insensitive; a repeated header's first value wins; items that are not
+  (str, str) pairs are ignored. Non-str method/path/query/api_id: bytes are decoded as
+  UTF-8 (surrogateescape), anything else counts as empty.
 - ``X-Ca-Signature-Method`` wins over ``X-Ca-SignatureMethod`` when both are sent; absent or
   empty means ``HmacSHA256``; names match exactly (case-sensitive). A method not in the
   API's ``signature_methods`` (or unknown) → 400 ``Invalid Signature Method``.
@@ -61,16 +64,16 @@ Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message``
 
 from __future__ import annotations
 
-import calendar
 import hmac
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.errors import DECISION_ERRORS, Verdict, reject
 from gateway.nonces import InMemoryNonceStore, NonceStore
 from gateway.signing import (
     DIGESTS,
+    MAX_TIMESTAMP_DIGITS,
     body_bytes,
     content_md5,
     has_empty_value,
@@ -78,10 +81,13 @@ from gateway.signing import (
     keyed_mac,
     parse_params,
     path_and_parameters,
+    request_time,
     signature_with,
     signed_head,
 )
 from projections.decision import STAGES, ApiSettings, Decision, Reason
+
+__all__ = ["AuthIndexView", "Verdict", "Verifier"]
 
 
 class AuthIndexView(Protocol):
@@ -104,138 +110,10 @@ class AuthIndexView(Protocol):
         ...
 
 
-@dataclass(frozen=True, init=False)
-class Verdict:
-    """The verifier's answer: accept (200) or a status with its X-Ca-Error-Message."""
-
-    accepted: bool
-    status: int
-    error_message: str | None
-    app_id: str | None
-    app_key: str | None
-    stage: str | None
-    extension: str | None
-    string_to_sign: str | None
-    reason: Reason | None
-
-    def __init__(
-        self,
-        accepted: bool,
-        status: int,
-        error_message: str | None,
-        app_id: str | None = None,
-        app_key: str | None = None,
-        stage: str | None = None,
-        extension: str | None = None,
-        string_to_sign: str | None = None,
-        reason: Reason | None = None,
-    ) -> None:
-        # One dict update instead of the frozen __init__'s nine object.__setattr__ calls
-        # (~0.7 µs, 5% of a verification); instances stay frozen, hashable and comparable.
-        self.__dict__.update(
-            {
-                "accepted": accepted,
-                "status": status,
-                "error_message": error_message,
-                "app_id": app_id,
-                "app_key": app_key,
-                "stage": stage,
-                "extension": extension,
-                "string_to_sign": string_to_sign,
-                "reason": reason,
-            }
-        )
-
-    def system_parameters(self) -> dict[str, str]:
-        """Return the system parameters the backend receives on success."""
-        if not self.accepted:
-            return {}
-        params = {"CaAppId": self.app_id, "CaAppKey": self.app_key, "CaStage": self.stage}
-        params["CaAppExtInfo"] = self.extension
-        return {name: value for name, value in params.items() if value is not None}
-
-
-_DECISION_ERRORS: dict[Reason, tuple[int, str]] = {
-    Reason.UNKNOWN_KEY: (400, "Invalid AppKey"),
-    Reason.APP_DELETED: (400, "Invalid AppKey"),
-    Reason.UNKNOWN_API: (404, "Invalid Api"),
-    Reason.APP_DISABLED: (403, "App Disabled"),
-    Reason.NOT_AUTHORIZED: (403, "Unauthorized"),
-    Reason.STAGE_NOT_AUTHORIZED: (403, "Unauthorized"),
-    Reason.AUTHORIZATION_EXPIRED: (403, "Authorization Expired"),
-    Reason.APPCODE_NOT_ALLOWED: (401, "Invalid AppCode"),
-}
 _STAGES = frozenset(STAGES)
 _APPCODE_QUERY_NAMES = ("AppCode", "appcode", "appCode", "APPCODE")
 _MAX_NONCE_LENGTH = 256
 _MAX_CACHED_MACS = 4096
-_MAX_TIMESTAMP_DIGITS = 15
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
-_DAYS = frozenset(d.lower() for d in calendar.day_abbr)
-
-
-def _reject(status: int, message: str, reason: Reason | None, **fields: str | None) -> Verdict:
-    """Build a rejecting verdict."""
-    return Verdict(False, status, message, reason=reason, **fields)
-
-
-def _digits(text: str) -> int | None:
-    """Return a non-negative ASCII integer, else None."""
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
-def _zone_offset(zone: str) -> int | None:
-    """Return seconds east of UTC for GMT/UTC/Z[±hh[:]mm] or ±hh[:]mm, else None."""
-    upper = zone.upper()
-    for name in ("GMT", "UTC", "Z"):
-        if upper.startswith(name):
-            upper = upper[len(name) :]
-            if not upper:
-                return 0
-            break
-    if len(upper) < 2 or upper[0] not in "+-":
-        return None
-    hhmm = upper[1:].replace(":", "", 1)
-    value = _digits(hhmm) if len(hhmm) in (2, 4) else None
-    if value is None:
-        return None
-    hours, minutes = (value, 0) if len(hhmm) == 2 else divmod(value, 100)
-    if hours > 23 or minutes > 59:
-        return None
-    seconds = hours * 3600 + minutes * 60
-    return seconds if upper[0] == "+" else -seconds
-
-
-def parse_http_date(value: str) -> float | None:
-    """Return epoch seconds of an RFC 1123 date (also ``GMT+00:00``), else None."""
-    parts = value.replace(",", " ").split()
-    if parts and parts[0].lower() in _DAYS:
-        parts = parts[1:]
-    if len(parts) != 5:
-        return None
-    day, month, year, clock, zone = parts
-    d, y, m = _digits(day), _digits(year), _MONTHS.get(month.lower())
-    hms = clock.split(":")
-    if d is None or y is None or m is None or len(year) != 4 or len(day) > 2 or len(hms) != 3:
-        return None
-    hh, mi, ss = (_digits(p) if len(p) == 2 else None for p in hms)
-    offset = _zone_offset(zone)
-    if hh is None or mi is None or ss is None or offset is None:
-        return None
-    if not 1 <= d <= calendar.monthrange(y, m)[1] or hh > 23 or mi > 59 or ss > 60 or y < 1970:
-        return None
-    return float(calendar.timegm((y, m, d, hh, mi, ss, 0, 0, 0)) - offset)
-
-
-def request_time(hmap: Mapping[str, str]) -> float | None:
-    """Return the client's time in epoch seconds (X-Ca-Timestamp, else Date), else None."""
-    stamp = hmap.get("x-ca-timestamp")
-    if stamp:
-        if len(stamp) > _MAX_TIMESTAMP_DIGITS or not (stamp.isascii() and stamp.isdigit()):
-            return None
-        return int(stamp) / 1000.0
-    date = hmap.get("date")
-    return parse_http_date(date) if date else None
 
 
 def _text(value: object) -> str:
@@ -282,14 +160,14 @@ class Verifier:
             api_id = _text(api_id)
         api = self._index.api_settings(api_id)
         if api is None:
-            return _reject(404, "Invalid Api", Reason.UNKNOWN_API)
+            return reject(404, "Invalid Api", Reason.UNKNOWN_API)
         hmap = header_map(headers)
         if type(query) is not str:
             query = _text(query)
         if api.auth_type == "ANONYMOUS":
             stage = hmap.get("x-ca-stage") or "RELEASE"
             if stage not in _STAGES:
-                return _reject(400, "Invalid Stage", None)
+                return reject(400, "Invalid Stage", None)
             return Verdict(True, 200, None, stage=stage, reason=Reason.OK)
         authorization = hmap.get("authorization")
         if authorization and authorization[:8].upper() == "APPCODE ":
@@ -319,29 +197,24 @@ class Verifier:
         app_key = get("x-ca-key")
         found = self._index.secret_for(app_key) if app_key else None
         if found is None or app_key is None:
-            return _reject(400, "Invalid AppKey", Reason.UNKNOWN_KEY, app_key=app_key)
+            return reject(400, "Invalid AppKey", Reason.UNKNOWN_KEY, app_key=app_key)
         app_id, secret = found
         provided = get("x-ca-signature")
         if not provided:
-            return _reject(404, "Empty Signature", None, app_id=app_id, app_key=app_key)
+            return reject(404, "Empty Signature", None, app_id=app_id, app_key=app_key)
         sig_method = get("x-ca-signature-method") or get("x-ca-signaturemethod") or "HmacSHA256"
         if sig_method not in DIGESTS or sig_method not in api.signature_methods:
-            return _reject(400, "Invalid Signature Method", None, app_id=app_id, app_key=app_key)
+            return reject(400, "Invalid Signature Method", None, app_id=app_id, app_key=app_key)
         now = self._clock()
         millis = get("x-ca-timestamp")  # inline fast path of request_time() for the usual case
-        if (
-            millis
-            and len(millis) <= _MAX_TIMESTAMP_DIGITS
-            and millis.isascii()
-            and millis.isdigit()
-        ):
+        if millis and len(millis) <= MAX_TIMESTAMP_DIGITS and millis.isascii() and millis.isdigit():
             stamp: float | None = int(millis) / 1000.0
         else:
             stamp = request_time(hmap)
         if stamp is None:
-            return _reject(400, "Invalid Timestamp", None, app_id=app_id, app_key=app_key)
+            return reject(400, "Invalid Timestamp", None, app_id=app_id, app_key=app_key)
         if abs(now - stamp) > self._window:
-            return _reject(400, "Timestamp Expired", None, app_id=app_id, app_key=app_key)
+            return reject(400, "Timestamp Expired", None, app_id=app_id, app_key=app_key)
         data = body if type(body) is bytes else body_bytes(body)
         sent_md5 = get("content-md5")
         if sent_md5 and not (
@@ -350,7 +223,7 @@ class Verifier:
                 sent_md5.encode("utf-8", "surrogatepass"), content_md5(data).encode()
             )
         ):
-            return _reject(400, "Invalid Content-MD5", None, app_id=app_id, app_key=app_key)
+            return reject(400, "Invalid Content-MD5", None, app_id=app_id, app_key=app_key)
 
         params = parse_params(query, get("content-type"), data)
         head = signed_head(method, hmap)
@@ -369,20 +242,20 @@ class Verifier:
                     alternative = None
             if alternative is None:
                 message = "Invalid Signature, Server StringToSign:" + sts.replace("\n", "#")
-                return _reject(
+                return reject(
                     400, message, None, app_id=app_id, app_key=app_key, string_to_sign=sts
                 )
             sts = alternative
 
         stage = get("x-ca-stage") or "RELEASE"
         if stage not in _STAGES:
-            return _reject(
+            return reject(
                 400, "Invalid Stage", None, app_id=app_id, app_key=app_key, string_to_sign=sts
             )
         nonce = get("x-ca-nonce")
         if nonce:
             if len(nonce) > _MAX_NONCE_LENGTH:
-                return _reject(
+                return reject(
                     400,
                     "Invalid Nonce",
                     None,
@@ -392,7 +265,7 @@ class Verifier:
                     string_to_sign=sts,
                 )
             if self._nonces.seen(app_key, nonce, self._nonce_ttl, now):
-                return _reject(
+                return reject(
                     400,
                     "Nonce Used",
                     None,
@@ -402,7 +275,7 @@ class Verifier:
                     string_to_sign=sts,
                 )
         elif api.nonce_required:
-            return _reject(
+            return reject(
                 400,
                 "Invalid Nonce",
                 None,
@@ -418,13 +291,13 @@ class Verifier:
     ) -> Verdict:
         """Check an AppCode request: code allowed on this API and live, stage, then the grant."""
         if api.appcode_mode not in ("HEADER", "HEADER_QUERY"):
-            return _reject(401, "Invalid AppCode", Reason.APPCODE_NOT_ALLOWED)
+            return reject(401, "Invalid AppCode", Reason.APPCODE_NOT_ALLOWED)
         app_id = self._index.app_for_code(code) if code else None
         if app_id is None:
-            return _reject(401, "Invalid AppCode", Reason.UNKNOWN_KEY)
+            return reject(401, "Invalid AppCode", Reason.UNKNOWN_KEY)
         stage = hmap.get("x-ca-stage") or "RELEASE"
         if stage not in _STAGES:
-            return _reject(400, "Invalid Stage", None, app_id=app_id)
+            return reject(400, "Invalid Stage", None, app_id=app_id)
         return self._decide(api_id, app_id, None, stage, self._clock(), None)
 
     def _decide(
@@ -442,7 +315,7 @@ class Verifier:
             return Verdict(
                 True, 200, None, app_id, app_key, stage, decision.extension, sts, Reason.OK
             )
-        status, message = _DECISION_ERRORS.get(decision.reason, (403, "Unauthorized"))
+        status, message = DECISION_ERRORS.get(decision.reason, (403, "Unauthorized"))
         return Verdict(False, status, message, app_id, app_key, stage, None, sts, decision.reason)
 
 

@@ -386,3 +386,12 @@ def test_date_header_stands_in_for_a_missing_timestamp() -> None:
         check(
             verifier_for(shop_index()).verify(*date_request(bad).args()), 400, "Invalid Timestamp"
         )
+
+
+def test_oversized_nonce_is_rejected_without_being_stored() -> None:
+    store = InMemoryNonceStore()
+    request = shop_get(nonce="n" * 257)
+    check(
+        verifier_for(shop_index(), nonce_store=store).verify(*request.args()), 400, "Invalid Nonce"
+    )
+    assert len(store) == 0

@@ -126,3 +126,27 @@ def test_verify_survives_values_of_the_wrong_type() -> None:
     verdict = verifier.verify(None, b"/p", b"a=\xff", odd_headers, "body", API_ID)  # type: ignore[arg-type]
     assert (verdict.status, verdict.error_message) == (404, "Empty Signature")
     assert verifier.verify("GET", "/", "", None, None, API_ID).error_message == "Invalid AppKey"  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        any_text,
+        st.builds(
+            "{}, {:02d} {} {:04d} {:02d}:{:02d}:{:02d} {}".format,
+            st.sampled_from(["Mon", "Fri", "xx"]),
+            st.integers(0, 99),
+            st.sampled_from(["Jan", "Feb", "May", "Nov", "Foo"]),
+            st.integers(0, 9999),
+            st.integers(0, 99),
+            st.integers(0, 99),
+            st.integers(0, 99),
+            st.sampled_from(
+                ["GMT", "UTC", "Z", "GMT+00:00", "+0800", "-23:59", "GMT+24:00", "PST"]
+            ),
+        ),
+    )
+)
+def test_date_parsing_is_total(value: str) -> None:
+    parsed = signing.parse_http_date(value)
+    assert parsed is None or isinstance(parsed, float)
