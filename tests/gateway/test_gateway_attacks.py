@@ -395,3 +395,49 @@ def test_oversized_nonce_is_rejected_without_being_stored() -> None:
         verifier_for(shop_index(), nonce_store=store).verify(*request.args()), 400, "Invalid Nonce"
     )
     assert len(store) == 0
+
+
+ORDERED_FAULTS = [
+    ("unknown key", 400, "Invalid AppKey"),
+    ("missing signature", 404, "Empty Signature"),
+    ("bad method", 400, "Invalid Signature Method"),
+    ("bad timestamp", 400, "Invalid Timestamp"),
+    ("bad md5", 400, "Invalid Content-MD5"),
+    ("bad signature", 400, None),
+    ("replayed nonce", 400, "Nonce Used"),
+    ("disabled app", 403, "App Disabled"),
+]
+
+
+def test_checks_run_in_the_table_order() -> None:
+    for first in range(len(ORDERED_FAULTS)):
+        faults = {name for name, _, _ in ORDERED_FAULTS[first:]}
+        index, store = shop_index(), InMemoryNonceStore()
+        request = shop_get()
+        if "unknown key" in faults:
+            request = request.with_header("X-Ca-Key", "999")
+        if "missing signature" in faults:
+            request = request.without_header("X-Ca-Signature")
+        if "bad method" in faults:
+            request = request.with_header("X-Ca-Signature-Method", "HmacMD5")
+        if "bad timestamp" in faults:
+            request = request.with_header("X-Ca-Timestamp", "soon")
+        if "bad md5" in faults:
+            request = request.with_header("Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")
+        if "bad signature" in faults:
+            request.query += "&x=1"
+        if "replayed nonce" in faults:
+            store.seen(APP_KEY, NONCE, 60, NOW)
+        if "disabled app" in faults:
+            index.disabled.add(APP_ID)
+        verdict = verifier_for(index, nonce_store=store).verify(*request.args())
+        name, status, message = ORDERED_FAULTS[first]
+        assert verdict.status == status, name
+        assert verdict.error_message == message or (
+            message is None and (verdict.error_message or "").startswith("Invalid Signature")
+        ), name
+
+
+def test_expired_timestamp_is_reported_before_content_md5() -> None:
+    request = shop_get(timestamp_ms=NOW_MS - 3_600_000).with_header("Content-MD5", "AAAA")
+    check(verifier_for(shop_index()).verify(*request.args()), 400, "Timestamp Expired")
