@@ -347,6 +347,113 @@ def revoke_token(c: Call) -> dict[str, Any]:
     return _receipt(revoke_(c.ledger, c.path["token_id"], c.actor, source=SOURCE))
 
 
+# -- audit queries (projections.temporal*, the same answers as `authledger who-could-call` ...) --
+
+
+def _one(c: Call, name: str) -> str | None:
+    values = c.query.get(name)
+    return values[0] if values else None
+
+
+def _audit(c: Call) -> Any:
+    """Audit queries over the SQLite ledger file (the temporal index beside it, caught up)."""
+    from projections.temporal_queries import AuditQueries, LedgerEvents
+    from projections.temporal_store import open_index
+
+    if c.service.db_path is None:
+        raise NotFound("audit queries need the server to run on a SQLite ledger file", field="db")
+    store, log = open_index(c.service.db_path)
+    return AuditQueries(store, LedgerEvents(log))
+
+
+def _owned_api(c: Call, api_id: str) -> str:
+    api = c.ledger.get_api(api_id)
+    if api.owner != c.actor:
+        raise NotPermitted(f"only the owner of API {api.id} may audit it", field="actor")
+    return str(api.id)
+
+
+def _owned_app(c: Call, app_id: str) -> str:
+    app = c.ledger.get_app(app_id)
+    if app.owner != c.actor:
+        raise NotPermitted(f"only the owner of app {app.id} may audit it", field="actor")
+    return str(app.id)
+
+
+def _owned_key(c: Call, app_key: str) -> str:
+    from ledger import rules
+
+    rules.app_key(app_key)
+    return _owned_app(c, str(c.ledger.app_id_for_key(app_key)))
+
+
+def who_could_call(c: Call) -> dict[str, Any]:
+    from ledger import rules
+    from ledger.cli.audit import _intervals_out, _iso, _when
+
+    api_id = _owned_api(c, _one(c, "api_id") or "")
+    stage = _one(c, "stage")
+    if stage is not None:
+        rules.stage(stage)
+    t, lo, hi = _when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
+    q = _audit(c)
+    if t is not None:
+        return {"api_id": api_id, "stage": stage, "at": _iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
+    rows = _intervals_out(q.who_could_call_between(api_id, lo, hi, stage))
+    return {"api_id": api_id, "stage": stage, "from": _iso(lo), "to": _iso(hi), "intervals": rows}
+
+
+def access(c: Call) -> dict[str, Any]:
+    from ledger.cli.audit import _intervals_out, _iso, _when
+
+    app_id, app_key = _one(c, "app_id"), _one(c, "app_key")
+    if (app_id is None) == (app_key is None):
+        raise InvalidInput("give exactly one of app_id or app_key", field="app_id")
+    app_id = _owned_app(c, app_id) if app_id is not None else _owned_key(c, app_key or "")
+    t, lo, hi = _when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
+    q = _audit(c)
+    if t is not None:
+        return {"app_id": app_id, "app_key": app_key, "at": _iso(t), "could_call": q.access_at(app_id, t, app_key)}
+    rows = _intervals_out(q.access_between(app_id, lo, hi, app_key))
+    return {"app_id": app_id, "app_key": app_key, "from": _iso(lo), "to": _iso(hi), "intervals": rows}
+
+
+def history(c: Call) -> dict[str, Any]:
+    app_id, api_id, app_key = _one(c, "app_id"), _one(c, "api_id"), _one(c, "app_key")
+    if sum(x is not None for x in (app_id, api_id, app_key)) != 1:
+        raise InvalidInput("give exactly one of app_id, api_id or app_key", field="app_id")
+    if app_id is not None:
+        app_id = _owned_app(c, app_id)
+    elif api_id is not None:
+        api_id = _owned_api(c, api_id)
+    else:
+        _owned_key(c, app_key or "")
+    return {"events": _audit(c).history(app_id=app_id, api_id=api_id, app_key=app_key)}
+
+
+def replay(c: Call) -> dict[str, Any]:
+    from ledger.cli.audit import _instant
+
+    app_id, api_id = _one(c, "app_id"), _one(c, "api_id")
+    if app_id is None and api_id is None:
+        raise InvalidInput("give app_id or api_id (one you own): the whole ledger is not any one account's",
+                           field="app_id")
+    app_id = _owned_app(c, app_id) if app_id is not None else None
+    api_id = _owned_api(c, api_id) if api_id is not None else None
+    until = _one(c, "until")
+    if until is None:
+        raise InvalidInput("until is required", field="until")
+    return _audit(c).replay(_instant(until, "until"), app_id=app_id, api_id=api_id)
+
+
+def audit_digest(c: Call) -> dict[str, Any]:
+    from projections.chain import format_digest
+
+    q = _audit(c)
+    head, pos = q.store.chain_head()
+    return {"digest": format_digest(head, pos), "head": head.hex(), "position": pos}
+
+
 # -- the table --------------------------------------------------------------------------
 
 S = "string"
@@ -415,6 +522,21 @@ OPERATIONS: list[Operation] = [
                   "api_id": Param(S, True), "request": Param(S, True, "Request line, headers, blank line, body"),
                   "at": Param(S), "window": Param("number"),
               }),
+    Operation("whoCouldCall", "GET", "/v1/audit/who-could-call",
+              "Apps and credentials that could call your API at an instant, or their intervals in a window",
+              who_could_call, tag="audit", query={
+                  "api_id": Param(S, True), "stage": Param(S, schema=_STAGE),
+                  "at": Param(S, description="ISO 8601 instant (default now)"),
+                  "from": Param(S, description="Window start (with to)"), "to": Param(S, description="Window end")}),
+    Operation("access", "GET", "/v1/audit/access", "What your app (or one AppKey) could call, at an instant or in a window",
+              access, tag="audit", query={"app_id": Param(S), "app_key": Param(S), "at": Param(S),
+                                          "from": Param(S), "to": Param(S)}),
+    Operation("history", "GET", "/v1/audit/history", "The events of your app, API or AppKey (secrets never shown)",
+              history, tag="audit", query={"app_id": Param(S), "api_id": Param(S), "app_key": Param(S)}),
+    Operation("replay", "GET", "/v1/audit/replay", "Your app's or API's authorization state as of an instant",
+              replay, tag="audit", query={"until": Param(S, True), "app_id": Param(S), "api_id": Param(S)}),
+    Operation("auditDigest", "GET", "/v1/audit/digest", "The hash-chain head of the log (HEAD@POSITION)",
+              audit_digest, tag="audit"),
     Operation("listTokens", "GET", "/v1/tokens", "The caller's tokens (never the token itself)", list_tokens, tag="tokens"),
     Operation("issueToken", "POST", "/v1/tokens", "Issue another token for the caller's account", issue_token, 201,
               tag="tokens", reveals=("token",), body={"label": Param(S)}),
@@ -500,6 +622,9 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
                     if k not in op.query:
                         raise InvalidInput(f"unknown query parameter {k[:40]!r}", field=k[:64])
                     query.setdefault(k, []).append(v)
+                for k, p in op.query.items():
+                    if p.required and not query.get(k):
+                        raise InvalidInput(f"query parameter {k} is required", field=k)
                 return op.handler(Call(service, actor, dict(request.path_params), body, query))
 
             result = await run_in_threadpool(run)

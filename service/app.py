@@ -45,8 +45,10 @@ error_logger = logging.getLogger("authledger.error")
 class Service:
     """What the handlers share: the ledger, the live index, the verifier, the follower."""
 
-    def __init__(self, ledger: Any, index: Any, verifier: Verifier, following: Any, start_position: int) -> None:
+    def __init__(self, ledger: Any, index: Any, verifier: Verifier, following: Any, start_position: int,
+                 db_path: str | None = None) -> None:
         self.ledger = ledger
+        self.db_path = db_path
         self.index = index
         self.verifier = verifier
         self.following = following
@@ -67,6 +69,14 @@ class Service:
             following.stop()
 
 
+def _sqlite_path(ledger: Any) -> str | None:
+    """The ledger's SQLite file (for the audit index beside it), or None for other stores."""
+    if ledger.env.get("PERSISTENCE_MODULE") != "eventsourcing.sqlite":
+        return None
+    name = ledger.env.get("SQLITE_DBNAME")
+    return name if isinstance(name, str) and name != ":memory:" and "mode=memory" not in name else None
+
+
 def _ledger_position(ledger: Any) -> int:
     return int(ledger.recorder.max_notification_id() or 0)
 
@@ -80,6 +90,7 @@ def create_app(
     access_log: bool = True,
     max_body: int = MAX_BODY,
     follow: bool = True,
+    db_path: str | None = None,
 ) -> Starlette:
     """The ASGI app over ``ledger``; follows it into ``index`` (a new AuthIndex by default)."""
     from projections.auth_index import AuthIndex
@@ -91,7 +102,9 @@ def create_app(
     start = _ledger_position(ledger)
     following = start_following(ledger, index) if follow else None
     verifier = Verifier(index, window_seconds=window, nonce_store=nonce_store)
-    service = Service(ledger, index, verifier, following, start)
+    if db_path is None:
+        db_path = _sqlite_path(ledger)
+    service = Service(ledger, index, verifier, following, start, db_path)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "position": service.index.position})

@@ -198,3 +198,24 @@ def test_openapi_document_describes_every_route(client: TestClient) -> None:
     assert doc["openapi"].startswith("3.")
     for op in OPERATIONS:
         assert op.method.lower() in doc["paths"][op.path]
+
+
+def test_audit_queries_answer_the_owner_only(acme: Admin, globex: Admin) -> None:
+    api_id = _api(acme)
+    app_id = _app(globex, app_key="audit-key-001")["app_id"]
+    acme.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "RELEASE"})
+    # Check the API's owner sees who could call it now; another account may not ask.
+    r = acme.get("/v1/audit/who-could-call", params={"api_id": api_id})
+    assert r.status_code == 200, r.text
+    assert {row["app_id"] for row in r.json()["could_call"]} == {app_id}
+    assert globex.get("/v1/audit/who-could-call", params={"api_id": api_id}).status_code == 403
+    # Check the app's owner sees its access and history; a window needs from and to.
+    assert [row["api_id"] for row in globex.get("/v1/audit/access", params={"app_key": "audit-key-001"}).json()["could_call"]] == [api_id]
+    events = globex.get("/v1/audit/history", params={"app_id": app_id}).json()["events"]
+    assert "AppCreated" in {e["type"] for e in events}
+    r = globex.get("/v1/audit/access", params={"app_id": app_id, "from": "2020-01-01T00:00:00Z"})
+    assert r.status_code == 400
+    assert acme.get("/v1/audit/who-could-call").json()["field"] == "api_id"
+    r = globex.get("/v1/audit/replay", params={"app_id": app_id, "until": "2100-01-01T00:00:00Z"})
+    assert r.status_code == 200 and SECRET not in r.text
+    assert acme.get("/v1/audit/digest").json()["position"] >= 1
