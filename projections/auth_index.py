@@ -106,9 +106,9 @@ class AuthIndex:
     def __init__(self, box: SecretBox | None) -> None:
         self._box = box
         self.position = 0
-        self._key_app: dict[str, str] = {}
-        self._secrets: dict[str, str] = {}
-        self._code_app: dict[str, str] = {}
+        self._keys: dict[str, _App] = {}  # AppKey -> app
+        self._secrets: dict[str, tuple[str, str]] = {}  # AppKey -> (app id, AppSecret), live apps only
+        self._codes: dict[str, _App] = {}  # AppCode keyed hash -> app
         self._apps: dict[str, _App] = {}
         self._apis: dict[str, ApiSettings] = {}
         self._handlers = {
@@ -155,13 +155,13 @@ class AuthIndex:
         limit = epoch(until_time)
         for position, topic, originator_id, state in read(ledger.recorder, 0, until_position):
             stamp = state.get("timestamp")
-            if isinstance(stamp, datetime) and stamp.timestamp() <= limit:
+            if isinstance(stamp, (datetime, float)) and epoch(stamp) <= limit:
                 index.apply(position, topic, originator_id, state)
             else:
                 index.position = position
         return index
 
-    def apply(self, position: int, topic: str, originator_id: UUID, state: dict[str, Any]) -> None:
+    def apply(self, position: int, topic: str, originator_id: UUID | str, state: dict[str, Any]) -> None:
         """Apply one decoded event (its stored state) at its ledger position."""
         handler = self._handlers.get(topic)
         if handler is None:
@@ -222,14 +222,14 @@ class AuthIndex:
             self._secrets.pop(key, None)
 
     def _add_key(self, app: _App, app_key: str, sealed: bytes) -> None:
-        self._key_app[app_key] = app.app_id
+        self._keys[app_key] = app
         app.keys.add(app_key)
         if self._box is not None and not app.deleted:
-            self._secrets[app_key] = self._box.open(sealed, keypair_context(app.app_id))
+            self._secrets[app_key] = (app.app_id, self._box.open(sealed, keypair_context(app.app_id)))
 
     def _drop_key(self, app: _App, app_key: str) -> None:
-        if self._key_app.get(app_key) == app.app_id:
-            del self._key_app[app_key]
+        if self._keys.get(app_key) is app:
+            del self._keys[app_key]
         self._secrets.pop(app_key, None)
         app.keys.discard(app_key)
 
@@ -246,12 +246,12 @@ class AuthIndex:
 
     def _app_code_added(self, app_id: str, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._code_app[s["code_hash"]] = app_id
+        self._codes[s["code_hash"]] = app
         app.codes.add(s["code_hash"])
 
     def _drop_code(self, app: _App, code_hash: str) -> None:
-        if self._code_app.get(code_hash) == app.app_id:
-            del self._code_app[code_hash]
+        if self._codes.get(code_hash) is app:
+            del self._codes[code_hash]
         app.codes.discard(code_hash)
 
     def _app_code_deleted(self, app_id: str, s: dict[str, Any]) -> None:
@@ -260,7 +260,7 @@ class AuthIndex:
     def _app_code_reset(self, app_id: str, s: dict[str, Any]) -> None:
         app = self._app(app_id)
         self._drop_code(app, s["code_hash"])
-        self._code_app[s["new_code_hash"]] = app_id
+        self._codes[s["new_code_hash"]] = app
         app.codes.add(s["new_code_hash"])
 
     def _grant_set(self, app_id: str, s: dict[str, Any]) -> None:
@@ -289,40 +289,46 @@ class AuthIndex:
         kind: str = "app_key",
     ) -> Decision:
         """May this credential call the API in the stage at ``at`` (None: now)?"""
+        # The hot path (an AppKey) is written out inline: every call and lookup counts.
         if kind == "app_key":
-            app_id = self._key_app.get(credential)
-        elif kind == "app_code_hash":
-            app_id = self._code_app.get(credential)
-        elif kind == "app_code":
-            app_id = None if self._box is None else self._code_app.get(self._box.code_hash(credential))
+            app = self._keys.get(credential)
+            if app is None:
+                return _UNKNOWN_KEY
         else:
-            raise ValueError(f"unknown credential kind {kind!r}")
-        if app_id is None:
-            return _UNKNOWN_KEY
-        app = self._apps[app_id]
-        if kind != "app_key":
-            blocked = self._app_gate(app, api_id)
-            if blocked is not None:
-                return blocked
-            if self._apis[api_id].appcode_mode == "DISABLE":
+            app = self._app_for_code_kind(credential, kind)
+            if app is None:
+                return _UNKNOWN_KEY
+            if app.blocked is not None:
+                return app.blocked
+            api = self._apis.get(api_id)
+            if api is None:
+                return app.unknown_api
+            if api.appcode_mode == "DISABLE":
                 return app.appcode_not_allowed
-        return self._decide(app, api_id, stage, at)
+        if app.blocked is not None:
+            return app.blocked
+        stages = app.grants.get(api_id)
+        if stages is None:
+            return app.not_authorized if api_id in self._apis else app.unknown_api
+        end = stages.get(stage)
+        if end is None:
+            return app.stage_not_authorized
+        if type(at) is not float:
+            at = epoch(at)
+        return app.allowed if at < end else app.expired  # type: ignore[operator]
+
+    def _app_for_code_kind(self, credential: str, kind: str) -> _App | None:
+        if kind == "app_code_hash":
+            return self._codes.get(credential)
+        if kind == "app_code":
+            return None if self._box is None else self._codes.get(self._box.code_hash(credential))
+        raise ValueError(f"unknown credential kind {kind!r}")
 
     def check_app(self, app_id: str, api_id: str, stage: str, at: float) -> Decision:
         """The verifier's question, once it has authenticated the app (``at`` epoch seconds)."""
         app = self._apps.get(app_id)
         if app is None:
             return _UNKNOWN_KEY
-        return self._decide(app, api_id, stage, at)
-
-    def _app_gate(self, app: _App, api_id: str) -> Decision | None:
-        if app.blocked is not None:
-            return app.blocked
-        if api_id not in self._apis:
-            return app.unknown_api
-        return None
-
-    def _decide(self, app: _App, api_id: str, stage: str, at: datetime | float | None) -> Decision:
         if app.blocked is not None:
             return app.blocked
         stages = app.grants.get(api_id)
@@ -339,19 +345,16 @@ class AuthIndex:
 
     def secret_for(self, app_key: str) -> tuple[str, str] | None:
         """(app id, AppSecret) of a live key pair; None if unknown, deleted, or no box."""
-        secret = self._secrets.get(app_key)
-        if secret is None:
-            return None
-        return self._key_app[app_key], secret
+        return self._secrets.get(app_key)
 
     def app_for_code(self, code: str) -> str | None:
         """The app id of a live AppCode (looked up by its keyed hash), else None."""
         if self._box is None:
             return None
-        app_id = self._code_app.get(self._box.code_hash(code))
-        if app_id is None or self._apps[app_id].deleted:
+        app = self._codes.get(self._box.code_hash(code))
+        if app is None or app.deleted:
             return None
-        return app_id
+        return app.app_id
 
     def api_settings(self, api_id: str) -> ApiSettings | None:
         """The API's security settings, else None."""
@@ -361,8 +364,8 @@ class AuthIndex:
 
     def credentials(self) -> list[tuple[str, str, str]]:
         """Every credential the index knows: (kind, credential, app id), AppCodes by hash."""
-        keys = [("app_key", k, a) for k, a in self._key_app.items()]
-        codes = [("app_code_hash", h, a) for h, a in self._code_app.items()]
+        keys = [("app_key", k, a.app_id) for k, a in self._keys.items()]
+        codes = [("app_code_hash", h, a.app_id) for h, a in self._codes.items()]
         return sorted(keys + codes)
 
     def api_ids(self) -> list[str]:
@@ -394,9 +397,9 @@ class AuthIndex:
                 for a, s in self._apis.items()
             },
             "apps": apps,
-            "key_app": dict(self._key_app),
-            "secrets": dict(self._secrets),
-            "code_app": dict(self._code_app),
+            "key_app": {k: a.app_id for k, a in self._keys.items()},
+            "secrets": {k: list(v) for k, v in self._secrets.items()},
+            "code_app": {h: a.app_id for h, a in self._codes.items()},
         }
 
     def digest(self) -> str:

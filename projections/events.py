@@ -13,10 +13,18 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
 from ledger.errors import LedgerError
 from ledger.transcoder import unpack
 
 PAGE = 1000
+# The stored 32-hex-digit originator id as str(UUID) gives it, computed by SQLite.
+_DASHED = (
+    "CASE length(originator_id) WHEN 32 THEN lower(substr(originator_id,1,8)||'-'||"
+    "substr(originator_id,9,4)||'-'||substr(originator_id,13,4)||'-'||substr(originator_id,17,4)||'-'||"
+    "substr(originator_id,21)) ELSE originator_id END"
+)
 TOPIC_PREFIX = "authledger:"
 
 
@@ -38,7 +46,7 @@ class Sink(Protocol):
 
     position: int
 
-    def apply(self, position: int, topic: str, originator_id: UUID, state: dict[str, Any]) -> None: ...
+    def apply(self, position: int, topic: str, originator_id: UUID | str, state: dict[str, Any]) -> None: ...
 
 
 def decode(position: int, topic: str, data: bytes) -> dict[str, Any]:
@@ -52,15 +60,36 @@ def decode(position: int, topic: str, data: bytes) -> dict[str, Any]:
     return state
 
 
-def read(recorder: Any, after: int = 0, until: int | None = None, page: int = PAGE) -> Iterator[tuple[int, str, UUID, dict[str, Any]]]:
+def select(recorder: Any, after: int, page: int = PAGE, until: int | None = None) -> list[Any]:
+    """One page of raw rows (position, topic, originator_id, state) after ``after``.
+
+    On SQLite the rows come straight from SQL: the recorder's ``select_notifications``
+    builds a UUID and a Notification per row, which costs more than decoding the state.
+    There the originator id is the canonical UUID string (SQLite stores 32 hex digits; the
+    dashes are put back in SQL); elsewhere it is a UUID.
+    """
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        sql = f"SELECT rowid, topic, {_DASHED}, state FROM {recorder.events_table_name} WHERE rowid>? "
+        params: tuple[int, ...] = (after, page)
+        if until is not None:
+            sql += "AND rowid<=? "
+            params = (after, until, page)
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(sql + "ORDER BY rowid LIMIT ?", params)
+            return c.fetchall()  # sqlite3.Row: unpacks like a tuple
+    rows = recorder.select_notifications(after + 1, limit=page, stop=until)
+    return [(n.id, n.topic, n.originator_id, n.state) for n in rows]
+
+
+def read(recorder: Any, after: int = 0, until: int | None = None, page: int = PAGE) -> Iterator[tuple[int, str, UUID | str, dict[str, Any]]]:
     """Yield (position, topic, originator_id, state) for every event after ``after``."""
     while True:
-        rows = recorder.select_notifications(after + 1, limit=page, stop=until)
-        for n in rows:
-            yield n.id, n.topic, n.originator_id, decode(n.id, n.topic, n.state)
+        rows = select(recorder, after, page, until)
+        for position, topic, originator_id, data in rows:
+            yield position, topic, originator_id, decode(position, topic, data)
         if len(rows) < page:
             return
-        after = rows[-1].id
+        after = rows[-1][0]
 
 
 def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int = PAGE) -> int:
@@ -68,16 +97,15 @@ def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int
     count = 0
     apply = sink.apply
     while True:
-        rows = recorder.select_notifications(sink.position + 1, limit=page, stop=until)
-        for n in rows:
-            position, topic = n.id, n.topic
+        rows = select(recorder, sink.position, page, until)
+        for position, topic, originator_id, data in rows:
             try:
-                state = unpack(n.state)
+                state = unpack(data)
             except Exception as e:  # noqa: BLE001 - see decode()
                 raise ProjectionError(position, topic, f"undecodable state ({type(e).__name__})") from None
             if type(state) is not dict:
                 raise ProjectionError(position, topic, "stored state is not a map")
-            apply(position, topic, n.originator_id, state)
+            apply(position, topic, originator_id, state)
         count += len(rows)
         if len(rows) < page:
             return count

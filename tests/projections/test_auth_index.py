@@ -205,9 +205,14 @@ def test_follower_uses_the_store_subscription_where_there_is_one(memory_ledger: 
     index = AuthIndex(memory_ledger.box)
     follower = Follower(memory_ledger, index)
     stop = threading.Event()
+    first = memory_ledger.register_api("acme", "maps", at=at(0))
     thread = threading.Thread(target=follower.run, args=(stop,))
     thread.start()
     try:
+        _wait(lambda: index.position >= first.position)
+        # POPOSubscription pulls before it listens: a write in between would wait for the
+        # next one. Write once the subscription listens (a test-only look at the recorder).
+        _wait(lambda: bool(memory_ledger.recorder._listeners))
         r = memory_ledger.register_api("acme", "weather", at=at(0))
         _wait(lambda: index.position >= r.position)
         assert index.api_settings(r.ids["api_id"]) is not None
