@@ -103,13 +103,13 @@ def mask_code(hint: str) -> str:
     return "****" + hint
 
 
-def decode_key(text: str) -> bytes:
+def decode_key(text: str, where: str = KEY_ENV) -> bytes:
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise SecretKeyError(f"{KEY_ENV} must be base64 of 32 random bytes") from None
+        raise SecretKeyError(f"{where} must be base64 of 32 random bytes") from None
     if len(key) != 32:
-        raise SecretKeyError(f"{KEY_ENV} must be base64 of 32 random bytes (got {len(key)} bytes)")
+        raise SecretKeyError(f"{where} must be base64 of 32 random bytes (got {len(key)} bytes)")
     return key
 
 
@@ -127,7 +127,7 @@ def load_key(db_path: str | None, *, key_file: str | None = None, create: bool =
         raise SecretKeyError(f"no secret key: set {KEY_ENV} (base64 of 32 random bytes)")
     try:
         with open(path, "rb") as f:
-            return decode_key(f.read().decode("ascii", "replace"))
+            return decode_key(f.read().decode("ascii", "replace"), f"key file {path}")
     except FileNotFoundError:
         if not create:
             raise SecretKeyError(f"no secret key: {path} does not exist and {KEY_ENV} is unset") from None
