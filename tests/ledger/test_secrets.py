@@ -126,8 +126,10 @@ def test_a_malformed_environment_key_is_a_clear_error(db_path: str, monkeypatch:
 def test_a_malformed_key_file_is_a_clear_error(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(crypto.KEY_ENV, raising=False)
     Path(crypto.key_file_for(db_path)).write_text("garbage")
-    with pytest.raises(SecretKeyError):
+    with pytest.raises(SecretKeyError) as info:
         open_ledger(db_path)
+    # The message names the file that is wrong, not the (unset) environment variable.
+    assert crypto.key_file_for(db_path) in str(info.value) and crypto.KEY_ENV not in str(info.value)
 
 
 def test_a_box_refuses_a_key_that_is_not_32_bytes_and_never_shows_it() -> None:
