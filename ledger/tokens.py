@@ -166,9 +166,9 @@ def list_tokens(ledger: Ledger, account: str) -> list[TokenView]:
         page = ledger.recorder.select_notifications(start, PAGE, topics=[TOKEN_ISSUED])
         for n in page:
             issued = ledger.mapper.to_domain_event(n)
-            if issued.account != account:
+            if getattr(issued, "account", None) != account:
                 continue
-            token = _get(ledger, n.originator_id)
+            token = _get(ledger, UUID(str(n.originator_id)))
             if token is None:  # pragma: no cover - the event exists, so does the token
                 continue
             found.append(TokenView(str(token.id), token.account, token.label, token.created_on,

@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -84,7 +84,7 @@ class Call:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _receipt(r: Any) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def _receipt(r: Any) -> dict[str, Any]:
 def list_apis(c: Call) -> dict[str, Any]:
     from ledger import catalog, views
 
-    owner = (c.query.get("owner") or [None])[0]
+    owner = _one(c, "owner")
     if owner is not None:
         from ledger import rules
 
@@ -298,7 +298,7 @@ def check(c: Call) -> dict[str, Any]:
     else:
         decision = index.check(c.ledger.box.code_hash(b["app_code"]), api_id, stage, at, kind="app_code_hash")
     data = decision.to_dict()
-    data.update(api_id=api_id, stage=stage, at=datetime.fromtimestamp(at, timezone.utc).isoformat(),
+    data.update(api_id=api_id, stage=stage, at=datetime.fromtimestamp(at, UTC).isoformat(),
                 position=index.position)
     return data
 

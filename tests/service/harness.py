@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_CONF = REPO / "examples" / "nginx" / "authledger.conf"
@@ -79,11 +79,11 @@ class EchoBackend:
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> EchoBackend:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
-    def __exit__(self, *_exc: Any) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
 
@@ -105,20 +105,20 @@ def cli(db: str, *args: str) -> dict[str, Any]:
 def serve(db: str, *extra: str) -> Iterator[int]:
     """`authledger serve` on a free port over the SQLite file ``db``."""
     port = free_port()
-    log = open(db + ".serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "ledger.cli.main", "--db", db, "serve", "--port", str(port), *extra],
-                            env=env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(port, "/readyz", proc=proc)
-        yield port
-    finally:
-        proc.terminate()
+    with open(db + ".serve.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli.main", "--db", db, "serve", "--port", str(port), *extra],
+            env=env(), stdout=log, stderr=subprocess.STDOUT)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            wait_for(port, "/readyz", proc=proc)
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def nginx_conf(prefix: Path, listen: int, authledger: int, backend: int, conf: Path = NGINX_CONF,

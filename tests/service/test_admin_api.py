@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-
 from ledger.application import Ledger
 from ledger.tokens import issue_token, revoke_token
 from tests.service.conftest import Admin, TestClient

@@ -14,7 +14,6 @@ import pytest
 
 from tests.service import harness
 
-
 LOGS: dict[int, str] = {}
 
 
