@@ -109,24 +109,28 @@ class RecordedChain:
             self._tail = bytearray(row[0]) if row else bytearray()
 
     def extend(self, rows: Iterable[tuple[int, Any, int, str, bytes]]) -> None:
-        tail, entry = self._tail, _ENTRY.pack
-        head = self.head
-        for pos, head in links(rows, self.head):
-            tail += entry(pos, head[:8])
-            self.count += 1
-            self.position = pos
-            if len(tail) == BLOCK * _ENTRY.size:
-                self._write(tail)
-                tail.clear()
-        self.head = head
+        got = list(links(rows, self.head))
+        if not got:
+            return
+        self.position, self.head = got[-1]
+        entry = _ENTRY.pack
+        self._tail += b"".join([entry(p, h[:8]) for p, h in got])
+        self.count += len(got)
+        size = BLOCK * _ENTRY.size
+        while len(self._tail) >= size:
+            self._write(self._first_block(), bytes(self._tail[:size]))
+            del self._tail[:size]
 
-    def _write(self, data: bytearray) -> None:
-        block = (self.count - 1) // BLOCK
-        self.conn.execute("INSERT OR REPLACE INTO chain VALUES (?, ?)", (block, bytes(data)))
+    def _first_block(self) -> int:
+        """The block the tail starts (the tail always starts on a block boundary)."""
+        return (self.count - len(self._tail) // _ENTRY.size) // BLOCK
+
+    def _write(self, block: int, data: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO chain VALUES (?, ?)", (block, data))
 
     def flush(self) -> None:
         if self._tail:
-            self._write(self._tail)
+            self._write(self._first_block(), bytes(self._tail))
 
 
 def recorded_entries(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes]]:

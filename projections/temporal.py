@@ -88,6 +88,14 @@ def hex_to_uuid(h: str) -> str:
     return str(UUID(h))
 
 
+class UuidCache(dict):  # type: ignore[type-arg]
+    """hex → canonical UUID string, remembered (a build sees each aggregate many times)."""
+
+    def __missing__(self, h: str) -> str:
+        u = self[h] = hex_to_uuid(h)
+        return u
+
+
 # -- periods ------------------------------------------------------------------------------
 
 class Period:
@@ -112,7 +120,10 @@ class CredPeriod(Period):
 
     def __init__(self, app_id: str, cred: str, kind: str, display: str, start: int, start_pos: int,
                  id: int | None = None) -> None:
-        super().__init__(app_id, start, start_pos, id)
+        # Slots set directly, not through super(): this runs once per event on a build.
+        self.id, self.app_id, self.start, self.start_pos = id, app_id, start, start_pos
+        self.end = self.end_pos = None
+        self.dirty = False
         self.cred, self.kind, self.display = cred, kind, display
 
 
@@ -122,7 +133,9 @@ class GrantPeriod(Period):
 
     def __init__(self, app_id: str, api_id: str, stage: str, until: int | None, start: int, start_pos: int,
                  id: int | None = None) -> None:
-        super().__init__(app_id, start, start_pos, id)
+        self.id, self.app_id, self.start, self.start_pos = id, app_id, start, start_pos
+        self.end = self.end_pos = None
+        self.dirty = False
         self.api_id, self.stage, self.until = api_id, stage, until
 
 

@@ -24,12 +24,12 @@ from projections.temporal import (
     GrantPeriod,
     Period,
     TemporalBuilder,
+    UuidCache,
     decode_fast,
-    hex_to_uuid,
 )
 
 SUFFIX = ".audit.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 FLUSH_EVERY = 200_000
 
 SCHEMA = [
@@ -49,14 +49,16 @@ SCHEMA = [
 ]
 # Created after a bulk build (cheaper than maintaining them row by row).
 INDEXES = [
-    "CREATE INDEX IF NOT EXISTS grant_by_api ON grant_periods (api_id, stage, start, end)",
-    "CREATE INDEX IF NOT EXISTS grant_by_app ON grant_periods (app_id, api_id, stage, start)",
-    "CREATE INDEX IF NOT EXISTS enabled_by_app ON enabled_periods (app_id, start)",
-    "CREATE INDEX IF NOT EXISTS cred_by_app ON cred_periods (app_id, start)",
-    "CREATE INDEX IF NOT EXISTS cred_by_cred ON cred_periods (cred, start)",
+    # Covering: an at-T query reads only the index b-trees.
+    "CREATE INDEX IF NOT EXISTS grant_by_api ON grant_periods (api_id, stage, start, end, until, app_id)",
+    "CREATE INDEX IF NOT EXISTS grant_by_app ON grant_periods (app_id, api_id, stage, start, end, until)",
+    "CREATE INDEX IF NOT EXISTS enabled_by_app ON enabled_periods (app_id, start, end)",
+    "CREATE INDEX IF NOT EXISTS cred_by_app ON cred_periods (app_id, start, end, kind, cred, display)",
+    "CREATE INDEX IF NOT EXISTS cred_by_cred ON cred_periods (cred, kind, start, end, app_id)",
     "CREATE INDEX IF NOT EXISTS names_by_app ON app_names (app_id, start)",
 ]
 
+Row = tuple[int, str, int, str, bytes]
 _SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
 
 
@@ -85,8 +87,8 @@ class SqliteLog:
             return 0
         return self.conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
 
-    def rows(self, after: int = 0, until: int | None = None, page: int = 5000) -> Iterator[tuple[int, str, int, str, bytes]]:
-        """(position, originator id hex, version, topic, state) after ``after``."""
+    def batches(self, after: int = 0, until: int | None = None, page: int = 5000) -> Iterator[list[Row]]:
+        """Lists of (position, originator id hex, version, topic, state) after ``after``."""
         if not self.has_table:
             return
         if until is None:
@@ -97,6 +99,10 @@ class SqliteLog:
             batch = cur.fetchmany(page)
             if not batch:
                 return
+            yield batch
+
+    def rows(self, after: int = 0, until: int | None = None) -> Iterator[Row]:
+        for batch in self.batches(after, until):
             yield from batch
 
     def row(self, position: int) -> tuple[int, str, int, str, bytes] | None:
@@ -114,14 +120,18 @@ class RecorderLog:
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
-    def rows(self, after: int = 0, until: int | None = None, page: int = 1000) -> Iterator[tuple[int, str, int, str, bytes]]:
+    def batches(self, after: int = 0, until: int | None = None, page: int = 1000) -> Iterator[list[Row]]:
         while True:
             ns = self.recorder.select_notifications(after + 1, limit=page, stop=until)
-            for n in ns:
-                yield n.id, n.originator_id.hex, n.originator_version, n.topic, n.state
+            if ns:
+                yield [(n.id, n.originator_id.hex, n.originator_version, n.topic, n.state) for n in ns]
             if len(ns) < page:
                 return
             after = ns[-1].id
+
+    def rows(self, after: int = 0, until: int | None = None) -> Iterator[Row]:
+        for batch in self.batches(after, until):
+            yield from batch
 
     def row(self, position: int) -> tuple[int, str, int, str, bytes] | None:
         ns = self.recorder.select_notifications(position, limit=1, stop=position)
@@ -153,9 +163,17 @@ class TemporalStore:
         if path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA cache_size=-65536")
+        self.conn.execute("PRAGMA mmap_size=268435456")
         for s in SCHEMA:
             self.conn.execute(s)
-        if self.meta("schema") is None:
+        if self.meta("schema") != SCHEMA_VERSION:
+            # Derived data in an older layout (or a new file): start it afresh.
+            tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for t in tables:
+                self.conn.execute(f"DROP TABLE {t}")
+            for s in SCHEMA:
+                self.conn.execute(s)
             self.set_meta("schema", SCHEMA_VERSION)
 
     def close(self) -> None:
@@ -173,46 +191,53 @@ class TemporalStore:
         return int(self.meta("position") or 0)
 
     def chain_head(self) -> tuple[bytes, int]:
+        """The recorded chain's head and the position it covers."""
         head = self.meta("chain_head")
-        return (bytes.fromhex(head) if head else chain.GENESIS), self.position
+        return (bytes.fromhex(head) if head else chain.GENESIS), int(self.meta("chain_position") or 0)
 
     # -- catching up ---------------------------------------------------------------------
 
-    def catch_up(self, log: SqliteLog | RecorderLog, *, until: int | None = None) -> int:
-        """Apply the log's events after the recorded position; return how many."""
-        if self.position >= (log.max_position() if until is None else until):
+    def catch_up(self, log: SqliteLog | RecorderLog, *, until: int | None = None, record_chain: bool = True) -> int:
+        """Apply the log's events after the recorded position (and extend the chain); return how many."""
+        target = log.max_position() if until is None else until
+        if self.position >= target and (not record_chain or self.chain_head()[1] >= target):
             self._check_anchor(log)
             return 0
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             start = self.position  # re-read inside the write lock: another caller may have won
             self._check_anchor(log)
-            head, _ = self.chain_head()
+            head, chain_pos = self.chain_head()
             recorded = chain.RecordedChain(self.conn, head, int(self.meta("chain_count") or 0))
+            together = record_chain and chain_pos == start  # one pass does both
             builder = TemporalBuilder(self._load_app)
-            apply = builder.apply
-            n = 0
-            batch: list[tuple[int, str, int, str, bytes]] = []
-            for row in log.rows(start, until):
-                pos, oid, _ver, topic, state = row
-                apply(pos, topic, hex_to_uuid(oid), decode_fast(pos, topic, state))
-                batch.append(row)
-                n += 1
-                if len(batch) >= 5000:
+            apply, uuids = builder.apply, UuidCache()
+            n = flushed = 0
+            for batch in log.batches(start, until):
+                if together:
                     recorded.extend(batch)
-                    batch.clear()
-                if n % FLUSH_EVERY == 0:
+                for pos, oid, _ver, topic, state in batch:
+                    apply(pos, topic, uuids[oid], decode_fast(pos, topic, state))
+                n += len(batch)
+                if n - flushed >= FLUSH_EVERY:
                     self._flush(builder)
-            recorded.extend(batch)
+                    flushed = n
+                    if len(uuids) > 1_000_000:
+                        uuids.clear()
             if n:
                 self._flush(builder)
-                recorded.flush()
                 self.set_meta("position", builder.position)
-                self.set_meta("chain_head", recorded.head.hex())
-                self.set_meta("chain_count", recorded.count)
                 self.set_meta("anchor", row_hash(log.row(builder.position)))
                 for s in INDEXES:
                     self.conn.execute(s)
+            if record_chain and not together:  # the chain lags the index: a pass of its own
+                for batch in log.batches(chain_pos, max(self.position, chain_pos)):
+                    recorded.extend(batch)
+            if record_chain and recorded.position:
+                recorded.flush()
+                self.set_meta("chain_head", recorded.head.hex())
+                self.set_meta("chain_count", recorded.count)
+                self.set_meta("chain_position", recorded.position)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")

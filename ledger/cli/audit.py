@@ -96,6 +96,12 @@ def _intervals_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _points_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for r in rows:
+        r["grant_until"] = _iso(r["grant_until"])
+    return rows
+
+
 _POINT_COLS = [("APP ID", "app_id"), ("STAGE", "stage"), ("KIND", "kind"), ("CREDENTIAL", "credential"),
                ("GRANT UNTIL", "grant_until")]
 _SPAN_COLS = [("APP ID", "app_id"), ("API ID", "api_id"), ("STAGE", "stage"), ("CREDENTIAL", "credential"),
@@ -124,7 +130,7 @@ def who_could_call(api_id: str, stage: str | None, at: str | None, start: str | 
     t, lo, hi = _when(at, start, end)
     q = _queries(from_export)
     if t is not None:
-        rows = q.who_could_call_at(api_id, t, stage)
+        rows = _points_out(q.who_could_call_at(api_id, t, stage))
         emit({"api_id": api_id, "stage": stage, "at": _iso(t), "could_call": rows},
              lambda d: f"at {d['at']}:\n" + table(d["could_call"], _POINT_COLS, empty="(nobody)"))
     else:
@@ -153,7 +159,7 @@ def access(app_id: str | None, app_key: str | None, at: str | None, start: str |
     if app_id is None:
         app_id = q.app_for_key(app_key)
     if t is not None:
-        rows = q.access_at(app_id, t, app_key)
+        rows = _points_out(q.access_at(app_id, t, app_key))
         emit({"app_id": app_id, "app_key": app_key, "at": _iso(t), "could_call": rows},
              lambda d: f"app {d['app_id']} at {d['at']}:\n" + table(
                  d["could_call"], [("API ID", "api_id"), ("STAGE", "stage"), ("KIND", "kind"),

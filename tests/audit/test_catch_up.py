@@ -75,3 +75,17 @@ def test_an_index_built_for_another_ledger_is_refused(ledger, db_path, tmp_path)
     shutil.copy(index_path(db_path), index_path(other))
     with pytest.raises(LogMismatch):
         open_index(other)
+
+
+def test_a_chain_recorded_in_a_pass_of_its_own_equals_one_recorded_with_the_index(ledger, db_path, tmp_path):
+    d = Driver(ledger)
+    d.setup()
+    d.play([(T0 - T0, ("grant", 0, 0, "RELEASE", None)), (T0 - T0, ("disable", 1))])
+    log = open_index(db_path, catch_up=False)[1]
+    apart = TemporalStore(str(tmp_path / "apart.sqlite"))
+    apart.catch_up(log, record_chain=False)
+    assert apart.chain_head()[1] == 0
+    apart.catch_up(log)
+    together = TemporalStore(str(tmp_path / "together.sqlite"))
+    together.catch_up(log)
+    assert dump(apart) == dump(together)
