@@ -58,7 +58,7 @@ def write(log: SqliteLog | RecorderLog, out: IO[str]) -> int:
 
 
 def _micros(text: str) -> int:
-    return to_micros(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return to_micros(datetime.fromisoformat(text))
 
 
 def _state(d: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def load(path: str) -> tuple[TemporalStore, ExportEvents, dict[str, Any]]:
     events: list[dict[str, Any]] = []
     trailer: dict[str, Any] | None = None
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the with below
     except OSError as e:
         raise InvalidInput(f"cannot read export {path}: {e.strerror}", field="from_export") from None
     with f:

@@ -33,7 +33,7 @@ def merge(ivs: Iterable[Interval]) -> list[Interval]:
     out: list[Interval] = []
     for iv in sorted((iv for iv in ivs if _end(iv[1]) > iv[0]), key=lambda iv: iv[0]):
         if out and iv[0] <= _end(out[-1][1]):
-            s, e, sc, ec = out[-1]
+            s, e, sc, _ec = out[-1]
             if _end(iv[1]) > _end(e):
                 out[-1] = (s, iv[1], sc, iv[3])
         else:
@@ -84,13 +84,13 @@ def periods(rows: Iterable[tuple[int, int | None, int, int | None]]) -> list[Int
     return merge((s, e, ("event", sp), None if e is None else ("event", ep)) for s, e, sp, ep in rows)
 
 
-def clip(ivs: list[Interval], lo: int, hi: int) -> list[tuple[int, int, Interval, bool, bool]]:
+def clip(ivs: list[Interval], lo: int, hi: int) -> list[tuple[int, int | None, Interval, bool, bool]]:
     """Intervals overlapping ``[lo, hi)``: (start, end, original, start clipped, end clipped)."""
     out = []
     for iv in ivs:
         s, e = iv[0], iv[1]
         if s < hi and _end(e) > lo:
-            out.append((max(s, lo), hi if _end(e) > hi else e, iv, s < lo, _end(e) > hi))  # type: ignore[arg-type]
+            out.append((max(s, lo), hi if _end(e) > hi else e, iv, s < lo, _end(e) > hi))
     return out
 
 

@@ -34,17 +34,17 @@ FLUSH_EVERY = 200_000
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
-    "CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, owner TEXT, name TEXT, auth_type TEXT,"
-    " appcode_mode TEXT, registered INTEGER, registered_pos INTEGER)",
-    "CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, owner TEXT, created INTEGER,"
-    " created_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)",
+    ("CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, owner TEXT, name TEXT, auth_type TEXT,"
+    " appcode_mode TEXT, registered INTEGER, registered_pos INTEGER)"),
+    ("CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, owner TEXT, created INTEGER,"
+    " created_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)"),
     "CREATE TABLE IF NOT EXISTS app_names (app_id TEXT, start INTEGER, pos INTEGER, name TEXT)",
-    "CREATE TABLE IF NOT EXISTS enabled_periods (id INTEGER PRIMARY KEY, app_id TEXT, start INTEGER,"
-    " end INTEGER, start_pos INTEGER, end_pos INTEGER)",
-    "CREATE TABLE IF NOT EXISTS cred_periods (id INTEGER PRIMARY KEY, app_id TEXT, cred TEXT, kind TEXT,"
-    " display TEXT, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)",
-    "CREATE TABLE IF NOT EXISTS grant_periods (id INTEGER PRIMARY KEY, app_id TEXT, api_id TEXT,"
-    " stage TEXT, until INTEGER, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)",
+    ("CREATE TABLE IF NOT EXISTS enabled_periods (id INTEGER PRIMARY KEY, app_id TEXT, start INTEGER,"
+    " end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
+    ("CREATE TABLE IF NOT EXISTS cred_periods (id INTEGER PRIMARY KEY, app_id TEXT, cred TEXT, kind TEXT,"
+    " display TEXT, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
+    ("CREATE TABLE IF NOT EXISTS grant_periods (id INTEGER PRIMARY KEY, app_id TEXT, api_id TEXT,"
+    " stage TEXT, until INTEGER, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
     chain.SCHEMA,
 ]
 # Created after a bulk build (cheaper than maintaining them row by row).

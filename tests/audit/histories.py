@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ledger.application import Ledger
 from ledger.errors import LedgerError
 
-T0 = datetime(2026, 3, 3, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
 STAGES = ("RELEASE", "TEST")
 PROVIDER, CONSUMER = "provider1", "consumer1"
 

@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.bootstrap import open_ledger
+from projections import intervals as iv
 from projections.auth_index import AuthIndex
 from projections.events import read
 from projections.temporal import from_micros, to_micros
 from projections.temporal_queries import AuditQueries, ExportEvents
 from projections.temporal_store import RecorderLog, TemporalStore
-from projections import intervals as iv
 from tests.audit.histories import STAGES, Driver, histories
 from tests.conftest import TEST_KEY
 

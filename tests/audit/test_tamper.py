@@ -58,7 +58,7 @@ def test_an_inserted_row_is_found_at_its_position(tampered, db_path, capsys):
     # Make room at 7 by moving every later row up one, then forge a row there.
     conn.execute("UPDATE stored_events SET rowid = rowid + 1000000 WHERE rowid >= 7")
     conn.execute("UPDATE stored_events SET rowid = rowid - 999999 WHERE rowid >= 1000000")
-    oid, ver, topic, state = conn.execute(
+    _oid, ver, topic, state = conn.execute(
         "SELECT originator_id, originator_version, topic, state FROM stored_events WHERE rowid=8").fetchone()
     conn.execute("INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state)"
                  " VALUES (7, ?, ?, ?, ?)", ("ff" * 16, ver, topic, state))
