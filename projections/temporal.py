@@ -25,7 +25,7 @@ Events of one app are assumed stamped in non-decreasing time (the ledger's clock
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +34,7 @@ import msgpack
 from ledger.crypto import mask_code
 from projections.events import ProjectionError
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PREFIX = "authledger:"
 
 
@@ -101,7 +101,7 @@ class UuidCache(dict):  # type: ignore[type-arg]
 class Period:
     """One factor period: ``[start, end)`` with the positions of the events that bound it."""
 
-    __slots__ = ("id", "app_id", "start", "end", "start_pos", "end_pos", "dirty")
+    __slots__ = ("app_id", "dirty", "end", "end_pos", "id", "start", "start_pos")
     table = "enabled_periods"
 
     def __init__(self, app_id: str, start: int, start_pos: int, id: int | None = None) -> None:
@@ -115,7 +115,7 @@ class Period:
 
 
 class CredPeriod(Period):
-    __slots__ = ("cred", "kind", "display")
+    __slots__ = ("cred", "display", "kind")
     table = "cred_periods"
 
     def __init__(self, app_id: str, cred: str, kind: str, display: str, start: int, start_pos: int,
@@ -142,8 +142,18 @@ class GrantPeriod(Period):
 class AppState:
     """What the builder must remember about an app to continue its periods."""
 
-    __slots__ = ("app_id", "owner", "created", "created_pos", "deleted", "deleted_pos",
-                 "enabled", "creds", "grants", "dirty")
+    __slots__ = (
+        "app_id",
+        "created",
+        "created_pos",
+        "creds",
+        "deleted",
+        "deleted_pos",
+        "dirty",
+        "enabled",
+        "grants",
+        "owner",
+    )
 
     def __init__(self, app_id: str, owner: str, created: int, created_pos: int) -> None:
         self.app_id, self.owner, self.created, self.created_pos = app_id, owner, created, created_pos

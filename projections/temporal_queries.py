@@ -42,7 +42,7 @@ def public_fields(state: dict[str, Any]) -> dict[str, Any]:
 def describe(pos: int, oid: str, topic: str, state: dict[str, Any]) -> dict[str, Any]:
     return {
         "position": pos,
-        "type": topic[len(PREFIX):] if topic.startswith(PREFIX) else topic,
+        "type": topic.removeprefix(PREFIX),
         "timestamp": iso(state.get("timestamp")),
         "actor": state.get("actor"),
         "source": state.get("source"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -72,7 +72,7 @@ def _when(at: str | None, start: str | None, end: str | None) -> tuple[int | Non
     if at is None:
         from projections.temporal import to_micros
 
-        return to_micros(datetime.now(timezone.utc)), None, None
+        return to_micros(datetime.now(UTC)), None, None
     return _instant(at, "at"), None, None
 
 

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ SECTION = "audit"
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "bench-results"
 KEY = bytes(range(32))
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 STAGES = ("RELEASE", "PRE", "TEST")
 
 
@@ -71,7 +71,6 @@ def ledger_db(quick: bool) -> tuple[Path, dict[str, Any]]:
 
 
 def _generate(ledger: Any, s: dict[str, int]) -> dict[str, Any]:
-    from ledger import crypto
     from ledger.domain import Acting, Api, App, AppCodeClaim, AppKeyClaim, acting
 
     rng = random.Random(11)
