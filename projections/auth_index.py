@@ -52,7 +52,7 @@ _UNKNOWN_KEY = Decision(False, Reason.UNKNOWN_KEY)
 _ALL_STAGES = ("RELEASE", "PRE", "TEST")
 
 
-def epoch(at: datetime | float | int | None) -> float:
+def epoch(at: datetime | float | None) -> float:
     """An instant as float epoch seconds (None → now)."""
     if at is None:
         return time.time()
@@ -67,9 +67,21 @@ class _App:
     """One app as the index sees it, with its decisions prebuilt."""
 
     __slots__ = (
-        "app_id", "owner", "extension", "enabled", "deleted", "keys", "codes", "grants",
-        "allowed", "expired", "not_authorized", "stage_not_authorized", "unknown_api",
-        "appcode_not_allowed", "blocked",
+        "allowed",
+        "app_id",
+        "appcode_not_allowed",
+        "blocked",
+        "codes",
+        "deleted",
+        "enabled",
+        "expired",
+        "extension",
+        "grants",
+        "keys",
+        "not_authorized",
+        "owner",
+        "stage_not_authorized",
+        "unknown_api",
     )
 
     def __init__(self, app_id: str, owner: str, extension: str) -> None:
@@ -155,7 +167,9 @@ class AuthIndex:
         limit = epoch(until_time)
         for position, topic, originator_id, state in read(ledger.recorder, 0, until_position):
             stamp = state.get("timestamp")
-            if isinstance(stamp, (datetime, float)) and epoch(stamp) <= limit:
+            if not isinstance(stamp, (datetime, float)):
+                raise ProjectionError(position, topic, "event has no timestamp")
+            if epoch(stamp) <= limit:
                 index.apply(position, topic, originator_id, state)
             else:
                 index.position = position
@@ -167,7 +181,7 @@ class AuthIndex:
         if handler is None:
             raise ProjectionError(position, topic, "unknown event topic")
         try:
-            handler(str(originator_id), state)
+            handler(originator_id if type(originator_id) is str else str(originator_id), state)
         except ProjectionError:
             raise
         except LedgerError as e:  # e.g. a secret that does not open with this key
@@ -264,9 +278,15 @@ class AuthIndex:
         app.codes.add(s["new_code_hash"])
 
     def _grant_set(self, app_id: str, s: dict[str, Any]) -> None:
+        # Most of a long log is grants given and renewed: kept lean on purpose.
         until = s["until"]
-        end = _INF if until is None else epoch(until)
-        stages = self._app(app_id).grants.setdefault(s["api_id"], {})
+        end = _INF if until is None else until.timestamp() if type(until) is datetime else epoch(until)
+        app = self._apps.get(app_id)
+        if app is None:
+            raise ValueError(f"event for unknown app {app_id}")
+        stages = app.grants.get(s["api_id"])
+        if stages is None:
+            stages = app.grants[s["api_id"]] = {}
         stages[s["stage"]] = end
 
     def _grant_revoked(self, app_id: str, s: dict[str, Any]) -> None:

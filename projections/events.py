@@ -19,12 +19,19 @@ from ledger.errors import LedgerError
 from ledger.transcoder import unpack
 
 PAGE = 1000
-# The stored 32-hex-digit originator id as str(UUID) gives it, computed by SQLite.
-_DASHED = (
-    "CASE length(originator_id) WHEN 32 THEN lower(substr(originator_id,1,8)||'-'||"
-    "substr(originator_id,9,4)||'-'||substr(originator_id,13,4)||'-'||substr(originator_id,17,4)||'-'||"
-    "substr(originator_id,21)) ELSE originator_id END"
-)
+
+
+class _Ids(dict):  # type: ignore[type-arg]
+    """Originator ids as ``str(UUID)`` gives them, converted once per aggregate per read.
+
+    SQLite stores 32 hex digits; converting each row (in Python or in SQL) costs more than
+    a dict hit, and a log has far fewer aggregates than events.
+    """
+
+    def __missing__(self, raw: Any) -> str:
+        value = str(UUID(raw)) if isinstance(raw, str) and len(raw) == 32 else str(raw)
+        self[raw] = value
+        return value
 TOPIC_PREFIX = "authledger:"
 
 
@@ -65,11 +72,11 @@ def select(recorder: Any, after: int, page: int = PAGE, until: int | None = None
 
     On SQLite the rows come straight from SQL: the recorder's ``select_notifications``
     builds a UUID and a Notification per row, which costs more than decoding the state.
-    There the originator id is the canonical UUID string (SQLite stores 32 hex digits; the
-    dashes are put back in SQL); elsewhere it is a UUID.
+    There the originator id is the stored text (32 hex digits); elsewhere it is a UUID.
+    ``read`` and ``apply_from`` turn either into the canonical ``str(UUID)``.
     """
     if isinstance(recorder, SQLiteApplicationRecorder):
-        sql = f"SELECT rowid, topic, {_DASHED}, state FROM {recorder.events_table_name} WHERE rowid>? "
+        sql = f"SELECT rowid, topic, originator_id, state FROM {recorder.events_table_name} WHERE rowid>? "
         params: tuple[int, ...] = (after, page)
         if until is not None:
             sql += "AND rowid<=? "
@@ -82,11 +89,12 @@ def select(recorder: Any, after: int, page: int = PAGE, until: int | None = None
 
 
 def read(recorder: Any, after: int = 0, until: int | None = None, page: int = PAGE) -> Iterator[tuple[int, str, UUID | str, dict[str, Any]]]:
-    """Yield (position, topic, originator_id, state) for every event after ``after``."""
+    """Yield (position, topic, originator id as str(UUID), state) for every event after ``after``."""
+    ids = _Ids()
     while True:
         rows = select(recorder, after, page, until)
         for position, topic, originator_id, data in rows:
-            yield position, topic, originator_id, decode(position, topic, data)
+            yield position, topic, ids[originator_id], decode(position, topic, data)
         if len(rows) < page:
             return
         after = rows[-1][0]
@@ -96,6 +104,7 @@ def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int
     """Apply every event after ``sink.position`` (up to ``until``) to the sink; return how many."""
     count = 0
     apply = sink.apply
+    ids = _Ids()
     while True:
         rows = select(recorder, sink.position, page, until)
         for position, topic, originator_id, data in rows:
@@ -105,7 +114,7 @@ def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int
                 raise ProjectionError(position, topic, f"undecodable state ({type(e).__name__})") from None
             if type(state) is not dict:
                 raise ProjectionError(position, topic, "stored state is not a map")
-            apply(position, topic, originator_id, state)
+            apply(position, topic, ids[originator_id], state)
         count += len(rows)
         if len(rows) < page:
             return count

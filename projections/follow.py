@@ -25,8 +25,7 @@ class Follower:
         self.ledger = ledger
         self.sink = sink
         self.poll_interval = poll_interval
-        if start > sink.position:
-            sink.position = start
+        sink.position = max(sink.position, start)
         self._wake = threading.Event()
         self._listening = False
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
@@ -42,7 +42,7 @@ def parse_at(value: str | None) -> float | None:
 
 
 def _instant(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).isoformat()
+    return datetime.fromtimestamp(at, UTC).isoformat()
 
 
 @click.command("check")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from projections.decision import Reason
 from projections.follow import Follower
 from tests.conftest import TEST_KEY
 
-T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
 STAGES = ("RELEASE", "PRE", "TEST")
 ACCOUNTS = ("acme", "bob", "zeta")
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -260,7 +260,7 @@ def test_following_equals_rebuilding_and_check_equals_the_model(ops: list[tuple[
             # Instants between commands, judged against the history up to that instant.
             for stamp, model in history[:: max(1, len(history) // 6)]:
                 t = stamp + 15.0
-                past = AuthIndex.build(ledger, until_time=datetime.fromtimestamp(t, timezone.utc))
+                past = AuthIndex.build(ledger, until_time=datetime.fromtimestamp(t, UTC))
                 assert_agrees(past, d, model, t)
             # After the last command: around and exactly at every end time, and far later.
             last = history[-1][0]
