@@ -166,7 +166,9 @@ class AuthzEndpoint:
                 extra.update(reason="no_route")
             return
         try:
-            verdict = service.verifier.verify(method, path, query, headers, body, api_id)
+            verdict = service.verifier.verify(
+                method, path, query, headers, body, api_id, body_forwarded=not auth_request
+            )
         except Exception:  # the nonce store or the index failed: infrastructure, not input
             log.exception("authz: verification failed for API %s", api_id)
             await _deny(send, 500, "Internal Error", auth_request, request_id)

@@ -149,12 +149,39 @@ def test_revoking_over_the_admin_api_stops_calls_through_nginx(gateway: Gateway)
     _refused(gateway, 403, "Unauthorized", "GET", signed.url, dict(signed.headers))
 
 
-def test_body_with_content_md5_fails_closed_through_auth_request(gateway: Gateway) -> None:
-    # nginx never sends the body to /authz; until the verifier can be told so, a signed
-    # Content-MD5 cannot be checked there and the request is refused (docs/gateway.md).
-    gateway.admin("POST", "/v1/apis", {"name": "create", "method": "POST", "path": "/v1/items"})
-    signed = gateway.client().sign(ApiGatewayRequest(method="POST", path="/v1/items", json_body={"name": "boots"}))
+def _granted_post_api(gw: Gateway, name: str, path: str) -> str:
+    api = gw.admin("POST", "/v1/apis", {"name": name, "method": "POST", "path": path})["api_id"]
+    gw.admin("POST", "/v1/grants", {"app_id": gw.ids["app"], "api_id": api, "stage": "RELEASE"})
+    return str(api)
+
+
+def test_signed_json_body_passes_with_content_md5_left_for_the_backend(gateway: Gateway) -> None:
+    # nginx never sends the body to /authz: the signature covers Content-MD5, and the
+    # backend compares it with the body it receives (docs/gateway.md).
+    _granted_post_api(gateway, "createJson", "/v1/boots")
+    signed = gateway.client().sign(ApiGatewayRequest(method="POST", path="/v1/boots", json_body={"name": "boots"}))
     hits = gateway.backend.hits
-    status, headers, _ = gateway.send("POST", signed.url, dict(signed.headers), signed.body)
-    assert (status, headers.get("x-ca-error-message")) == (400, "Invalid Content-MD5")
+    status, headers, data = gateway.send("POST", signed.url, dict(signed.headers), signed.body)
+    assert status == 200, headers.get("x-ca-error-message")
+    assert gateway.backend.hits == hits + 1
+    echoed = json.loads(data)
+    seen = {k.lower(): v for k, v in echoed["headers"]}
+    from gateway.signing import content_md5
+
+    assert seen["content-md5"] == content_md5(signed.body)
+    assert echoed["body"].encode() == signed.body
+
+
+def test_changed_content_md5_header_is_refused_by_the_signature(gateway: Gateway) -> None:
+    _granted_post_api(gateway, "createForged", "/v1/shoes")
+    signed = gateway.client().sign(ApiGatewayRequest(method="POST", path="/v1/shoes", json_body={"name": "boots"}))
+    forged = b'{"name": "stolen"}'
+    from gateway.signing import content_md5
+
+    headers_sent = {k: v for k, v in dict(signed.headers).items() if k.lower() != "content-md5"}
+    headers_sent["Content-MD5"] = content_md5(forged)
+    hits = gateway.backend.hits
+    status, headers, _ = gateway.send("POST", signed.url, headers_sent, forged)
+    assert status == 400
+    assert headers.get("x-ca-error-message", "").startswith("Invalid Signature")
     assert gateway.backend.hits == hits
