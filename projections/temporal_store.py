@@ -31,6 +31,7 @@ from projections.temporal import (
 SUFFIX = ".audit.sqlite"
 SCHEMA_VERSION = "2"
 FLUSH_EVERY = 200_000
+PAGE = 5000
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
@@ -87,8 +88,9 @@ class SqliteLog:
             return 0
         return self.conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
 
-    def batches(self, after: int = 0, until: int | None = None, page: int = 5000) -> Iterator[list[Row]]:
+    def batches(self, after: int = 0, until: int | None = None, page: int | None = None) -> Iterator[list[Row]]:
         """Lists of (position, originator id hex, version, topic, state) after ``after``."""
+        page = page or PAGE
         if not self.has_table:
             return
         if until is None:
@@ -120,7 +122,8 @@ class RecorderLog:
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
-    def batches(self, after: int = 0, until: int | None = None, page: int = 1000) -> Iterator[list[Row]]:
+    def batches(self, after: int = 0, until: int | None = None, page: int | None = None) -> Iterator[list[Row]]:
+        page = page or PAGE
         while True:
             ns = self.recorder.select_notifications(after + 1, limit=page, stop=until)
             if ns:
@@ -220,7 +223,7 @@ class TemporalStore:
                     apply(pos, topic, uuids[oid], decode_fast(pos, topic, state))
                 n += len(batch)
                 if n - flushed >= FLUSH_EVERY:
-                    self._flush(builder)
+                    self._flush(builder, final=False)
                     flushed = n
                     if len(uuids) > 1_000_000:
                         uuids.clear()
@@ -291,12 +294,18 @@ class TemporalStore:
     def _next_id(self, table: str) -> int:
         return (self.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0) + 1
 
-    def _flush(self, b: TemporalBuilder) -> None:
+    def _flush(self, b: TemporalBuilder, *, final: bool = True) -> None:
+        """Write pending periods; mid-build (not final) new open periods wait, so that each is
+        inserted once, closed, instead of inserted open and updated later."""
         c = self.conn
         ids = {t: self._next_id(t) for t in ("enabled_periods", "cred_periods", "grant_periods")}
         ins: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ids}
         upd: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ids}
+        waiting: list[Period] = []
         for p in b.pending:
+            if not final and p.id is None and p.end is None:
+                waiting.append(p)
+                continue
             p.dirty = False
             t = p.table
             if p.id is None:
@@ -312,7 +321,7 @@ class TemporalStore:
                     ins[t].append((p.id, p.app_id, p.start, p.end, p.start_pos, p.end_pos))
             else:
                 upd[t].append((p.end, p.end_pos, p.id))
-        b.pending.clear()
+        b.pending = waiting
         c.executemany("INSERT INTO grant_periods VALUES (?,?,?,?,?,?,?,?,?)", ins["grant_periods"])
         c.executemany("INSERT INTO cred_periods VALUES (?,?,?,?,?,?,?,?,?)", ins["cred_periods"])
         c.executemany("INSERT INTO enabled_periods VALUES (?,?,?,?,?,?)", ins["enabled_periods"])

@@ -89,3 +89,26 @@ def test_a_chain_recorded_in_a_pass_of_its_own_equals_one_recorded_with_the_inde
     together = TemporalStore(str(tmp_path / "together.sqlite"))
     together.catch_up(log)
     assert dump(apart) == dump(together)
+
+
+@settings(max_examples=15, deadline=None)
+@given(history=histories)
+def test_a_build_flushed_in_many_small_pieces_equals_one_flushed_at_once(history):
+    import projections.temporal_store as ts
+
+    ledger = open_ledger(":memory:", key=TEST_KEY)
+    d = Driver(ledger)
+    d.setup()
+    d.play(history)
+    log = RecorderLog(ledger.recorder)
+    once = TemporalStore(":memory:")
+    once.catch_up(log)
+    page, every = ts.PAGE, ts.FLUSH_EVERY
+    ts.PAGE, ts.FLUSH_EVERY = 2, 3
+    try:
+        pieces = TemporalStore(":memory:")
+        pieces.catch_up(log)
+    finally:
+        ts.PAGE, ts.FLUSH_EVERY = page, every
+    assert dump(pieces) == dump(once)
+    ledger.close()
