@@ -1,0 +1,86 @@
+"""Where a report reads from: a ledger database (its audit index, caught up) or an export.
+
+Both give an ``AuditQueries`` over the same temporal index, so a report is byte-identical
+from either. Every failure is a one-line ``LedgerError`` (exit 2 for bad input).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import datetime
+
+from ledger.errors import InvalidInput
+from projections.temporal import iso, to_micros
+from projections.temporal_queries import AuditQueries
+
+DEFAULT_DB = "authledger.db"
+
+
+def resolve_db(db: str | None) -> str:
+    """The option, else $AUTHLEDGER_DB, else ./authledger.db (as the CLI does)."""
+    return db or os.environ.get("AUTHLEDGER_DB") or DEFAULT_DB
+
+
+def open_queries(db: str | None = None, from_export: str | None = None) -> AuditQueries:
+    """The temporal index of a ledger database (caught up) or of an export (in memory)."""
+    if db is not None and from_export is not None:
+        raise InvalidInput("use either --db or --from-export, not both", field="from_export")
+    if from_export is not None:
+        from projections.export import load
+
+        if not os.path.isfile(from_export):
+            raise InvalidInput(f"no export file at {from_export}", field="from_export")
+        store, events, _trailer = load(from_export)
+        return AuditQueries(store, events)
+    from projections.temporal_queries import LedgerEvents
+    from projections.temporal_store import open_index
+
+    path = resolve_db(db)
+    if not os.path.isfile(path):
+        raise InvalidInput(f"no ledger database at {path}", field="db")
+    try:
+        store, log = open_index(path)
+    except sqlite3.DatabaseError as e:
+        raise InvalidInput(f"cannot read ledger database {path}: {e}", field="db") from None
+    return AuditQueries(store, LedgerEvents(log))
+
+
+def instant(value: str, field: str) -> int:
+    """An ISO 8601 instant with a timezone, as µs since the epoch."""
+    from ledger.rules import aware_instant
+
+    return to_micros(aware_instant(value, field))
+
+
+def window(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """``--from``/``--to`` in µs (both or neither); the end must come after the start."""
+    if (start is None) != (end is None):
+        raise InvalidInput("--from and --to go together", field="from" if start is None else "to")
+    if start is None or end is None:
+        return None, None
+    lo, hi = instant(start, "from"), instant(end, "to")
+    if hi <= lo:
+        raise InvalidInput(f"--to ({end}) must be after --from ({start})", field="to")
+    return lo, hi
+
+
+def history_span(q: AuditQueries) -> tuple[int, int]:
+    """[first, last] instant the index knows of (µs); (0, 0) for an empty history."""
+    lo, hi = q.conn.execute(
+        "SELECT MIN(t), MAX(t) FROM ("
+        " SELECT registered AS t FROM apis UNION ALL SELECT created FROM apps"
+        " UNION ALL SELECT deleted FROM apps UNION ALL SELECT start FROM grant_periods"
+        " UNION ALL SELECT end FROM grant_periods UNION ALL SELECT start FROM cred_periods"
+        " UNION ALL SELECT end FROM cred_periods UNION ALL SELECT start FROM enabled_periods"
+        " UNION ALL SELECT end FROM enabled_periods)").fetchone()
+    return (lo or 0, hi or 0)
+
+
+def now_micros() -> int:
+    from datetime import UTC
+
+    return to_micros(datetime.now(UTC))
+
+
+__all__ = ["history_span", "instant", "iso", "open_queries", "resolve_db", "window"]
