@@ -16,7 +16,7 @@ from typing import Any
 from projections.temporal import from_micros, to_micros
 from reports.common import mark
 
-LEFT, RIGHT, TOP, ROW, WIDTH = 230, 20, 58, 20, 1240
+LEFT, RIGHT, TOP, ROW, WIDTH = 230, 24, 76, 20, 1240
 STAGE_COLOURS = {"RELEASE": "#4e79a7", "PRE": "#b07aa1", "TEST": "#76b7b2"}
 MARKS: dict[str, tuple[str, str]] = {  # kind → (colour, what it means)
     "grant": ("#2e7d32", "granted / renewed"),
@@ -80,13 +80,20 @@ def svg(title: str, intervals: list[dict[str, Any]], names: dict[str, str | None
         out.append(f'<rect x="{lx:.1f}" y="24" width="18" height="8" fill="{colour}"/>'
                    f'<text x="{lx + 22:.1f}" y="32" class="tl-small">{stage}</text>')
         lx += 86
+    ly = 28
     for kind, (_c, meaning) in MARKS.items():
-        out.append(shape(kind, lx + 5, 28) + f'<text x="{lx + 14:.1f}" y="32" class="tl-small">{escape(meaning)}</text>')
-        lx += 14 + 6.2 * len(meaning) + 14
+        width = 14 + 5.6 * len(meaning) + 14
+        if lx + width > WIDTH:  # wrap the legend
+            lx, ly = 4.0, ly + 16
+        out.append(shape(kind, lx + 5, ly) + f'<text x="{lx + 14:.1f}" y="{ly + 4}" class="tl-small">'
+                   f'{escape(meaning)}</text>')
+        lx += width
     base = TOP + ROW * max(len(apps), 1)
-    for t in _ticks(lo, hi):
+    ticks = _ticks(lo, hi)
+    for t in ticks:
+        anchor = "end" if t == ticks[-1] else "middle"
         out.append(f'<line x1="{x(t):.1f}" y1="{TOP - 6}" x2="{x(t):.1f}" y2="{base}" class="tl-grid"/>'
-                   f'<text x="{x(t):.1f}" y="{base + 14}" class="tl-small" text-anchor="middle">'
+                   f'<text x="{x(t):.1f}" y="{base + 14}" class="tl-small" text-anchor="{anchor}">'
                    f'{from_micros(t).strftime("%Y-%m-%d")}</text>')
     if not apps:
         out.append(f'<text x="{LEFT}" y="{TOP + 14}" class="tl-small">(nobody could call it in this window)</text>')

@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "ledger.cli.audit",
     "ledger.cli.tokens",
     "ledger.cli.serve",
+    "ledger.cli.reports",
 ]
 
 
