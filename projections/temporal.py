@@ -212,6 +212,20 @@ class TemporalBuilder:
                 raise ProjectionError(position, topic, f"malformed state ({type(e).__name__}: {e})") from None
         self.position = position
 
+    def fast_apply(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
+        """``apply`` for a batch of raw rows, with the per-event checks left to the caller:
+        on any exception the caller replays the batch through ``apply`` for a precise error."""
+        handlers, ignored, unpackb, ext = self._handlers, self._ignored, msgpack.unpackb, _ext
+        for pos, oid, _ver, topic, data in batch:
+            h = handlers.get(topic)
+            if h is None:
+                if topic not in ignored:
+                    raise ValueError(topic)
+            else:
+                state = unpackb(data, ext_hook=ext, raw=False)
+                h(pos, uuids[oid], state["timestamp"], state)
+            self.position = pos
+
     # -- helpers --------------------------------------------------------------------------
 
     def _app(self, app_id: str) -> AppState:
@@ -309,10 +323,19 @@ class TemporalBuilder:
         self._open_cred(app, s["new_code_hash"], "app_code", mask_code(s["hint"]), t, pos)
 
     def _grant_given(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
-        app = self._app(app_id)
+        # The hottest handler (renewals): helpers inlined.
+        app = self.apps.get(app_id) or self._app(app_id)
         key = (s["api_id"], s["stage"])
-        self._close(app.grants.get(key), t, pos)
-        app.grants[key] = self._open(GrantPeriod(app_id, key[0], key[1], s["until"], t, pos))  # type: ignore[assignment]
+        grants, pending = app.grants, self.pending
+        old = grants.get(key)
+        if old is not None:
+            old.end, old.end_pos = t, pos
+            if not old.dirty:
+                old.dirty = True
+                pending.append(old)
+        p = grants[key] = GrantPeriod(app_id, key[0], key[1], s["until"], t, pos)
+        p.dirty = True
+        pending.append(p)
 
     _grant_end_changed = _grant_given  # a new period with the new end time
 

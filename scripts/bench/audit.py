@@ -199,13 +199,16 @@ def run(quick: bool) -> list[Row]:
 
     with tempfile.TemporaryDirectory() as tmp:
         idx = os.path.join(tmp, "bench.audit.sqlite")
-        store = TemporalStore(idx)
         built = total - 1000
         floor = _floor(path)
+        # A first build, as open_index does it: a fresh file without a journal.
         t = time.perf_counter()
-        store.catch_up(log, until=built, record_chain=False)
+        bulk = TemporalStore(idx, bulk=True)
+        bulk.catch_up(log, until=built, record_chain=False)
+        bulk.close()
         index_s = time.perf_counter() - t
         build_rate = built / index_s
+        store = TemporalStore(idx)
         t = time.perf_counter()
         store.catch_up(log, until=built)  # the chain, in a pass of its own
         chain_s = time.perf_counter() - t

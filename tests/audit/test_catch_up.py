@@ -112,3 +112,16 @@ def test_a_build_flushed_in_many_small_pieces_equals_one_flushed_at_once(history
         ts.PAGE, ts.FLUSH_EVERY = page, every
     assert dump(pieces) == dump(once)
     ledger.close()
+
+
+def test_an_undecodable_row_stops_the_build_naming_its_position(ledger, db_path):
+    import sqlite3
+
+    from projections.events import ProjectionError
+
+    Driver(ledger).setup()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("UPDATE stored_events SET state=x'c1' WHERE rowid=5")
+    conn.close()
+    with pytest.raises(ProjectionError, match="position 5"):
+        open_index(db_path)
