@@ -392,7 +392,6 @@ def bench_follow(quick: bool) -> list[Row]:
 
 def run(quick: bool) -> list[Row]:
     """All of the section's rows."""
-    sys.setrecursionlimit(10_000)
     path, info = ledger_db(quick)
     rows, index = bench_rebuild(path, info)
     rows = bench_check(index, info, quick) + bench_verify(index, info, quick) + rows
