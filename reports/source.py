@@ -31,7 +31,11 @@ def open_queries(db: str | None = None, from_export: str | None = None) -> Audit
 
         if not os.path.isfile(from_export):
             raise InvalidInput(f"no export file at {from_export}", field="from_export")
-        store, events, _trailer = load(from_export)
+        try:
+            store, events, _trailer = load(from_export)
+        except UnicodeDecodeError:  # projections.export.load reads text and lets this through
+            raise InvalidInput(f"{from_export}: not an authledger export (not UTF-8 text)",
+                               field="from_export") from None
         return AuditQueries(store, events)
     from projections.temporal_queries import LedgerEvents
     from projections.temporal_store import open_index
