@@ -30,6 +30,11 @@ Decisions are immutable and prebuilt per app, so ``check`` allocates nothing on 
 path. Events are applied by one writer (the follower thread); readers see each dict
 update atomically (GIL). An unknown topic or a state missing a field raises
 ``ProjectionError`` (a newer writer's event could change authorization: refuse, never guess).
+``build(until_time=T)`` applies the events stamped at or before T (writer clocks), so it
+answers "as the ledger stood at T"; the position still advances over later events.
+
+``digest()`` covers the decrypted secrets (a change of secret must change it): it is a
+convergence check between replicas, not a value to publish.
 """
 
 from __future__ import annotations
@@ -49,7 +54,6 @@ from projections.events import ProjectionError, apply_from, read
 
 _INF = math.inf
 _UNKNOWN_KEY = Decision(False, Reason.UNKNOWN_KEY)
-_ALL_STAGES = ("RELEASE", "PRE", "TEST")
 
 
 def epoch(at: datetime | float | None) -> float:
