@@ -212,6 +212,7 @@ def run(quick: bool) -> list[Row]:
         t = time.perf_counter()
         store.catch_up(log, until=built)  # the chain, in a pass of its own
         chain_s = time.perf_counter() - t
+        floor = max(floor, _floor(path))  # the machine is shared: the better of two floors, before and after
         rows.append(Row(SECTION, f"temporal index build ({built:,} events)", build_rate, "events/s",
                         "sqlite3 read + msgpack.unpackb", floor, ">= 0.3x floor", build_rate >= 0.3 * floor))
         both = built / (index_s + chain_s)
