@@ -11,7 +11,14 @@ from types import ModuleType
 from typing import Any
 
 from ledger.errors import InvalidInput, LedgerError
-from reports import access_changes, access_review, credential_hygiene, render, separation_of_duties, source
+from reports import (
+    access_changes,
+    access_review,
+    credential_hygiene,
+    render,
+    separation_of_duties,
+    source,
+)
 
 REPORTS: dict[str, ModuleType] = {m.NAME: m for m in (access_review, access_changes, credential_hygiene,
                                                          separation_of_duties)}

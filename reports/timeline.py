@@ -71,8 +71,8 @@ def svg(title: str, intervals: list[dict[str, Any]], names: dict[str, str | None
     def x(us: int) -> float:
         return LEFT + (WIDTH - LEFT - RIGHT) * (min(max(us, lo), hi) - lo) / span
 
-    out = [f'<svg class="timeline" width="{WIDTH}" height="{height}"'
-           f' viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
+    out = [(f'<svg class="timeline" width="{WIDTH}" height="{height}"'
+            f' viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">'),
            f'<text x="4" y="14" class="tl-title">{escape(title)}</text>']
     # Legend: stages, then marks.
     lx = 4.0
@@ -114,12 +114,12 @@ def svg(title: str, intervals: list[dict[str, Any]], names: dict[str, str | None
         for r in rows:
             for when, cause, clipped in ((r["start"], r["start_cause"], r["start_clipped"]),
                                          (r["end"], r["end_cause"], r["end_clipped"])):
-                kind = mark(cause)
-                if when is None or clipped or kind is None or (when, kind) in seen or not lo <= _us(when) < hi:
+                m = mark(cause)
+                if when is None or clipped or m is None or (when, m) in seen or not lo <= _us(when) < hi:
                     continue
-                seen.add((when, kind))
-                out.append(f'<g><title>{escape(MARKS[kind][1])} at {escape(when)}</title>'
-                           f'{shape(kind, x(_us(when)), y + 10)}</g>')
+                seen.add((when, m))
+                out.append(f'<g><title>{escape(MARKS[m][1])} at {escape(when)}</title>'
+                           f'{shape(m, x(_us(when)), y + 10)}</g>')
     if at is not None and lo <= at <= hi:
         out.append(f'<line x1="{x(at):.1f}" y1="{TOP - 8}" x2="{x(at):.1f}" y2="{base}" class="tl-at"/>'
                    f'<text x="{x(at) - 3:.1f}" y="{TOP - 10}" class="tl-small" text-anchor="end">review instant</text>')

@@ -27,10 +27,10 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ledger.application import Ledger  # noqa: E402
-from ledger.bootstrap import open_ledger  # noqa: E402
-from ledger.domain import Api, App  # noqa: E402
-from ledger.errors import LedgerError  # noqa: E402
+from ledger.application import Ledger
+from ledger.bootstrap import open_ledger
+from ledger.domain import Api, App
+from ledger.errors import LedgerError
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
@@ -142,10 +142,10 @@ class Demo:
         elif op == "revoke":
             held = sorted(k for k in self.grants if k[0] == app["app_id"])
             if held:
-                key = rng.choice(held)
-                actor = dict(self.apis)[key[1]] if rng.random() < 0.7 else app["owner"]
-                if self._do(L.revoke, actor, app["app_id"], key[1], key[2]):
-                    del self.grants[key]
+                grant = rng.choice(held)
+                actor = dict(self.apis)[grant[1]] if rng.random() < 0.7 else app["owner"]
+                if self._do(L.revoke, actor, app["app_id"], grant[1], grant[2]):
+                    del self.grants[grant]
         elif op == "disable" and app["enabled"]:
             if self._do(L.disable_app, app["app_id"], app["owner"]):
                 app["enabled"] = False
@@ -180,12 +180,11 @@ class Demo:
             code, new = rng.choice(app["codes"]), self._text(32)
             if self._do(L.reset_app_code, code, app["owner"], new_code=new):
                 app["codes"][app["codes"].index(code)] = new
-        elif op == "delete":
-            if self._do(L.delete_app, app["app_id"], app["owner"]):
-                app["deleted"] = True
-                for k in [k for k in self.grants if k[0] == app["app_id"]]:
-                    del self.grants[k]
-                return True
+        elif op == "delete" and self._do(L.delete_app, app["app_id"], app["owner"]):
+            app["deleted"] = True
+            for k in [k for k in self.grants if k[0] == app["app_id"]]:
+                del self.grants[k]
+            return True
         return deleted_one
 
     def play(self, n_apps: int = 36, operations: int = 900) -> None:

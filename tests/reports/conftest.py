@@ -69,4 +69,4 @@ def us(text: str) -> int:
     return to_micros(datetime.fromisoformat(text))
 
 
-__all__ = ["AT", "FROM", "TO", "us", "Path"]
+__all__ = ["AT", "FROM", "TO", "Path", "us"]

@@ -67,7 +67,7 @@ def test_the_cli_fails_in_one_line_and_leaves_no_file(demo: dict[str, Any], tmp_
     cases += [["--db", args[1], "report", name, *args[2:], "--out", out] if args[0] == "--db"
               else ["report", name, *args, "--out", out] for name, args in _cases(demo, tmp_path)]
     for argv in cases:
-        code, stdout, err = cli(capsys, *argv)
+        code, _stdout, err = cli(capsys, *argv)
         assert code == 2, (argv, err)
         assert err.count("\n") == 1 and err.startswith("authledger: error: "), err
         assert os.listdir(outdir) == []

@@ -23,8 +23,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def _self_contained(html: str) -> None:
-    assert not re.search(r"""(src|href|xlink:href|action)\s*=""", html, re.I)
-    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", html, re.I)
+    assert not re.search(r"""(src|href|xlink:href|action)\s*=""", html, re.IGNORECASE)
+    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", html, re.IGNORECASE)
     assert "url(" not in html and "@import" not in html and "<script" not in html.lower()
     assert "<link" not in html.lower() and "<iframe" not in html.lower()
 
@@ -70,7 +70,7 @@ def _png_colours(data: bytes) -> tuple[int, int, int]:
     assert len(raw) == height * (stride + 1)
     # Undo the scanline filters and count colours.
     prev = bytearray(stride)
-    colours = set()
+    colours: set[bytes] = set()
     for y in range(height):
         f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
         for i in range(stride):
