@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +17,9 @@ AT = "2025-08-01T00:00:00Z"
 FROM, TO = "2025-05-01T00:00:00Z", "2025-09-01T00:00:00Z"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _secret_key() -> Iterator[None]:
-    # One fixed master key: nothing is left in the key files of the test directories.
-    old = os.environ.get("AUTHLEDGER_SECRET_KEY")
-    os.environ["AUTHLEDGER_SECRET_KEY"] = base64.b64encode(bytes(range(32))).decode()
-    yield
-    if old is None:
-        del os.environ["AUTHLEDGER_SECRET_KEY"]
-    else:
-        os.environ["AUTHLEDGER_SECRET_KEY"] = old
-
-
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory, _secret_key: None) -> dict[str, Any]:
-    """The seeded ledger file and an export of it."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The seeded ledger file (its key file beside it) and an export of it."""
     d = tmp_path_factory.mktemp("demo")
     db = str(d / "demo.db")
     history = seed(db, seed=SEED, apps=APPS, operations=OPERATIONS)
