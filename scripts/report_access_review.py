@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """The access-review report (see docs/reports.md): `python scripts/report_access_review.py --help`."""
 
 import sys
@@ -5,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.run import main  # noqa: E402
+from reports.run import main
 
 if __name__ == "__main__":
     sys.exit(main("access-review"))

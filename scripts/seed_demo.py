@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """A seeded demonstration history: a year of an API marketplace, the same for the same seed.
 
     python scripts/seed_demo.py --db demo.db [--seed 7] [--apps 36] [--operations 900] [--force]
