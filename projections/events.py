@@ -9,6 +9,7 @@ answer authorization questions from a history that never happened.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import Any, Protocol
 from uuid import UUID
@@ -102,6 +103,19 @@ def read(recorder: Any, after: int = 0, until: int | None = None, page: int = PA
 
 def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int = PAGE) -> int:
     """Apply every event after ``sink.position`` (up to ``until``) to the sink; return how many."""
+    # A replay allocates a container per event and keeps many: the cyclic collector would
+    # rescan the growing index again and again (measured: 15-45% of a 1M-event rebuild).
+    # Refcounting still frees everything transient; collection resumes afterwards.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _apply_pages(recorder, sink, until, page)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _apply_pages(recorder: Any, sink: Sink, until: int | None, page: int) -> int:
     count = 0
     apply = sink.apply
     ids = _Ids()
