@@ -1,6 +1,8 @@
 """The auth index: who may call what, answered from memory in a few dict lookups.
 
 A projection of the ledger's log (see ``projections.events``), applied event by event:
+each event is translated into index changes (``projections.changes``) which
+``apply_change`` applies — gateways fed over Redis apply the same changes (``projections.wire``).
 
 - AppKey → app id, and AppKey → plaintext AppSecret (decrypted with the SecretBox when
   one is given; only for pairs of live apps — a deleted app's secrets are dropped).
@@ -43,12 +45,14 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from ledger.crypto import SecretBox, keypair_context
 from ledger.errors import LedgerError
+from projections.changes import APP_FIELDS, TRANSLATORS, Change
 from projections.decision import ApiSettings, Decision, Reason
 from projections.events import ProjectionError, apply_from, read
 
@@ -127,27 +131,17 @@ class AuthIndex:
         self._codes: dict[str, _App] = {}  # AppCode keyed hash -> app
         self._apps: dict[str, _App] = {}
         self._apis: dict[str, ApiSettings] = {}
-        self._handlers = {
-            "authledger:ApiRegistered": self._api_registered,
-            "authledger:AppCreated": self._app_created,
-            "authledger:AppModified": self._app_modified,
-            "authledger:AppDisabled": self._app_disabled,
-            "authledger:AppEnabled": self._app_enabled,
-            "authledger:AppDeleted": self._app_deleted,
-            "authledger:KeyPairAdded": self._key_pair_added,
-            "authledger:KeyPairDeleted": self._key_pair_deleted,
-            "authledger:KeyPairReset": self._key_pair_reset,
-            "authledger:AppCodeAdded": self._app_code_added,
-            "authledger:AppCodeDeleted": self._app_code_deleted,
-            "authledger:AppCodeReset": self._app_code_reset,
-            "authledger:GrantGiven": self._grant_set,
-            "authledger:GrantEndChanged": self._grant_set,
-            "authledger:GrantRevoked": self._grant_revoked,
-            "authledger:AppKeyClaimed": _ignore,
-            "authledger:AppCodeClaimed": _ignore,
-            # Admin API bearer tokens (ledger.tokens): not gateway credentials.
-            "authledger:TokenIssued": _ignore,
-            "authledger:TokenRevoked": _ignore,
+        self._sealed: dict[str, bytes] = {}  # AppKey -> sealed AppSecret (for snapshots: changes())
+        # One handler per kind of index change (projections.changes); events are translated first.
+        self._change_handlers: dict[str, Callable[[Sequence[Any]], None]] = {
+            "api_set": self._api_set,
+            "app_set": self._app_set,
+            "key_set": self._key_set,
+            "key_removed": self._key_removed,
+            "code_set": self._code_set,
+            "code_removed": self._code_removed,
+            "grant_set": self._grant_set,
+            "grant_removed": self._grant_removed,
         }
 
     def __repr__(self) -> str:
@@ -180,126 +174,148 @@ class AuthIndex:
         return index
 
     def apply(self, position: int, topic: str, originator_id: UUID | str, state: dict[str, Any]) -> None:
-        """Apply one decoded event (its stored state) at its ledger position."""
-        handler = self._handlers.get(topic)
-        if handler is None:
+        """Apply one decoded event (its stored state) at its ledger position: translate + apply_change."""
+        translator = TRANSLATORS.get(topic)
+        if translator is None:
             raise ProjectionError(position, topic, "unknown event topic")
+        handlers = self._change_handlers
         try:
-            handler(originator_id if type(originator_id) is str else str(originator_id), state)
+            for change in translator(originator_id if type(originator_id) is str else str(originator_id), state):
+                handlers[change[0]](change)
         except ProjectionError:
             raise
         except LedgerError as e:  # e.g. a secret that does not open with this key
             raise ProjectionError(position, topic, e.message) from None
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise ProjectionError(position, topic, f"malformed state ({type(e).__name__}: {e})") from None
         self.position = position
 
-    # -- event handlers -----------------------------------------------------------------
+    def apply_change(self, change: Sequence[Any]) -> None:
+        """Apply one index change (projections.changes); raises KeyError/ValueError/TypeError if malformed."""
+        handler = self._change_handlers.get(change[0]) if change else None
+        if handler is None:
+            raise ValueError(f"unknown index change {change[0] if change else None!r}")
+        handler(change)
+
+    # -- index changes (projections.changes) ----------------------------------------------
 
     def _app(self, app_id: str) -> _App:
         app = self._apps.get(app_id)
         if app is None:
-            raise ValueError(f"event for unknown app {app_id}")
+            raise ValueError(f"change for unknown app {app_id}")
         return app
 
-    def _api_registered(self, api_id: str, s: dict[str, Any]) -> None:
+    def _api_set(self, c: Sequence[Any]) -> None:
+        _kind, api_id, owner, auth_type, appcode_mode, methods, nonce_required, http_method, path_pattern = c
+        if not isinstance(methods, (list, tuple)):
+            raise TypeError("signature_methods must be a list")
         self._apis[api_id] = ApiSettings(
             api_id=api_id,
-            owner=s["owner"],
-            auth_type=s["auth_type"],
-            appcode_mode=s["appcode_mode"],
-            signature_methods=tuple(s["signature_methods"]),
-            nonce_required=bool(s["nonce_required"]),
-            http_method=s["http_method"],
-            path_pattern=s["path_pattern"],
+            owner=owner,
+            auth_type=auth_type,
+            appcode_mode=appcode_mode,
+            signature_methods=tuple(methods),
+            nonce_required=bool(nonce_required),
+            http_method=http_method,
+            path_pattern=path_pattern,
         )
 
-    def _app_created(self, app_id: str, s: dict[str, Any]) -> None:
-        self._apps[app_id] = _App(app_id, s["owner"], s["extension"])
-
-    def _app_modified(self, app_id: str, s: dict[str, Any]) -> None:
-        app = self._app(app_id)
-        app.extension = s["extension"]
+    def _app_set(self, c: Sequence[Any]) -> None:
+        _kind, app_id, fields = c
+        if not isinstance(fields, dict) or not fields.keys() <= APP_FIELDS:
+            raise ValueError("app_set fields must be a map of owner/extension/enabled/deleted")
+        app = self._apps.get(app_id)
+        if app is None:
+            if "owner" not in fields:
+                raise ValueError(f"change for unknown app {app_id}")
+            app = self._apps[app_id] = _App(app_id, fields["owner"], fields.get("extension", ""))
+        if "owner" in fields:
+            app.owner = fields["owner"]
+        if "extension" in fields:
+            app.extension = fields["extension"]
+        if "enabled" in fields:
+            app.enabled = bool(fields["enabled"])
+        if fields.get("deleted") and not app.deleted:
+            app.deleted = True
+            for key in app.keys:  # credentials stay (→ app_deleted); secrets go
+                self._secrets.pop(key, None)
         app.refresh()
 
-    def _app_disabled(self, app_id: str, s: dict[str, Any]) -> None:
+    def _key_set(self, c: Sequence[Any]) -> None:
+        _kind, app_key, app_id, sealed = c
         app = self._app(app_id)
-        app.enabled = False
-        app.refresh()
-
-    def _app_enabled(self, app_id: str, s: dict[str, Any]) -> None:
-        app = self._app(app_id)
-        app.enabled = True
-        app.refresh()
-
-    def _app_deleted(self, app_id: str, s: dict[str, Any]) -> None:
-        app = self._app(app_id)
-        app.deleted = True
-        app.refresh()
-        for key in app.keys:  # credentials stay (→ app_deleted); secrets go
-            self._secrets.pop(key, None)
-
-    def _add_key(self, app: _App, app_key: str, sealed: bytes) -> None:
+        if not isinstance(app_key, str) or not isinstance(sealed, bytes):
+            raise TypeError("key_set needs a str AppKey and sealed bytes")
         self._keys[app_key] = app
         app.keys.add(app_key)
+        self._sealed[app_key] = sealed
         if self._box is not None and not app.deleted:
             self._secrets[app_key] = (app.app_id, self._box.open(sealed, keypair_context(app.app_id)))
 
-    def _drop_key(self, app: _App, app_key: str) -> None:
+    def _key_removed(self, c: Sequence[Any]) -> None:
+        _kind, app_key, app_id = c
+        app = self._app(app_id)
         if self._keys.get(app_key) is app:
             del self._keys[app_key]
+            self._sealed.pop(app_key, None)
         self._secrets.pop(app_key, None)
         app.keys.discard(app_key)
 
-    def _key_pair_added(self, app_id: str, s: dict[str, Any]) -> None:
-        self._add_key(self._app(app_id), s["app_key"], s["secret_sealed"])
-
-    def _key_pair_deleted(self, app_id: str, s: dict[str, Any]) -> None:
-        self._drop_key(self._app(app_id), s["app_key"])
-
-    def _key_pair_reset(self, app_id: str, s: dict[str, Any]) -> None:
+    def _code_set(self, c: Sequence[Any]) -> None:
+        _kind, code_hash, app_id = c
         app = self._app(app_id)
-        self._drop_key(app, s["app_key"])
-        self._add_key(app, s["new_app_key"], s["secret_sealed"])
+        if not isinstance(code_hash, str):
+            raise TypeError("code_set needs a str code hash")
+        self._codes[code_hash] = app
+        app.codes.add(code_hash)
 
-    def _app_code_added(self, app_id: str, s: dict[str, Any]) -> None:
+    def _code_removed(self, c: Sequence[Any]) -> None:
+        _kind, code_hash, app_id = c
         app = self._app(app_id)
-        self._codes[s["code_hash"]] = app
-        app.codes.add(s["code_hash"])
-
-    def _drop_code(self, app: _App, code_hash: str) -> None:
         if self._codes.get(code_hash) is app:
             del self._codes[code_hash]
         app.codes.discard(code_hash)
 
-    def _app_code_deleted(self, app_id: str, s: dict[str, Any]) -> None:
-        self._drop_code(self._app(app_id), s["code_hash"])
-
-    def _app_code_reset(self, app_id: str, s: dict[str, Any]) -> None:
-        app = self._app(app_id)
-        self._drop_code(app, s["code_hash"])
-        self._codes[s["new_code_hash"]] = app
-        app.codes.add(s["new_code_hash"])
-
-    def _grant_set(self, app_id: str, s: dict[str, Any]) -> None:
+    def _grant_set(self, c: Sequence[Any]) -> None:
         # Most of a long log is grants given and renewed: kept lean on purpose.
-        until = s["until"]
-        end = _INF if until is None else until.timestamp() if type(until) is datetime else epoch(until)
+        _kind, app_id, api_id, stage, end = c
         app = self._apps.get(app_id)
         if app is None:
-            raise ValueError(f"event for unknown app {app_id}")
-        stages = app.grants.get(s["api_id"])
+            raise ValueError(f"change for unknown app {app_id}")
+        if type(end) is not float:
+            end = _INF if end is None else float(end)
+        stages = app.grants.get(api_id)
         if stages is None:
-            stages = app.grants[s["api_id"]] = {}
-        stages[s["stage"]] = end
+            stages = app.grants[api_id] = {}
+        stages[stage] = end
 
-    def _grant_revoked(self, app_id: str, s: dict[str, Any]) -> None:
+    def _grant_removed(self, c: Sequence[Any]) -> None:
+        _kind, app_id, api_id, stage = c
         grants = self._app(app_id).grants
-        stages = grants.get(s["api_id"])
+        stages = grants.get(api_id)
         if stages is not None:
-            stages.pop(s["stage"], None)
+            stages.pop(stage, None)
             if not stages:
-                del grants[s["api_id"]]
+                del grants[api_id]
+
+    def changes(self) -> Iterator[Change]:
+        """The whole index as index changes which, applied to an empty index, rebuild it (snapshots)."""
+        for api_id, s in self._apis.items():
+            yield ("api_set", api_id, s.owner, s.auth_type, s.appcode_mode, s.signature_methods,
+                   s.nonce_required, s.http_method, s.path_pattern)
+        for app_id, app in self._apps.items():
+            yield ("app_set", app_id, {"owner": app.owner, "extension": app.extension,
+                                       "enabled": app.enabled, "deleted": app.deleted})
+        for app_id, app in self._apps.items():
+            for key in app.keys:
+                sealed = self._sealed.get(key)
+                if sealed is not None and self._keys.get(key) is app:
+                    yield ("key_set", key, app_id, sealed)
+            for code_hash in app.codes:
+                yield ("code_set", code_hash, app_id)
+            for api_id, stages in app.grants.items():
+                for stage, end in stages.items():
+                    yield ("grant_set", app_id, api_id, stage, None if end == _INF else end)
 
     # -- questions ----------------------------------------------------------------------
 
@@ -430,7 +446,3 @@ class AuthIndex:
         """sha256 over a canonical serialisation of the whole index (not of its position)."""
         text = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _ignore(_originator_id: str, _state: dict[str, Any]) -> None:
-    """Claims only enforce uniqueness in the ledger; the index learns keys from app events."""
