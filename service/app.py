@@ -70,7 +70,12 @@ class Service:
 
 
 def _sqlite_path(ledger: Any) -> str | None:
-    """The ledger's SQLite file (for the audit index beside it), or None for other stores."""
+    """The ledger's SQLite file (for the audit index beside it), its postgresql:// URL (the
+    audit index in the local cache, see ledger/store.py), or None for the in-memory store."""
+    if ledger.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        from ledger.store import url_from_env
+
+        return url_from_env(ledger.env)
     if ledger.env.get("PERSISTENCE_MODULE") != "eventsourcing.sqlite":
         return None
     name = ledger.env.get("SQLITE_DBNAME")
@@ -129,7 +134,15 @@ def create_app(
         *authz.routes(service),
         *admin.routes(service),
     ]
+    return assemble(service, routes, access_log=access_log, max_body=max_body)
 
+
+def assemble(service: Any, routes: list[Route], *, access_log: bool = True, max_body: int = MAX_BODY) -> Starlette:
+    """Routes + limits + access log + error handlers; ``service.close()`` on shutdown.
+
+    Shared by ``create_app`` and the gateway sidecar (service.gateway_app), which serves
+    ``/authz`` from an index fed over Redis instead of a ledger.
+    """
     app = Starlette(routes=routes, lifespan=_lifespan(service))
     app.state.service = service
     app.add_exception_handler(PayloadTooLarge, _too_large)
@@ -139,7 +152,7 @@ def create_app(
     return _Outer(app, outer)  # type: ignore[return-value]
 
 
-def _lifespan(service: Service) -> Any:
+def _lifespan(service: Any) -> Any:
     from contextlib import asynccontextmanager
 
     @asynccontextmanager

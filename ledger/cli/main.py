@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "ledger.cli.tokens",
     "ledger.cli.serve",
     "ledger.cli.reports",
+    "ledger.cli.distribution",  # publish, gateway (Redis imported inside the commands)
 ]
 
 

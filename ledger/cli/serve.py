@@ -11,7 +11,7 @@ from ledger.cli.main import global_options, settings
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--redis", "redis_url", default=None, metavar="URL",
-              help="Redis for shared nonces and events (accepted; used by the distribution work).")
+              help="Redis for the nonce store shared by every serve/gateway process.")
 @click.option("--window", default=900.0, show_default=True, type=click.FloatRange(min=0),
               help="Timestamp window for signed requests, seconds.")
 @click.option("--http", "http", type=click.Choice(("httptools", "h11")), default="httptools", show_default=True,
@@ -34,11 +34,15 @@ def serve(host: str, port: int, redis_url: str | None, window: float, http: str,
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server.configure_access_log(access_log)
-    if redis_url:
-        logging.getLogger("authledger").warning(
-            "--redis given: nonces stay in this process until the distribution work lands")
+    nonce_store = None
+    if redis_url:  # nonces shared by every serve/gateway process on this Redis (issue 6)
+        from distribution import connect
+        from distribution.nonces_redis import RedisNonceStore
+
+        nonce_store = RedisNonceStore(connect(redis_url))
     ledger = settings().ledger()
-    app = create_app(ledger, window=window, access_log=access_log, max_body=max_body)
+    app = create_app(ledger, window=window, access_log=access_log, max_body=max_body,
+                     nonce_store=nonce_store)
     config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)
     click.echo(f"authledger: serving {settings().db or 'the default ledger'} on http://{host}:{port} "
                f"(index at position {app.state.service.index.position})", err=True)
