@@ -12,6 +12,7 @@ not increments.
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
 
 from ledger import crypto, rules
 from ledger.crypto import SecretBox
@@ -36,11 +37,14 @@ from ledger.errors import (
     KeyPairNotFound,
     NotPermitted,
 )
+from ledger.store import StoreUnavailable
 from ledger.transcoder import MsgpackTranscoder
 
 T = TypeVar("T")
 SOURCES = ("cli", "http", "import", "test")
 MAX_RETRIES = 5
+# How long a command keeps re-running while the store is locked or unreachable.
+STORE_RETRY_SECONDS = 15.0
 
 
 @dataclass
@@ -115,14 +119,24 @@ class Ledger(Application[UUID]):
 
     def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Receipt]) -> Receipt:
         with self._acting(actor, source, at):
-            for attempt in range(MAX_RETRIES):
+            attempt = 0
+            deadline = time.monotonic() + STORE_RETRY_SECONDS
+            while True:
                 try:
                     return command()
                 except ConcurrentChange:
-                    if attempt == MAX_RETRIES - 1:
+                    attempt += 1
+                    if attempt >= MAX_RETRIES:
                         raise
-                    time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
-        raise AssertionError("unreachable")  # pragma: no cover
+                    time.sleep(random.uniform(0.001, 0.01) * attempt)
+                except (OperationalError, InterfaceError, sqlite3.OperationalError) as e:
+                    # The store is busy or away: SQLite "database is locked" past the busy
+                    # timeout (several processes on one file), or PostgreSQL restarting (after
+                    # the library's own retries). Nothing was written by the failed attempt,
+                    # so re-running the whole command on fresh state is safe; bounded in time.
+                    if time.monotonic() >= deadline:
+                        raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; retry the command") from None
+                    time.sleep(random.uniform(0.05, 0.25))
 
     def _commit(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> Receipt:
         """Save all pending events in one transaction and fill in the receipt."""
@@ -567,6 +581,11 @@ class Ledger(Application[UUID]):
             return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id), "api_id": str(api.id), "stage": stage, "role": role}))
 
         return self._run(actor, source, at, command)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:200]
 
 
 def _as_list(value: list[object] | object) -> list[object]:

@@ -3,39 +3,76 @@
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import time
+from typing import Callable
 
-from ledger.crypto import SecretBox, load_key
+from eventsourcing.persistence import OperationalError
+
+from ledger.crypto import SecretBox, SecretKeyError, load_key
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
+from ledger.store import StoreUnavailable, DB_ENV, DEFAULT_DB, URL_ENV, is_url, parse_url, resolve  # noqa: F401 - re-exported
 
-DB_ENV = "AUTHLEDGER_DB"
-DEFAULT_DB = "authledger.db"
 MEMORY = ":memory:"
 
 
 def resolve_db(db: str | None) -> str:
-    """The database path: the option, else $AUTHLEDGER_DB, else ./authledger.db."""
-    return db or os.environ.get(DB_ENV) or DEFAULT_DB
+    """The store: the option, else $AUTHLEDGER_DATABASE_URL / $AUTHLEDGER_DB, else ./authledger.db."""
+    return resolve(db)
 
 
-def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: bool = False) -> Ledger:
-    """Open (creating if needed) the ledger at ``db``; ``:memory:`` keeps it in memory."""
-    path = resolve_db(db)
+def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: bool = False,
+                database_url: str | None = None, key_file: str | None = None, role: str = "cli") -> Ledger:
+    """Open (creating if needed) the ledger at ``db``; ``:memory:`` keeps it in memory.
+
+    ``db`` may itself be a ``postgresql://`` URL (or pass ``database_url``): the library's
+    PostgreSQL persistence, with the secret key from $AUTHLEDGER_SECRET_KEY or ``key_file``
+    (there is no database file to keep a key file beside). ``role`` sizes the connection pool.
+    """
+    path = resolve(db, database_url)
     if path == MEMORY:
         if key is None:
             key = load_key(None) if os.environ.get("AUTHLEDGER_SECRET_KEY") else os.urandom(32)
         env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         return Ledger(env, box=SecretBox(key))
+    if is_url(path):
+        target = parse_url(path)
+        if key is None:
+            try:
+                key = load_key(None, key_file=key_file, create=False)
+            except SecretKeyError:
+                if key_file:
+                    raise
+                raise SecretKeyError("no secret key for a PostgreSQL ledger: set AUTHLEDGER_SECRET_KEY "
+                                     "(base64 of 32 random bytes) or pass --secret-key-file FILE") from None
+        return Ledger(target.env(role), box=SecretBox(key))
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise InvalidInput(f"database directory does not exist: {directory}", field="db")
     if must_exist and not os.path.exists(path):
         raise InvalidInput(f"no ledger database at {path}", field="db")
     if key is None:
-        key = load_key(path)
+        key = load_key(path, key_file=key_file)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": path,
         "CREATE_TABLE": "y",
     }
-    return Ledger(env, box=SecretBox(key))
+    return _with_lock_retry(lambda: Ledger(env, box=SecretBox(key)))
+
+
+def _with_lock_retry(open_: Callable[[], Ledger], seconds: float = 15.0) -> Ledger:
+    """Opening a SQLite file creates its table and switches it to WAL, which needs the write
+    lock: under many concurrent CLI calls that can meet "database is locked". Retry, bounded."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return open_()
+        except (sqlite3.OperationalError, OperationalError) as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(f"event store unavailable: {e}; retry the command") from None
+            time.sleep(random.uniform(0.02, 0.1))

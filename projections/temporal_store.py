@@ -64,7 +64,23 @@ _SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM st
 
 
 def index_path(db_path: str) -> str:
+    """Beside a SQLite ledger; for a PostgreSQL ledger (a URL), in the local cache directory
+    (ledger/store.py ``cache_path``): derived data, rebuilt from the log when missing, and
+    anchored to the row at its position so a different database is refused, not mixed in."""
+    from ledger.store import cache_path, is_url
+
+    if is_url(db_path):
+        return cache_path(db_path) + SUFFIX
     return db_path + SUFFIX
+
+
+def open_log(target: str) -> SqliteLog | RecorderLog:
+    """The log of a ledger named by a SQLite path or a postgresql:// URL."""
+    from ledger.store import is_url, pg_application_recorder
+
+    if is_url(target):
+        return RecorderLog(pg_application_recorder(target))
+    return SqliteLog(target)
 
 
 # -- the log ---------------------------------------------------------------------------------
@@ -353,9 +369,9 @@ class TemporalStore:
             b.apps = {k: a for k, a in b.apps.items() if a.deleted is None}
 
 
-def open_index(db_path: str, *, catch_up: bool = True) -> tuple[TemporalStore, SqliteLog]:
-    """The audit index beside a ledger file, caught up with the log."""
-    log = SqliteLog(db_path)
+def open_index(db_path: str, *, catch_up: bool = True) -> tuple[TemporalStore, SqliteLog | RecorderLog]:
+    """The audit index of a ledger (a file, or a postgresql:// URL), caught up with the log."""
+    log = open_log(db_path)
     path = index_path(db_path)
     if catch_up and not os.path.exists(path):
         # First build: into a file of its own without a journal, renamed into place when

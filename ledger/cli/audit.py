@@ -26,8 +26,8 @@ _from_export = click.option("--from-export", "from_export", metavar="FILE", defa
 
 
 def _db() -> str:
-    # Same rule as ledger.bootstrap.resolve_db, without importing the write side (start-up time).
-    return settings().db or os.environ.get("AUTHLEDGER_DB") or "authledger.db"
+    # A SQLite path or a postgresql:// URL (ledger/store.py; no write-side imports: start-up time).
+    return settings().target()
 
 
 def _queries(from_export: str | None) -> Any:
@@ -234,10 +234,10 @@ def digest() -> None:
 def verify_log(digest_: str | None) -> None:
     """Recompute the hash chain; report the first position where the log no longer matches."""
     from projections import chain
-    from projections.temporal_store import SqliteLog, TemporalStore, index_path
+    from projections.temporal_store import TemporalStore, index_path, open_log
 
     want = chain.parse_digest(digest_) if digest_ else None
-    log = SqliteLog(_db())
+    log = open_log(_db())
     recorded: Any = ()
     head = None
     if os.path.exists(index_path(_db())):
@@ -261,9 +261,9 @@ def verify_log(digest_: str | None) -> None:
 def export(fmt: str, out: str | None) -> None:
     """Write the whole history as JSON lines (secrets left out, chain links included)."""
     from projections import export as ex
-    from projections.temporal_store import SqliteLog
+    from projections.temporal_store import open_log
 
-    log = SqliteLog(_db())
+    log = open_log(_db())
     if out is None:
         ex.write(log, sys.stdout)
         return

@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "ledger.cli.serve",
     "ledger.cli.reports",
     "ledger.cli.distribution",  # publish, gateway (Redis imported inside the commands)
+    "ledger.cli.migrate",
 ]
 
 
@@ -38,14 +39,23 @@ COMMAND_MODULES = [
 class Settings:
     db: str | None = None
     json: bool = False
+    # PostgreSQL (issue 8): --database-url / $AUTHLEDGER_DATABASE_URL, exclusive with --db.
+    database_url: str | None = None
+    secret_key_file: str | None = None
     _ledger: Any = field(default=None, repr=False)
 
-    def ledger(self) -> Any:
-        """The ledger, opened on first use."""
+    def target(self) -> str:
+        """The store to use: a SQLite path or a postgresql:// URL (see ledger/store.py)."""
+        from ledger.store import resolve
+
+        return resolve(self.db, self.database_url)
+
+    def ledger(self, role: str = "cli") -> Any:
+        """The ledger, opened on first use (``role`` sizes a PostgreSQL connection pool)."""
         if self._ledger is None:
             from ledger.bootstrap import open_ledger
 
-            self._ledger = open_ledger(self.db)
+            self._ledger = open_ledger(self.target(), key_file=self.secret_key_file, role=role)
         return self._ledger
 
 
@@ -61,6 +71,20 @@ def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> N
         ctx.ensure_object(Settings).db = value
 
 
+def _set_database_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Settings).database_url = value
+
+
+def _set_secret_key_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Settings).secret_key_file = value
+
+
+_URL_HELP = "PostgreSQL ledger, postgresql://user:pass@host:port/db (default $AUTHLEDGER_DATABASE_URL)."
+_KEY_FILE_HELP = "Secret key file (base64 of 32 bytes), instead of $AUTHLEDGER_SECRET_KEY."
+
+
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.ensure_object(Settings).json = True
@@ -70,6 +94,8 @@ def global_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Accept ``--db`` and ``--json`` after the command too."""
     f = click.option("--db", "db", metavar="PATH", expose_value=False, callback=_set_db, help="Ledger database (default $AUTHLEDGER_DB or ./authledger.db).")(f)
     f = click.option("--json", "as_json", is_flag=True, expose_value=False, callback=_set_json, help="One JSON object on stdout.")(f)
+    f = click.option("--database-url", "database_url", metavar="URL", expose_value=False, callback=_set_database_url, help=_URL_HELP)(f)
+    f = click.option("--secret-key-file", "secret_key_file", metavar="FILE", expose_value=False, callback=_set_secret_key_file, help=_KEY_FILE_HELP)(f)
     return f
 
 
@@ -108,13 +134,18 @@ def render_fields(data: dict[str, Any], indent: str = "") -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "db", metavar="PATH", help="Ledger database (default $AUTHLEDGER_DB or ./authledger.db).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--database-url", "database_url", metavar="URL", help=_URL_HELP)
+@click.option("--secret-key-file", "secret_key_file", metavar="FILE", help=_KEY_FILE_HELP)
 @click.version_option(package_name="authledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, db: str | None, as_json: bool, database_url: str | None,
+        secret_key_file: str | None) -> None:
     """authledger: an event-sourced authorization ledger for API gateways."""
     s = ctx.ensure_object(Settings)
     s.db = db
     s.json = as_json
+    s.database_url = database_url
+    s.secret_key_file = secret_key_file
 
 
 def _register() -> None:
@@ -151,11 +182,26 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback
         if os.environ.get("AUTHLEDGER_DEBUG"):
             raise
+        if _store_error(e):  # a read met an unreachable or locked store (writes retry first)
+            from ledger.store import StoreUnavailable
+
+            u = StoreUnavailable(f"event store unavailable: {' '.join(str(e).split())[:200]}; retry the command")
+            _fail(u.message, u.exit_code, u.to_dict())
         _fail(f"internal error: {type(e).__name__} (set AUTHLEDGER_DEBUG=1 for details)", 1)
     return 0
 
 
 _argv: list[str] = []
+
+
+def _store_error(e: BaseException) -> bool:
+    """The store's connection or lock errors (eventsourcing's or sqlite3's), not our bugs."""
+    import sqlite3
+
+    if isinstance(e, sqlite3.OperationalError):
+        return "locked" in str(e) or "busy" in str(e)
+    mod = sys.modules.get("eventsourcing.persistence")
+    return mod is not None and isinstance(e, (mod.OperationalError, mod.InterfaceError))
 
 
 def _fail(message: str, code: int, payload: dict[str, Any] | None = None) -> None:

@@ -1,0 +1,157 @@
+"""Which event store: a SQLite file (the default), in memory, or PostgreSQL by URL.
+
+    --db PATH | $AUTHLEDGER_DB                  a SQLite file (default ./authledger.db)
+    --database-url URL | $AUTHLEDGER_DATABASE_URL   postgresql://user:pass@host:port/dbname
+
+The two are exclusive: both options given, or (with neither option) both variables set,
+is invalid input (exit 2). An option beats the other kind's variable. A PostgreSQL URL is
+turned into the library's ``POSTGRES_*`` settings (eventsourcing.postgres: psycopg 3 and a
+connection pool); the table is named after the application (``ledger_events``).
+
+This module is imported by the CLI on every call: no heavy imports here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.errors import LedgerError, InvalidInput
+
+DB_ENV = "AUTHLEDGER_DB"
+URL_ENV = "AUTHLEDGER_DATABASE_URL"
+DEFAULT_DB = "authledger.db"
+SCHEMES = ("postgresql", "postgres")
+# Pool sizes: a CLI call needs one connection (two while following: LISTEN holds one);
+# a server runs a thread pool of request handlers plus the follower's LISTEN connection.
+POOL = {"cli": (2, 2), "serve": (5, 10)}
+
+
+class StoreUnavailable(LedgerError):
+    """The event store could not be reached or stayed locked past the retry bound.
+
+    Retriable: nothing was written (or the library's own retry already succeeded);
+    run the command again once the database is back. Exit 7, HTTP 503.
+    """
+
+    exit_code = 7
+    http_status = 503
+    code = "store_unavailable"
+
+
+def is_url(target: str | None) -> bool:
+    return bool(target) and target.split(":", 1)[0].lower() in SCHEMES  # type: ignore[union-attr]
+
+
+def resolve(db: str | None = None, database_url: str | None = None) -> str:
+    """The store to open: a SQLite path, ``:memory:``, or a postgresql:// URL."""
+    if db and database_url:
+        raise InvalidInput("--db and --database-url are mutually exclusive", field="db")
+    if database_url:
+        if not is_url(database_url):
+            raise InvalidInput("--database-url must be postgresql://user:password@host:port/dbname",
+                               field="database_url")
+        return database_url
+    if db:
+        return db
+    env_db, env_url = os.environ.get(DB_ENV), os.environ.get(URL_ENV)
+    if env_db and env_url:
+        raise InvalidInput(f"${DB_ENV} and ${URL_ENV} are both set; unset one", field="db")
+    if env_url:
+        if not is_url(env_url):
+            raise InvalidInput(f"${URL_ENV} must be postgresql://user:password@host:port/dbname",
+                               field="database_url")
+        return env_url
+    return env_db or DEFAULT_DB
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    dbname: str
+    host: str
+    port: int
+    user: str
+    password: str
+    schema: str = ""
+
+    def env(self, role: str = "cli") -> dict[str, str]:
+        """The eventsourcing library's settings for this database."""
+        size, overflow = POOL.get(role, POOL["cli"])
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_POOL_SIZE": str(size),
+            "POSTGRES_MAX_OVERFLOW": str(overflow),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            # Broken connections (a restarted server) are noticed before use, not mid-command.
+            "POSTGRES_PRE_PING": "y",
+            # Waiting for the table lock: bounded, so a stuck writer shows up as an error.
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+            "CREATE_TABLE": "y",
+        }
+        if self.schema:
+            env["POSTGRES_SCHEMA"] = self.schema
+        return env
+
+    def redacted(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+def parse_url(url: str) -> PgTarget:
+    """``postgresql://user:password@host:port/dbname[?schema=s]`` (host may be a socket dir)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in SCHEMES:
+        raise InvalidInput("database URL must start with postgresql://", field="database_url")
+    query = parse_qs(parts.query)
+    dbname = unquote(parts.path.lstrip("/"))
+    host = unquote(parts.hostname or "") or (query.get("host") or [""])[0]
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise InvalidInput("database URL has a malformed port", field="database_url") from None
+    user = unquote(parts.username or "") or (query.get("user") or [""])[0]
+    password = unquote(parts.password or "") or (query.get("password") or [""])[0]
+    if not dbname or not host or not user:
+        raise InvalidInput("database URL needs a user, a host and a database name "
+                           "(postgresql://user:password@host:port/dbname)", field="database_url")
+    return PgTarget(dbname, host, port, user, password, (query.get("schema") or [""])[0])
+
+
+def url_from_env(env: object) -> str:
+    """Back from a Ledger's ``POSTGRES_*`` settings to a URL (for readers that open their own)."""
+    from urllib.parse import quote
+
+    g = env.get  # type: ignore[attr-defined]
+    url = (f"postgresql://{quote(g('POSTGRES_USER') or '', safe='')}:{quote(g('POSTGRES_PASSWORD') or '', safe='')}"
+           f"@{g('POSTGRES_HOST')}:{g('POSTGRES_PORT') or 5432}/{g('POSTGRES_DBNAME')}")
+    return url + (f"?schema={g('POSTGRES_SCHEMA')}" if g("POSTGRES_SCHEMA") else "")
+
+
+def cache_path(url: str) -> str:
+    """Where the local audit index of a PostgreSQL ledger lives (derived, rebuildable).
+
+    ``$AUTHLEDGER_CACHE_DIR`` (default ``~/.cache/authledger``) / a hash of the URL
+    without its password, so two databases never share an index file.
+    """
+    t = parse_url(url)
+    key = hashlib.sha256(f"{t.user}@{t.host}:{t.port}/{t.dbname}?{t.schema}".encode()).hexdigest()[:20]
+    base = os.environ.get("AUTHLEDGER_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "authledger")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    return os.path.join(base, f"pg-{key}.ledger")
+
+
+def pg_application_recorder(url: str) -> object:
+    """The Ledger's PostgreSQL recorder alone (readers that need no secret key: the audit index)."""
+    from eventsourcing.postgres import PostgresFactory
+    from eventsourcing.utils import Environment
+
+    env = Environment("Ledger", parse_url(url).env("cli"))
+    env["CREATE_TABLE"] = "y"
+    return PostgresFactory(env).application_recorder()
