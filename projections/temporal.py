@@ -60,9 +60,11 @@ def iso(us: int | None) -> str | None:
 # -- decoding -----------------------------------------------------------------------------
 
 def _ext(code: int, data: bytes) -> Any:
-    # Same ext types as ledger.transcoder, decoded cheaply: instants stay integers (µs).
+    # Same ext types as ledger.transcoder, decoded cheaply: instants stay integers. Native
+    # msgpack timestamps come back as ns (timestamp=2); the legacy ext 2 (µs) is scaled to
+    # ns too, so ``_micros`` has one unit to convert.
     if code == 2:
-        return int.from_bytes(data, "big", signed=True)
+        return int.from_bytes(data, "big", signed=True) * 1000
     if code == 1:
         return str(UUID(bytes=data))
     if code == 3:
@@ -70,10 +72,19 @@ def _ext(code: int, data: bytes) -> Any:
     raise ValueError(f"unknown msgpack extension type {code}")
 
 
+def _micros(state: dict[str, Any]) -> dict[str, Any]:
+    """Turn the instants of a state unpacked with ``timestamp=2`` (ns) into µs."""
+    state["timestamp"] //= 1000
+    until = state.get("until")
+    if until is not None:
+        state["until"] = until // 1000
+    return state
+
+
 def decode_fast(position: int, topic: str, data: bytes) -> dict[str, Any]:
     """Unpack a stored state with instants as µs integers; ProjectionError if it cannot be."""
     try:
-        state = msgpack.unpackb(data, ext_hook=_ext, raw=False)
+        state = _micros(msgpack.unpackb(data, ext_hook=_ext, raw=False, timestamp=2))
     except Exception as e:  # noqa: BLE001 - msgpack raises many types; all mean "corrupt"
         raise ProjectionError(position, topic, f"undecodable state ({type(e).__name__})") from None
     if type(state) is not dict:
@@ -215,14 +226,14 @@ class TemporalBuilder:
     def fast_apply(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
         """``apply`` for a batch of raw rows, with the per-event checks left to the caller:
         on any exception the caller replays the batch through ``apply`` for a precise error."""
-        handlers, ignored, unpackb, ext = self._handlers, self._ignored, msgpack.unpackb, _ext
+        handlers, ignored, unpackb, ext, micros = self._handlers, self._ignored, msgpack.unpackb, _ext, _micros
         for pos, oid, _ver, topic, data in batch:
             h = handlers.get(topic)
             if h is None:
                 if topic not in ignored:
                     raise ValueError(topic)
             else:
-                state = unpackb(data, ext_hook=ext, raw=False)
+                state = micros(unpackb(data, ext_hook=ext, raw=False, timestamp=2))
                 h(pos, uuids[oid], state["timestamp"], state)
             self.position = pos
 
