@@ -34,12 +34,10 @@ from typing import Any
 
 import msgpack
 
-from scripts.bench.common import Row
+from scripts.bench.common import Row, cached_ledger
 
 SECTION = "audit"
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / "bench-results"
-KEY = bytes(range(32))
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 STAGES = ("RELEASE", "PRE", "TEST")
 
@@ -51,23 +49,8 @@ def sizes(quick: bool) -> dict[str, int]:
 
 def ledger_db(quick: bool) -> tuple[Path, dict[str, Any]]:
     """The cached benchmark ledger (generated once per size) and what it holds."""
-    from ledger.bootstrap import open_ledger
-
     s = sizes(quick)
-    path = CACHE / f"audit-{s['apps']}apps-{s['events']}events.db"
-    manifest = path.with_suffix(".manifest")
-    if path.exists() and manifest.exists():
-        return path, json.loads(manifest.read_text())
-    CACHE.mkdir(exist_ok=True)
-    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
-        p.unlink(missing_ok=True)
-    ledger = open_ledger(str(path), key=KEY)
-    try:
-        info = _generate(ledger, s)
-    finally:
-        ledger.close()
-    manifest.write_text(json.dumps(info))
-    return path, info
+    return cached_ledger(f"audit-{s['apps']}apps-{s['events']}events", lambda ledger: _generate(ledger, s))
 
 
 def _generate(ledger: Any, s: dict[str, int]) -> dict[str, Any]:

@@ -32,12 +32,10 @@ from typing import Any
 
 import msgpack
 
-from scripts.bench.common import Row, median_rate
+from scripts.bench.common import KEY, Row, cached_ledger, median_rate
 
 SECTION = "auth index"
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / "bench-results"
-KEY = bytes(range(32))
 STAGES = ("RELEASE", "PRE", "TEST")
 
 
@@ -56,27 +54,8 @@ def _secret_of(app_key: str) -> str:
 
 def ledger_db(quick: bool) -> tuple[Path, dict[str, Any]]:
     """The cached benchmark ledger (generated once per size) and what it holds."""
-    from ledger.bootstrap import open_ledger
-
     s = sizes(quick)
-    path = CACHE / f"auth_index-{s['apps']}apps-{s['events']}events.db"
-    manifest = path.with_suffix(".manifest")
-    if path.exists() and manifest.exists():
-        import json
-
-        return path, json.loads(manifest.read_text())
-    CACHE.mkdir(exist_ok=True)
-    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
-        p.unlink(missing_ok=True)
-    ledger = open_ledger(str(path), key=KEY)
-    try:
-        info = _generate(ledger, s)
-    finally:
-        ledger.close()
-    import json
-
-    manifest.write_text(json.dumps(info))
-    return path, info
+    return cached_ledger(f"auth_index-{s['apps']}apps-{s['events']}events", lambda ledger: _generate(ledger, s))
 
 
 def _generate(ledger: Any, s: dict[str, int]) -> dict[str, Any]:

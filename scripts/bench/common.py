@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 
@@ -48,3 +50,33 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+# -- cached benchmark ledgers ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / "bench-results"
+KEY = bytes(range(32))  # benchmark ledgers only; never a real key
+# Bump when the stored event encoding changes, so stale cached ledgers are not measured
+# (2: instants as msgpack's native Timestamp).
+FORMAT = 2
+
+
+def cached_ledger(name: str, generate: Callable[[Any], dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """A benchmark ledger made once by ``generate(ledger) -> info`` and kept under bench-results/."""
+    from ledger.bootstrap import open_ledger
+
+    path = CACHE / f"{name}-f{FORMAT}.db"
+    manifest = path.with_suffix(".manifest")
+    if path.exists() and manifest.exists():
+        return path, json.loads(manifest.read_text())
+    CACHE.mkdir(exist_ok=True)
+    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
+        p.unlink(missing_ok=True)
+    ledger = open_ledger(str(path), key=KEY)
+    try:
+        info = generate(ledger)
+    finally:
+        ledger.close()
+    manifest.write_text(json.dumps(info))
+    return path, info
