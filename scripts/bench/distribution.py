@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import gc
 import json
 import os
 import random
@@ -336,10 +337,14 @@ def bench_bootstrap(redis: Any, quick: bool) -> list[Row]:
         times.append(time.perf_counter() - t0)
     assert sub.index.digest() == index.digest()
 
-    def floor() -> None:
-        key = client.get(sub.keys["pointer"])
-        for c in client.lrange(key, 0, -1):
-            msgpack.unpackb(c, raw=False, use_list=False)
+    def floor() -> None:  # with the collector paused too, as the subscriber does
+        gc.disable()
+        try:
+            key = client.get(sub.keys["pointer"])
+            for c in client.lrange(key, 0, -1):
+                msgpack.unpackb(c, raw=False, use_list=False)
+        finally:
+            gc.enable()
 
     floors = []
     for _ in range(3):
