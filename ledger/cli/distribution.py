@@ -35,15 +35,30 @@ def publish(redis_url: str, snapshot_every: float, stream_maxlen: int, poll_inte
     publisher = Publisher(ledger, connect(redis_url), prefix=prefix, maxlen=stream_maxlen,
                           snapshot_every=snapshot_every, poll_interval=poll_interval)
     stop = threading.Event()
+    # The publisher runs in a thread; this thread only waits for SIGTERM/SIGINT (sigtimedwait).
+    # A Python signal handler calling Event.set() could deadlock on the Event's own lock if it
+    # interrupted the publisher's Event.wait in the same thread (seen: 1 run in 4).
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    error: list[BaseException] = []
 
-    def on_signal(_signum: int, _frame: object) -> None:
-        stop.set()
-        publisher.wake()
+    def main() -> None:
+        try:
+            publisher.run(stop)
+        except BaseException as e:  # noqa: BLE001 - re-raised below, in the main thread
+            error.append(e)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    worker = threading.Thread(target=main, name="authledger-publish")
     click.echo(f"authledger: publishing {settings().db or 'the default ledger'} to {redis_url}", err=True)
-    publisher.run(stop)
+    worker.start()
+    while worker.is_alive():
+        if signal.sigtimedwait(signals, 0.5) is not None:
+            stop.set()
+            publisher.wake()
+            break
+    worker.join()
+    if error:
+        raise error[0]
     click.echo(f"authledger: publisher stopped at position {publisher.published}", err=True)
 
 

@@ -98,7 +98,9 @@ def test_a_malformed_entry_never_crashes_a_subscriber_it_logs_and_rebootstraps(
     world = populate(ledger, 4)
     publishing()
     sub = make_subscriber()
-    churn(ledger, world, 5)  # a few stream entries after the snapshot
+    assert wait_until(lambda: sub.bootstrapped)
+    for i in range(3):  # a few stream entries after the snapshot
+        ledger.modify_app(world["apps"][1][0], "bob", extension=f'{{"v":{i}}}')
     converged(ledger, sub)
     client, stream = sub.client, sub.keys["stream"]
     last = int(client.xrevrange(stream, "+", "-", count=1)[0][0].split(b"-")[0])
