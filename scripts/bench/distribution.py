@@ -368,7 +368,13 @@ def run(quick: bool) -> list[Row]:
         redis = RedisServer(tmp).start()
         try:
             rows, ours = bench_propagation(redis, tmp, quick)
-            rows += bench_casbin(redis, tmp, quick, ours)
+            try:
+                import casbin_redis_watcher  # noqa: F401 - the peer (pip install --no-deps casbin-redis-watcher)
+            except ImportError:
+                rows.append(Row(SECTION, "peer casbin-redis-watcher not installed (pip install --no-deps "
+                                "casbin-redis-watcher)", float("nan"), ""))
+            else:
+                rows += bench_casbin(redis, tmp, quick, ours)
             rows += bench_bootstrap(redis, quick)
         finally:
             redis.stop()

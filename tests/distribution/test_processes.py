@@ -151,3 +151,19 @@ def test_gateway_sidecars_share_nonces_and_all_refuse_a_reset_key(
             proc.terminate()
         for proc in procs:
             proc.wait(10)
+
+
+def test_two_serve_processes_with_redis_share_nonces(ledger: Ledger, db_path: str, redis_server: Any) -> None:
+    from tests.service.harness import serve
+
+    world = populate(ledger, 1)
+    api = ledger.register_api("acme", "items", nonce_required=True, http_method="GET",
+                              path_pattern="/items/{id}").ids["api_id"]
+    app_id, key, secret = world["apps"][0]
+    ledger.grant("acme", app_id, api, "RELEASE")
+    headers = sign_headers("GET", "http://gw/items/1", key, secret)
+    with serve(db_path, "--redis", redis_server.url, "--no-access-log") as first, \
+            serve(db_path, "--redis", redis_server.url, "--no-access-log") as second:
+        assert _authz(first, headers) == (200, None, app_id)
+        # Check the replay to the other process is refused: the nonce is in Redis, not in memory
+        assert _authz(second, headers)[:2] == (400, "Nonce Used")
