@@ -13,7 +13,7 @@ from eventsourcing.persistence import OperationalError
 from ledger.crypto import SecretBox, SecretKeyError, load_key
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
-from ledger.store import StoreUnavailable, DB_ENV, DEFAULT_DB, URL_ENV, is_url, parse_url, resolve  # noqa: F401 - re-exported
+from ledger.store import StoreUnavailable, ensure_tables, DB_ENV, DEFAULT_DB, URL_ENV, is_url, parse_url, resolve  # noqa: F401 - re-exported
 
 MEMORY = ":memory:"
 
@@ -47,7 +47,13 @@ def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: 
                     raise
                 raise SecretKeyError("no secret key for a PostgreSQL ledger: set AUTHLEDGER_SECRET_KEY "
                                      "(base64 of 32 random bytes) or pass --secret-key-file FILE") from None
-        return Ledger(target.env(role), box=SecretBox(key))
+        ledger = Ledger(target.env(role), box=SecretBox(key))
+        try:
+            ensure_tables(ledger.recorder)
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise InvalidInput(f"database directory does not exist: {directory}", field="db")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.errors import LedgerError, InvalidInput
@@ -94,7 +95,10 @@ class PgTarget:
             # Waiting for the table lock: bounded, so a stuck writer shows up as an error.
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
-            "CREATE_TABLE": "y",
+            # Tables are created by ensure_tables(), once, under an advisory lock: the library's
+            # CREATE ... IF NOT EXISTS / CREATE OR REPLACE FUNCTION race between processes
+            # ("tuple concurrently updated") and cost catalog locks on every CLI call.
+            "CREATE_TABLE": "n",
         }
         if self.schema:
             env["POSTGRES_SCHEMA"] = self.schema
@@ -153,5 +157,25 @@ def pg_application_recorder(url: str) -> object:
     from eventsourcing.utils import Environment
 
     env = Environment("Ledger", parse_url(url).env("cli"))
-    env["CREATE_TABLE"] = "y"
-    return PostgresFactory(env).application_recorder()
+    recorder = PostgresFactory(env).application_recorder()
+    ensure_tables(recorder)
+    return recorder
+
+
+_LOCK_KEY = 0x6175_7468_6C65_6467  # "authledg": the advisory lock that serialises table creation
+
+
+def ensure_tables(recorder: object) -> None:
+    """Create the Ledger's PostgreSQL tables if missing, one process at a time."""
+    r: Any = recorder
+    ds = r.datastore
+    qualified = f"{ds.schema}.{r.events_table_name}"
+    with ds.get_connection() as conn:
+        if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is not None:
+            return
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is None:
+                r.create_table()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))

@@ -28,6 +28,7 @@ class Follower:
         sink.position = max(sink.position, start)
         self._wake = threading.Event()
         self._listening = False
+        self.reconnects = 0  # times the store went away and following resumed
 
     def catch_up(self) -> int:
         """Apply everything new; return how many events were applied."""
@@ -37,10 +38,25 @@ class Follower:
         self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
-        """Follow until ``stop`` is set (raises ProjectionError if an event cannot be applied)."""
-        self.catch_up()
-        if not stop.is_set() and self._run_subscription(stop):
-            return
+        """Follow until ``stop`` is set (raises ProjectionError if an event cannot be applied).
+
+        When the store goes away (PostgreSQL restarted: the LISTEN connection drops, reads
+        fail after the library's retries) the loop waits and resumes from the sink's
+        position, so no event is skipped or applied twice.
+        """
+        while True:
+            try:
+                self.catch_up()
+                if not stop.is_set() and self._run_subscription(stop):
+                    return
+                break
+            except ProjectionError:
+                raise
+            except Exception as e:  # noqa: BLE001 - only the store's connection errors are retried
+                if not _store_error(e) or stop.is_set():
+                    raise
+                self.reconnects += 1
+                stop.wait(self.poll_interval * 4)
         if not self._listening:
             self.ledger.add_save_listener(self._on_save)
             self._listening = True
@@ -69,6 +85,15 @@ class Follower:
     def stop_waking(self) -> None:
         """Wake a sleeping ``run`` (used by the background handle on stop)."""
         self._wake.set()
+
+
+def _store_error(e: BaseException) -> bool:
+    """A connection or lock error of the store (eventsourcing's persistence errors, sqlite3's)."""
+    import sqlite3
+
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    return isinstance(e, (InterfaceError, OperationalError, sqlite3.OperationalError))
 
 
 class Following:

@@ -60,8 +60,12 @@ class LedgerEvents:
     def _rows(self, sql: str, args: Iterable[Any]) -> list[dict[str, Any]]:
         if not self.log.has_table:
             return []
-        return [describe(p, hex_to_uuid(o), t, decode_fast(p, t, s))
-                for p, o, _v, t, s in self.log.conn.execute(sql, tuple(args))]
+        if not hasattr(self.log, "conn"):  # a PostgreSQL ledger (RecorderLog): no SQLite SQL
+            args = tuple(args)
+            rows = self.log.rows_of(args[0]) if "originator_id = ?" in sql else self.log.rows_at(list(args))
+        else:
+            rows = self.log.conn.execute(sql, tuple(args))
+        return [describe(p, hex_to_uuid(o), t, decode_fast(p, t, s)) for p, o, _v, t, s in rows]
 
     def at(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
         ps = sorted(set(positions))

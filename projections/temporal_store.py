@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 from ledger.errors import InvalidInput
 from projections import chain
@@ -134,6 +135,7 @@ class RecorderLog:
 
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
+        self.has_table = True  # the recorder creates its table (PostgreSQL: ledger.store.ensure_tables)
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -151,6 +153,23 @@ class RecorderLog:
     def rows(self, after: int = 0, until: int | None = None) -> Iterator[Row]:
         for batch in self.batches(after, until):
             yield from batch
+
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[Row]:
+        """Rows straight from a PostgreSQL recorder's table (audit lookups by position or id)."""
+        from psycopg import sql
+
+        ds = self.recorder.datastore
+        q = sql.SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {} WHERE "
+                    ).format(sql.Identifier(ds.schema, self.recorder.events_table_name)) + sql.SQL(where)
+        with ds.get_connection() as conn:
+            return [(r["notification_id"], r["originator_id"].hex, r["originator_version"], r["topic"],
+                     bytes(r["state"])) for r in conn.execute(q, args).fetchall()]
+
+    def rows_at(self, positions: list[int]) -> list[Row]:
+        return self._select("notification_id = ANY(%s)", (list(positions),))
+
+    def rows_of(self, originator_id: str) -> list[Row]:
+        return self._select("originator_id = %s ORDER BY originator_version", (UUID(originator_id),))
 
     def row(self, position: int) -> tuple[int, str, int, str, bytes] | None:
         ns = self.recorder.select_notifications(position, limit=1, stop=position)
