@@ -114,6 +114,7 @@ def test_a_build_flushed_in_many_small_pieces_equals_one_flushed_at_once(history
     ledger.close()
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file directly
 def test_an_undecodable_row_stops_the_build_naming_its_position(ledger, db_path):
     import sqlite3
 

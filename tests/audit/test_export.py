@@ -69,6 +69,7 @@ def test_queries_from_an_export_equal_queries_from_the_database(history):
         ledger.close()
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file directly
 def test_a_truncated_or_foreign_file_is_refused(tmp_path, ledger, db_path):
     Driver(ledger).setup()
     buf = io.StringIO()

@@ -14,6 +14,8 @@ from tests.audit.histories import Driver
 BAD = 6  # LogMismatch's exit code
 
 
+pytestmark = pytest.mark.sqlite_only  # tampering edits the SQLite file directly
+
 @pytest.fixture
 def tampered(ledger, db_path, capsys):
     """A ledger with some history, its chain recorded (by `digest`), and a raw connection to the file."""

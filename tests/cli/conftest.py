@@ -12,6 +12,11 @@ import pytest
 from ledger.cli.main import main
 
 
+def _store_option(db_path: str) -> list[str]:
+    """``--db FILE``, or ``--database-url URL`` when the test runs on PostgreSQL."""
+    return ["--database-url", db_path] if db_path.startswith("postgresql:") else ["--db", db_path]
+
+
 @dataclass
 class Result:
     code: int
@@ -33,7 +38,7 @@ def run(capsys: pytest.CaptureFixture[str], secret_key_env: bytes, db_path: str,
     monkeypatch.delenv("AUTHLEDGER_DB", raising=False)
 
     def run(*args: object, db: bool = True) -> Result:
-        argv = (["--db", db_path] if db else []) + [str(a) for a in args]
+        argv = (_store_option(db_path) if db else []) + [str(a) for a in args]
         capsys.readouterr()
         try:
             code = main(argv)

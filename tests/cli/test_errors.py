@@ -101,6 +101,7 @@ def test_nothing_is_written_when_a_deleted_app_is_changed(run: Run, world: dict[
     assert position() == before
 
 
+@pytest.mark.sqlite_only
 def test_a_broken_database_is_an_internal_failure_without_traceback(run: Run, db_path: str) -> None:
     with open(db_path, "wb") as f:
         f.write(b"this is not a sqlite database, not at all" * 100)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -17,7 +18,7 @@ N = 6
 
 def _race(db_path: str, extra: list[str]) -> list[subprocess.CompletedProcess[str]]:
     # Each process waits for a start file so that they all hit the database together.
-    go = db_path + ".go"
+    go = (db_path if not db_path.startswith("postgresql:") else os.path.join(tempfile.gettempdir(), os.urandom(6).hex())) + ".go"
     script = (
         "import os, sys, time\n"
         "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
@@ -26,7 +27,7 @@ def _race(db_path: str, extra: list[str]) -> list[subprocess.CompletedProcess[st
     )
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, go, "--db", db_path, "--json", "app", "create",
+            [sys.executable, "-c", script, go, "--database-url" if db_path.startswith("postgresql:") else "--db", db_path, "--json", "app", "create",
              "--owner", f"racer{i}", "--name", f"racer_app_{i}", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
         )
@@ -38,6 +39,7 @@ def _race(db_path: str, extra: list[str]) -> list[subprocess.CompletedProcess[st
     for p in procs:
         out, err = p.communicate(timeout=120)
         results.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
+    os.remove(go)
     return results
 
 

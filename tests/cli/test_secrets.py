@@ -3,7 +3,8 @@ or any later output."""
 
 from __future__ import annotations
 
-import glob
+from tests.conftest import raw_store_bytes
+
 
 from tests.cli.conftest import Run, make_api
 
@@ -38,13 +39,9 @@ def test_secrets_shown_once_are_nowhere_in_the_db_files_or_later_output(run: Run
     assert len(secrets) == 15 and all(len(s) >= 16 for s in secrets)
 
     # Check the raw bytes of the database (and its WAL/SHM files) hold none of them.
-    files = [p for p in glob.glob(db_path + "*") if not p.endswith(".key")]
-    assert db_path in files
-    for path in files:
-        with open(path, "rb") as f:
-            raw = f.read()
-        for secret in secrets:
-            assert secret.encode() not in raw, f"a secret is in plaintext in {path}"
+    raw = raw_store_bytes(db_path)  # the SQLite files, or PostgreSQL's stored rows
+    for secret in secrets:
+        assert secret.encode() not in raw, f"a secret is in plaintext in {db_path}"
 
     # Check every later view masks them.
     outputs = []

@@ -459,3 +459,20 @@ LedgerVersusModel.TestCase.settings = settings(max_examples=150, stateful_step_c
 LedgerOnSQLiteVersusModel.TestCase.settings = settings(max_examples=10, stateful_step_count=25, deadline=None)
 test_ledger_in_memory_agrees_with_the_model = LedgerVersusModel.TestCase
 test_ledger_on_sqlite_agrees_with_the_model = LedgerOnSQLiteVersusModel.TestCase
+
+
+# -- the same machine on PostgreSQL (issue 8): fewer examples, a fresh database for each ----------
+def test_ledger_on_postgres_agrees_with_the_model(pg_pool: Any) -> None:
+    from hypothesis.stateful import run_state_machine_as_test
+
+    class LedgerOnPostgresVersusModel(LedgerVersusModel):
+        def open(self) -> Ledger:
+            self.url = pg_pool.take()
+            return open_ledger(self.url, key=bytes(32))
+
+        def teardown(self) -> None:
+            super().teardown()
+            pg_pool.give_back(self.url)
+
+    run_state_machine_as_test(LedgerOnPostgresVersusModel,
+                              settings=settings(max_examples=8, stateful_step_count=25, deadline=None))

@@ -12,10 +12,14 @@ import pytest
 from ledger import crypto
 from ledger.bootstrap import open_ledger
 from ledger.crypto import SecretBox, SecretKeyError
+from tests.conftest import raw_store_bytes
 
 
 def test_no_secret_or_appcode_is_found_in_the_raw_database_files(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(crypto.KEY_ENV, raising=False)
+    if db_path.startswith("postgresql:"):  # no file to keep a key beside
+        monkeypatch.setenv(crypto.KEY_ENV, base64.b64encode(bytes(32)).decode())
+    else:
+        monkeypatch.delenv(crypto.KEY_ENV, raising=False)
     ledger = open_ledger(db_path)
     plaintexts: list[str] = []
     custom_secret, custom_code = "Custom!Secret#0123456789", "CustomCode0123456789"
@@ -35,15 +39,14 @@ def test_no_secret_or_appcode_is_found_in_the_raw_database_files(db_path: str, m
     # The values are really there, sealed, and they open with the key.
     assert ledger.open_secret(ledger.get_app(app_id), "vaultkey3") == "Reset!Secret#0000000"
     ledger.close()  # keep -wal around? read both before and after a checkpoint
-    files = [p for p in Path(db_path).parent.iterdir() if p.name.startswith(Path(db_path).name) and not p.name.endswith(".key")]
-    assert any(p.name == Path(db_path).name for p in files)
-    raw = b"".join(p.read_bytes() for p in files)
+    raw = raw_store_bytes(db_path)
     assert b"vaultkey1" in raw  # AppKeys are identifiers and stay readable: the scan works
     for text in set(plaintexts) | {custom_secret, custom_code}:
         assert text.encode() not in raw, "plaintext secret found in the database"
         assert base64.b64encode(text.encode()) not in raw
 
 
+@pytest.mark.sqlite_only
 def test_the_wal_file_holds_no_secret_while_the_ledger_is_open(db_path: str) -> None:
     ledger = open_ledger(db_path, key=bytes(32))
     r = ledger.create_app("alice", "Walled", app_secret="WalSecret!0123456789", app_code="WalCode0123456789x")
@@ -83,6 +86,7 @@ def test_sealing_the_same_secret_twice_gives_different_ciphertexts() -> None:
     assert box.seal("x" * 20, "c") != box.seal("x" * 20, "c")
 
 
+@pytest.mark.sqlite_only
 def test_the_key_file_is_created_beside_the_database_with_mode_0600_and_reused(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(crypto.KEY_ENV, raising=False)
     key_file = Path(crypto.key_file_for(db_path))
@@ -101,6 +105,7 @@ def test_the_key_file_is_created_beside_the_database_with_mode_0600_and_reused(d
     assert crypto.load_key(db_path) == base64.b64decode(content)
 
 
+@pytest.mark.sqlite_only
 def test_the_environment_key_wins_over_the_key_file(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     Path(crypto.key_file_for(db_path)).write_bytes(base64.b64encode(bytes(32)))
     monkeypatch.setenv(crypto.KEY_ENV, base64.b64encode(bytes(range(32))).decode())
@@ -123,6 +128,7 @@ def test_a_malformed_environment_key_is_a_clear_error(db_path: str, monkeypatch:
     assert bad not in str(info.value)
 
 
+@pytest.mark.sqlite_only
 def test_a_malformed_key_file_is_a_clear_error(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(crypto.KEY_ENV, raising=False)
     Path(crypto.key_file_for(db_path)).write_text("garbage")

@@ -47,6 +47,11 @@ def world(ledger: Ledger) -> World:
                  app.ids["app_key"], app.revealed["app_secret"], app.revealed["app_code"])
 
 
+def _store_option(db_path: str) -> list[str]:
+    """``--db FILE``, or ``--database-url URL`` when the test runs on PostgreSQL."""
+    return ["--database-url", db_path] if db_path.startswith("postgresql:") else ["--db", db_path]
+
+
 @dataclass
 class Result:
     code: int
@@ -69,7 +74,7 @@ def run(capsys: pytest.CaptureFixture[str], secret_key_env: bytes, db_path: str,
     def run(*args: object) -> Result:
         capsys.readouterr()
         try:
-            code = main(["--db", db_path, *[str(a) for a in args]])
+            code = main([*_store_option(db_path), *[str(a) for a in args]])
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
         out, err = capsys.readouterr()

@@ -238,6 +238,7 @@ def _corrupt(db_path: str, position: int) -> None:
         db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (b"\xc1\xff garbage", position))
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file directly
 def test_a_corrupted_event_stops_the_projection_loudly(world: World, db_path: str) -> None:
     position = index_of(world).position - 1
     _corrupt(db_path, position)
@@ -247,6 +248,7 @@ def test_a_corrupted_event_stops_the_projection_loudly(world: World, db_path: st
     assert f"position {position}" in str(raised.value) and "authledger:" in str(raised.value)
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file directly
 def test_a_corrupted_event_stops_the_follower_and_stop_reraises(world: World, db_path: str) -> None:
     _corrupt(db_path, 2)
     index = AuthIndex(world.ledger.box)

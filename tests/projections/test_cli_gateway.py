@@ -108,6 +108,7 @@ def test_verify_request_malformed_request_exits_2_with_one_line(world: World, ru
     assert r.code == 2 and r.out == "" and len(r.err.strip().splitlines()) == 1
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file directly
 def test_a_corrupted_ledger_is_reported_in_one_line_exit_1(world: World, run: Any, db_path: str,
                                                            tmp_path: Path) -> None:
     f = tmp_path / "req.http"
