@@ -91,13 +91,14 @@ def test_a_postgres_restart_under_writers_and_a_follower_loses_and_repeats_nothi
     assert len(acks) >= 300 * 0.9
     last = ledger.recorder.max_notification_id()
     covered = sorted(p for events, pos in acks for p in range(pos - events + 1, pos + 1))
-    assert covered == list(range(2, last + 1))  # every acknowledged event once, nothing else
+    log_ids = [n.id for n in ledger.recorder.select_notifications(2, limit=100_000)]
+    assert covered == log_ids  # every acknowledged event once, nothing else (ids may skip: rollbacks)
     deadline = time.time() + 30
     while sink.position < last and time.time() < deadline:
         time.sleep(0.05)
     following.stop()
     # The follower resumed from its position: every event once, in order.
-    assert sink.applied == list(range(1, last + 1))
+    assert sink.applied == [1, *log_ids]
     ledger.close()
 
 
