@@ -1,7 +1,8 @@
 """Entry point: global options, output, and the one place errors become exit codes.
 
 Exit codes: 0 ok; 2 invalid input; 3 not found; 4 not permitted; 5 conflict;
-1 internal failure only. A user mistake prints one line on stderr, never a traceback.
+6 log mismatch (audit); 7 store unavailable (retriable: PostgreSQL away, SQLite locked past
+the bound); 1 internal failure only. A user mistake prints one line on stderr, never a traceback.
 The global options ``--db`` and ``--json`` are accepted before or after the command.
 Command groups live in sibling modules and register themselves in ``COMMAND_MODULES``;
 heavy imports happen inside commands so that one CLI call starts fast.
