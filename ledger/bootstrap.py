@@ -6,14 +6,23 @@ import os
 import random
 import sqlite3
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from eventsourcing.persistence import OperationalError
 
-from ledger.crypto import SecretBox, SecretKeyError, load_key
 from ledger.application import Ledger
+from ledger.crypto import SecretBox, SecretKeyError, load_key
 from ledger.errors import InvalidInput
-from ledger.store import StoreUnavailable, ensure_tables, DB_ENV, DEFAULT_DB, URL_ENV, is_url, parse_url, resolve  # noqa: F401 - re-exported
+from ledger.store import (  # noqa: F401 - re-exported
+    DB_ENV,
+    DEFAULT_DB,
+    URL_ENV,
+    StoreUnavailable,
+    ensure_tables,
+    is_url,
+    parse_url,
+    resolve,
+)
 
 MEMORY = ":memory:"
 

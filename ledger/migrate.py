@@ -42,9 +42,7 @@ class MigrationResult:
 
 def source_path(source: str) -> str:
     """``sqlite:PATH`` (or a plain path) → PATH, which must exist."""
-    path = source[len("sqlite:"):] if source.startswith("sqlite:") else source
-    if path.startswith("//"):  # sqlite:///abs/path
-        path = path[2:]
+    path = source.removeprefix("sqlite:").removeprefix("//")  # sqlite:PATH or sqlite:///abs/path
     if is_url(path):
         raise InvalidInput("--from must be a SQLite ledger (sqlite:PATH)", field="from")
     if not os.path.exists(path):
@@ -80,24 +78,23 @@ def migrate(source: str, target_url: str, *, batch: int = BATCH) -> MigrationRes
     copied = last = 0
     try:
         with psycopg.connect(dbname=target.dbname, host=target.host, port=target.port, user=target.user,
-                             password=target.password) as conn:
-            with conn.transaction():
-                conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(qualified))
-                if conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(qualified)).fetchone():
-                    raise Conflict(f"the target database already holds a ledger ({schema}.{table} is not empty); "
-                                   "migrate into an empty database", field="to")
-                copy_sql = sql.SQL("COPY {} (notification_id, originator_id, originator_version, topic, state) "
-                                   "FROM STDIN").format(qualified)
-                for rows in src.batches(0, None, batch):
-                    with conn.cursor() as cur, cur.copy(copy_sql) as cp:
-                        cp.set_types(["int8", "uuid", "int8", "text", "bytea"])
-                        for pos, oid, ver, topic, state in rows:
-                            cp.write_row((pos, _uuid(oid), ver, topic, bytes(state)))
-                    copied += len(rows)
-                    last = rows[-1][0]
-                if last:
-                    conn.execute(sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'notification_id'), %s)").format(
-                        sql.Literal(f"{schema}.{table}")), (last,))
+                             password=target.password) as conn, conn.transaction():
+            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(qualified))
+            if conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(qualified)).fetchone():
+                raise Conflict(f"the target database already holds a ledger ({schema}.{table} is not empty); "
+                               "migrate into an empty database", field="to")
+            copy_sql = sql.SQL("COPY {} (notification_id, originator_id, originator_version, topic, state) "
+                               "FROM STDIN").format(qualified)
+            for rows in src.batches(0, None, batch):
+                with conn.cursor() as cur, cur.copy(copy_sql) as cp:
+                    cp.set_types(["int8", "uuid", "int8", "text", "bytea"])
+                    for pos, oid, ver, topic, state in rows:
+                        cp.write_row((pos, _uuid(oid), ver, topic, bytes(state)))
+                copied += len(rows)
+                last = rows[-1][0]
+            if last:
+                conn.execute(sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'notification_id'), %s)").format(
+                    sql.Literal(f"{schema}.{table}")), (last,))
         result = MigrationResult(copied, last, digest_of(src), digest_of(RecorderLog(recorder)))
     finally:
         src.close()

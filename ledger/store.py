@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ledger.errors import LedgerError, InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 
 DB_ENV = "AUTHLEDGER_DB"
 URL_ENV = "AUTHLEDGER_DATABASE_URL"

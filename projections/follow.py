@@ -52,7 +52,7 @@ class Follower:
                 break
             except ProjectionError:
                 raise
-            except Exception as e:  # noqa: BLE001 - only the store's connection errors are retried
+            except Exception as e:
                 if not _store_error(e) or stop.is_set():
                     raise
                 self.reconnects += 1

@@ -61,7 +61,8 @@ class PgServer:
         return ["runuser", "-u", USER, "--", *cmd] if self.as_root else cmd
 
     def _run(self, name: str, *args: str, timeout: float = 60) -> None:
-        r = subprocess.run(self._cmd(name, *args), capture_output=True, text=True, timeout=timeout, cwd=self.root)
+        r = subprocess.run(self._cmd(name, *args), capture_output=True, text=True, timeout=timeout, cwd=self.root,
+                           check=False)
         if r.returncode != 0:
             raise RuntimeError(f"{name} failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()}"
                                f"\n{self._log_tail()}")
@@ -113,7 +114,7 @@ class PgServer:
     def __enter__(self) -> PgServer:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- databases ------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ class PgServer:
         try:
             with self.connect() as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except Exception:  # noqa: BLE001 - best effort; the whole server goes at session end
+        except Exception:  # noqa: BLE001, S110 - best effort; the whole server goes at session end
             pass
 
 

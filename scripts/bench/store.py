@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.bench.common import KEY, Row  # noqa: E402
+from scripts.bench.common import KEY, Row
 
 SECTION = "store"
 CTX = mp.get_context("spawn")

@@ -57,9 +57,8 @@ def _worker(target: str, seed: int, n: int, apps: list[str], apis: dict[str, str
         api = rnd.choice(list(apis))
         op = rnd.choice(["create", "create", "modify", "enable", "disable", "add_key", "add_key", "delete_key",
                          "reset_key", "add_code", "grant", "grant", "revoke", "delete"])
-        if op == "delete":  # deleting ends an app's story: only apps this process created, rarely
-            if app not in created or rnd.random() < 0.5:
-                op = "modify"
+        if op == "delete" and (app not in created or rnd.random() < 0.5):
+            op = "modify"  # deleting ends an app's story: only apps this process created, rarely
         args: dict[str, Any]
         if op == "create":
             args = {"owner": rnd.choice(ACCOUNTS), "name": rnd.choice(NAMES), "key": rnd.choice(KEYS),

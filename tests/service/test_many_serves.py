@@ -52,7 +52,7 @@ def test_three_serve_instances_on_one_postgres(pg_url: str, tmp_path: Path) -> N
     try:
         for i in range(INSTANCES):
             port = free_port()
-            log = open(tmp_path / f"serve{i}.log", "wb")
+            log = open(tmp_path / f"serve{i}.log", "wb")  # noqa: SIM115 - kept open while the server runs
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "ledger.cli.main", "--database-url", pg_url, "serve", "--port", str(port),
                  "--no-access-log"], env=env(), stdout=log, stderr=subprocess.STDOUT))
@@ -85,7 +85,7 @@ def test_three_serve_instances_on_one_postgres(pg_url: str, tmp_path: Path) -> N
             t.join(120)
 
         statuses = Counter((op, status) for op, status, _ in results)
-        assert set(s for _, s in statuses) <= {200, 201, 409}, statuses
+        assert {s for _, s in statuses} <= {200, 201, 409}, statuses
         creates = [(key, body) for op, status, (key, body) in
                    ((op, s, b) for op, s, b in results if op == "create") if status == 201]
         # One winner per colliding key, whichever instance it went through.
@@ -116,7 +116,7 @@ def test_three_serve_instances_on_one_postgres(pg_url: str, tmp_path: Path) -> N
         assert all(v.get("status") == want for v in views), views
         for key, body in creates:
             for port in ports:
-                status, view = _call(port, "GET", f"/v1/apps/{body['app_id']}", tokens["alice"])
+                status, _view = _call(port, "GET", f"/v1/apps/{body['app_id']}", tokens["alice"])
                 assert status == 200
     finally:
         for p in procs:
