@@ -586,8 +586,11 @@ def _check_body(op: Operation, raw: bytes) -> dict[str, Any]:
 
 
 def _error(e: LedgerError) -> Response:
-    status = e.http_status if 400 <= e.http_status < 500 else 500
+    # 503: the event store is unavailable (ledger.store.StoreUnavailable, retriable).
+    status = e.http_status if 400 <= e.http_status < 500 or e.http_status == 503 else 500
     headers = {"WWW-Authenticate": 'Bearer realm="authledger"'} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
     return JSONResponse(e.to_dict(), status_code=status, headers=headers)
 
 

@@ -126,3 +126,15 @@ def test_three_serve_instances_on_one_postgres(pg_url: str, tmp_path: Path) -> N
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_an_unavailable_store_is_503_with_retry_after(ledger: Any, acme: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger.store import StoreUnavailable
+
+    def away(*_a: Any, **_k: Any) -> Any:
+        raise StoreUnavailable("event store unavailable: connection refused; retry the command")
+
+    monkeypatch.setattr(ledger, "create_app", away)
+    r = acme.post("/v1/apps", json={"name": "Later"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["error"] == "store_unavailable"
