@@ -50,7 +50,7 @@ def _stores() -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store" not in metafunc.fixturenames:
         return
-    parts = Path(str(metafunc.definition.fspath)).parts
+    parts = Path(metafunc.definition.path).parts
     opted = len(parts) >= 2 and parts[-2] in PG_DIRS and "tests" in parts
     if not opted or metafunc.definition.get_closest_marker("sqlite_only"):
         return  # the store fixture defaults to sqlite, ids unchanged

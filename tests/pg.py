@@ -11,6 +11,7 @@ Binaries: /usr/lib/postgresql/<version>/bin (scripts/test installs ``postgresql`
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -90,6 +91,7 @@ class PgServer:
                   f"--pwfile={pwfile}", timeout=120)
         self._pg_ctl("start")
         self._started = True
+        atexit.register(self.stop)  # an interrupted session leaves no server behind
         return self
 
     def _options(self) -> str:
