@@ -35,6 +35,25 @@ def find_bin_dir() -> str | None:
     return next((d for d in reversed(dirs) if os.path.exists(os.path.join(d, "initdb"))), None)
 
 
+def reap_orphans() -> None:
+    """Stop servers left by sessions that died without cleaning up (SIGTERM, SIGKILL):
+    each server's directory names the process that started it; only dead owners' go."""
+    for owner_file in glob.glob(os.path.join(tempfile.gettempdir(), "authledger-pg-*", "owner.pid")):
+        root = os.path.dirname(owner_file)
+        try:
+            with open(owner_file) as f:
+                os.kill(int(f.read().strip()), 0)
+            continue  # its owner is alive
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue
+        server = PgServer.__new__(PgServer)
+        server.bin, server.root, server.data = find_bin_dir() or "", root, os.path.join(root, "data")
+        server.as_root, server._started, server.log = os.geteuid() == 0, True, os.path.join(root, "server.log")
+        server.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,6 +97,9 @@ class PgServer:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> PgServer:
+        reap_orphans()
+        with open(os.path.join(self.root, "owner.pid"), "w") as f:
+            f.write(str(os.getpid()))
         os.makedirs(self.sock)
         if self.as_root:
             shutil.chown(self.root, USER)
