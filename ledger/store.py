@@ -171,11 +171,14 @@ def ensure_tables(recorder: object) -> None:
     ds = r.datastore
     qualified = f"{ds.schema}.{r.events_table_name}"
     with ds.get_connection() as conn:
-        if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is not None:
-            return
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
-            if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is None:
-                r.create_table()
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is None:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+            try:
+                if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is None:
+                    r.create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    # The recorder looks its composite row type up when it is constructed; when another
+    # process created the type after that, the lookup found nothing and every insert would
+    # fail with "Composite type ... not found". Look it up again now that it exists.
+    ds.register_type_adapters()

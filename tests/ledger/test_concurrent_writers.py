@@ -231,3 +231,22 @@ def test_eight_processes_x_500_commands_on_postgres_agree_with_the_model(pg_url:
 
 def test_four_processes_on_one_sqlite_file_agree_with_the_model(tmp_path: Any) -> None:
     run_writers(str(tmp_path / "ledger.db"), processes=4, commands=150)
+
+
+def test_a_writer_constructed_before_another_process_made_the_tables_can_write(pg_url: str) -> None:
+    # Two serve instances starting on an empty database: the second one's recorder looked
+    # the composite row type up before the first one created it.
+    from ledger.application import Ledger
+    from ledger.crypto import SecretBox
+    from ledger.store import ensure_tables, parse_url
+
+    early = Ledger(parse_url(pg_url).env("cli"), box=SecretBox(TEST_KEY))  # no tables yet
+    try:
+        first = open_ledger(pg_url, key=TEST_KEY)  # creates the tables and the type
+        first.register_api("prov", "api")
+        first.close()
+        ensure_tables(early.recorder)  # what open_ledger does after constructing
+        receipt = early.register_api("prov", "api2")
+        assert receipt.position == 2
+    finally:
+        early.close()
