@@ -214,6 +214,10 @@ class Ledger(Application[UUID]):
         return claim
 
     def _claim_key(self, app_key: str, app: App) -> AppKeyClaim:
+        # Look before writing: a taken AppKey is reported before the app's own rules (the
+        # key pair limit), and a refused insert would burn PostgreSQL sequence numbers
+        # (gaps in positions). A racing writer still loses at the save (version 1 of the
+        # claim is the unique key the store enforces), and _commit names it.
         claim = AppKeyClaim(app_key=app_key, app_id=str(app.id))
         if self._exists(claim.id):
             raise DuplicateAppKey(app_key)

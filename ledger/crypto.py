@@ -79,9 +79,19 @@ def appcode_context(app_id: str) -> str:
     return "appcode:" + app_id
 
 
+def _random_alnum(length: int) -> str:
+    """``length`` uniformly random characters of [A-Za-z0-9]: one draw below 62**length."""
+    n = secrets.randbelow(62**length)
+    out = []
+    for _ in range(length):
+        n, digit = divmod(n, 62)
+        out.append(_ALNUM[digit])
+    return "".join(out)
+
+
 def generate_app_key() -> str:
     """A 24-character AppKey (about 143 bits; AppKeys are identifiers, not secrets)."""
-    return "".join(secrets.choice(_ALNUM) for _ in range(24))
+    return _random_alnum(24)
 
 
 def generate_app_secret() -> str:
@@ -91,7 +101,7 @@ def generate_app_secret() -> str:
 
 def generate_app_code() -> str:
     """A 32-character alphanumeric AppCode (about 190 bits)."""
-    return "".join(secrets.choice(_ALNUM) for _ in range(32))
+    return _random_alnum(32)
 
 
 def code_hint(code: str) -> str:
