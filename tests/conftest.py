@@ -28,6 +28,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TEST_KEY = bytes(range(32))
 
+# The `run` fixture (the CLI in-process against the test's ledger) for every folder.
+pytest_plugins = ["tests.cli_runner"]
+
 
 @pytest.fixture
 def secret_key_env(monkeypatch: pytest.MonkeyPatch) -> bytes:

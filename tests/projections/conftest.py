@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -47,37 +44,3 @@ def world(ledger: Ledger) -> World:
                  app.ids["app_key"], app.revealed["app_secret"], app.revealed["app_code"])
 
 
-def _store_option(db_path: str) -> list[str]:
-    """``--db FILE``, or ``--database-url URL`` when the test runs on PostgreSQL."""
-    return ["--database-url", db_path] if db_path.startswith("postgresql:") else ["--db", db_path]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], secret_key_env: bytes, db_path: str,
-        monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """``run(*args)``: the CLI in-process with ``--db db_path``."""
-    from ledger.cli.main import main
-
-    monkeypatch.delenv("AUTHLEDGER_DB", raising=False)
-
-    def run(*args: object) -> Result:
-        capsys.readouterr()
-        try:
-            code = main([*_store_option(db_path), *[str(a) for a in args]])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
