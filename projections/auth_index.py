@@ -352,7 +352,10 @@ class AuthIndex:
         kind: str = "app_key",
     ) -> Decision:
         """May this credential call the API in the stage at ``at`` (None: now)?"""
-        # The hot path (an AppKey) is written out inline: every call and lookup counts.
+        # The hot path (an AppKey) is written out inline: every call and lookup counts. The
+        # grant part below is the same as check_app's on purpose — folding both into one
+        # helper measured ~12% fewer checks/s. Change them together (the equivalence tests
+        # compare check with an independent model).
         if kind == "app_key":
             app = self._keys.get(credential)
             if app is None:

@@ -88,6 +88,16 @@ class EchoBackend:
         self.server.server_close()
 
 
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Ask a process to stop (SIGTERM), then kill it if it has not within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e["AUTHLEDGER_SECRET_KEY"] = TEST_KEY_B64
@@ -113,12 +123,7 @@ def serve(db: str, *extra: str) -> Iterator[int]:
             wait_for(port, "/readyz", proc=proc)
             yield port
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def nginx_conf(prefix: Path, listen: int, authledger: int, backend: int, conf: Path = NGINX_CONF,
@@ -173,9 +178,4 @@ def nginx(prefix: Path, authledger: int, backend: int, **kw: Any) -> Iterator[in
                 time.sleep(0.05)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
