@@ -11,6 +11,7 @@ import sqlite3
 from datetime import datetime
 
 from ledger.errors import InvalidInput
+from projections.instants import instant, window
 from projections.temporal import iso, to_micros
 from projections.temporal_queries import AuditQueries
 
@@ -48,25 +49,6 @@ def open_queries(db: str | None = None, from_export: str | None = None) -> Audit
     except sqlite3.DatabaseError as e:
         raise InvalidInput(f"cannot read ledger database {path}: {e}", field="db") from None
     return AuditQueries(store, LedgerEvents(log))
-
-
-def instant(value: str, field: str) -> int:
-    """An ISO 8601 instant with a timezone, as µs since the epoch."""
-    from ledger.rules import aware_instant
-
-    return to_micros(aware_instant(value, field))
-
-
-def window(start: str | None, end: str | None) -> tuple[int | None, int | None]:
-    """``--from``/``--to`` in µs (both or neither); the end must come after the start."""
-    if (start is None) != (end is None):
-        raise InvalidInput("--from and --to go together", field="from" if start is None else "to")
-    if start is None or end is None:
-        return None, None
-    lo, hi = instant(start, "from"), instant(end, "to")
-    if hi <= lo:
-        raise InvalidInput(f"--to ({end}) must be after --from ({start})", field="to")
-    return lo, hi
 
 
 def history_span(q: AuditQueries) -> tuple[int, int]:

@@ -389,33 +389,35 @@ def _owned_key(c: Call, app_key: str) -> str:
 
 def who_could_call(c: Call) -> dict[str, Any]:
     from ledger import rules
-    from ledger.cli.audit import _intervals_out, _iso, _when
+    from projections.instants import when, with_iso_bounds
+    from projections.temporal import iso
 
     api_id = _owned_api(c, _one(c, "api_id") or "")
     stage = _one(c, "stage")
     if stage is not None:
         rules.stage(stage)
-    t, lo, hi = _when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
+    t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
     q = _audit(c)
     if t is not None:
-        return {"api_id": api_id, "stage": stage, "at": _iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
-    rows = _intervals_out(q.who_could_call_between(api_id, lo, hi, stage))
-    return {"api_id": api_id, "stage": stage, "from": _iso(lo), "to": _iso(hi), "intervals": rows}
+        return {"api_id": api_id, "stage": stage, "at": iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
+    rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
+    return {"api_id": api_id, "stage": stage, "from": iso(lo), "to": iso(hi), "intervals": rows}
 
 
 def access(c: Call) -> dict[str, Any]:
-    from ledger.cli.audit import _intervals_out, _iso, _when
+    from projections.instants import when, with_iso_bounds
+    from projections.temporal import iso
 
     app_id, app_key = _one(c, "app_id"), _one(c, "app_key")
     if (app_id is None) == (app_key is None):
         raise InvalidInput("give exactly one of app_id or app_key", field="app_id")
     app_id = _owned_app(c, app_id) if app_id is not None else _owned_key(c, app_key or "")
-    t, lo, hi = _when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
+    t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
     q = _audit(c)
     if t is not None:
-        return {"app_id": app_id, "app_key": app_key, "at": _iso(t), "could_call": q.access_at(app_id, t, app_key)}
-    rows = _intervals_out(q.access_between(app_id, lo, hi, app_key))
-    return {"app_id": app_id, "app_key": app_key, "from": _iso(lo), "to": _iso(hi), "intervals": rows}
+        return {"app_id": app_id, "app_key": app_key, "at": iso(t), "could_call": q.access_at(app_id, t, app_key)}
+    rows = with_iso_bounds(q.access_between(app_id, lo, hi, app_key))
+    return {"app_id": app_id, "app_key": app_key, "from": iso(lo), "to": iso(hi), "intervals": rows}
 
 
 def history(c: Call) -> dict[str, Any]:
@@ -432,7 +434,7 @@ def history(c: Call) -> dict[str, Any]:
 
 
 def replay(c: Call) -> dict[str, Any]:
-    from ledger.cli.audit import _instant
+    from projections.instants import instant
 
     app_id, api_id = _one(c, "app_id"), _one(c, "api_id")
     if app_id is None and api_id is None:
@@ -443,7 +445,7 @@ def replay(c: Call) -> dict[str, Any]:
     until = _one(c, "until")
     if until is None:
         raise InvalidInput("until is required", field="until")
-    return _audit(c).replay(_instant(until, "until"), app_id=app_id, api_id=api_id)
+    return _audit(c).replay(instant(until, "until"), app_id=app_id, api_id=api_id)
 
 
 def audit_digest(c: Call) -> dict[str, Any]:

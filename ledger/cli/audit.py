@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -44,36 +43,11 @@ def _queries(from_export: str | None) -> Any:
     return AuditQueries(store, LedgerEvents(log))
 
 
-def _instant(value: str, field: str) -> int:
-    from ledger.rules import aware_instant
-    from projections.temporal import to_micros
-
-    return to_micros(aware_instant(value, field))
-
-
 def _id(value: str, what: str) -> str:
     try:
         return str(UUID(value))
     except ValueError:
         raise InvalidInput(f"{what} id must be a UUID, got {value[:40]!r}", field=f"{what}_id") from None
-
-
-def _when(at: str | None, start: str | None, end: str | None) -> tuple[int | None, int | None, int | None]:
-    """(at, from, to) in µs: either an instant (default now) or a window."""
-    if at is not None and (start is not None or end is not None):
-        raise InvalidInput("use either --at or --from/--to, not both", field="at")
-    if (start is None) != (end is None):
-        raise InvalidInput("--from and --to go together", field="from" if start is None else "to")
-    if start is not None and end is not None:
-        lo, hi = _instant(start, "from"), _instant(end, "to")
-        if hi <= lo:
-            raise InvalidInput(f"--to ({end}) must be after --from ({start})", field="to")
-        return None, lo, hi
-    if at is None:
-        from projections.temporal import to_micros
-
-        return to_micros(datetime.now(UTC)), None, None
-    return _instant(at, "at"), None, None
 
 
 def _iso(us: int | None) -> str | None:
@@ -88,12 +62,6 @@ def _cause(c: dict[str, Any] | None) -> str:
     if c["kind"] == "expiry":
         return f"expiry (end time set at #{c['end_set_at_position']})"
     return f"{c['type']} #{c['position']} by {c['actor']} ({c['source']})"
-
-
-def _intervals_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for r in rows:
-        r["start"], r["end"] = _iso(r["start"]), _iso(r["end"])
-    return rows
 
 
 def _points_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,15 +94,17 @@ def _span_table(rows: list[dict[str, Any]]) -> str:
 def who_could_call(api_id: str, stage: str | None, at: str | None, start: str | None, end: str | None,
                    from_export: str | None) -> None:
     """Apps and credentials that could call an API at an instant, or their intervals in a window."""
+    from projections.instants import when, with_iso_bounds
+
     api_id = _id(api_id, "api")
-    t, lo, hi = _when(at, start, end)
+    t, lo, hi = when(at, start, end)
     q = _queries(from_export)
     if t is not None:
         rows = _points_out(q.who_could_call_at(api_id, t, stage))
         emit({"api_id": api_id, "stage": stage, "at": _iso(t), "could_call": rows},
              lambda d: f"at {d['at']}:\n" + table(d["could_call"], _POINT_COLS, empty="(nobody)"))
     else:
-        rows = _intervals_out(q.who_could_call_between(api_id, lo, hi, stage))
+        rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
         emit({"api_id": api_id, "stage": stage, "from": _iso(lo), "to": _iso(hi), "intervals": rows},
              lambda d: f"from {d['from']} to {d['to']} (< > = clipped to the window):\n" + _span_table(d["intervals"]))
 
@@ -150,11 +120,13 @@ def who_could_call(api_id: str, stage: str | None, at: str | None, start: str | 
 def access(app_id: str | None, app_key: str | None, at: str | None, start: str | None, end: str | None,
            from_export: str | None) -> None:
     """What an app (or one AppKey) could call, at an instant or over a window."""
+    from projections.instants import when, with_iso_bounds
+
     if (app_id is None) == (app_key is None):
         raise InvalidInput("give exactly one of --app or --app-key", field="app_id")
     if app_id is not None:
         app_id = _id(app_id, "app")
-    t, lo, hi = _when(at, start, end)
+    t, lo, hi = when(at, start, end)
     q = _queries(from_export)
     if app_id is None:
         app_id = q.app_for_key(app_key)
@@ -165,7 +137,7 @@ def access(app_id: str | None, app_key: str | None, at: str | None, start: str |
                  d["could_call"], [("API ID", "api_id"), ("STAGE", "stage"), ("KIND", "kind"),
                                    ("CREDENTIAL", "credential"), ("GRANT UNTIL", "grant_until")], empty="(nothing)"))
     else:
-        rows = _intervals_out(q.access_between(app_id, lo, hi, app_key))
+        rows = with_iso_bounds(q.access_between(app_id, lo, hi, app_key))
         emit({"app_id": app_id, "app_key": app_key, "from": _iso(lo), "to": _iso(hi), "intervals": rows},
              lambda d: f"app {d['app_id']} from {d['from']} to {d['to']}:\n" + _span_table(d["intervals"]))
 
@@ -197,7 +169,9 @@ def history(app_id: str | None, api_id: str | None, app_key: str | None, from_ex
 @global_options
 def replay(until: str, app_id: str | None, api_id: str | None, from_export: str | None) -> None:
     """The full authorization state as of an instant: APIs, apps, masked credentials, grants."""
-    t = _instant(until, "until")
+    from projections.instants import instant
+
+    t = instant(until, "until")
     state = _queries(from_export).replay(t, app_id=_id(app_id, "app") if app_id else None,
                                          api_id=_id(api_id, "api") if api_id else None)
     emit(state, _human_replay)
