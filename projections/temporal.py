@@ -206,7 +206,8 @@ class TemporalBuilder:
             PREFIX + "GrantEndChanged": self._grant_end_changed,
             PREFIX + "GrantRevoked": self._grant_revoked,
         }
-        self._ignored = {PREFIX + n for n in ("AppKeyClaimed", "AppCodeClaimed", "TokenIssued", "TokenRevoked")}
+        self._ignored = {PREFIX + n for n in ("AppKeyClaimed", "AppCodeClaimed", "TokenIssued", "TokenRevoked",
+                                                  "IdempotencyKeyUsed")}
 
     def apply(self, position: int, topic: str, originator_id: str, state: dict[str, Any]) -> None:
         """Apply one event; ``originator_id`` a canonical UUID string, instants in µs."""
