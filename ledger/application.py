@@ -7,6 +7,16 @@ is written unless every check passes, and everything one command writes goes in 
 (another writer changed the same app first) are retried a few times by re-running the
 whole command on fresh state, which is safe because commands are decisions on state,
 not increments.
+
+Exactly once across lost acknowledgements: a command's events (with their generated ids
+and credentials) are built once. When the store fails during the save (a connection cut,
+PostgreSQL restarting, SQLite locked), the *same* events are saved again — never a re-run
+of the command, which would draw new ids. If the first attempt had in fact committed (the
+commit reached the store, its acknowledgement did not), the retry meets the unique key
+``(originator_id, originator_version)``: the stored events are compared with ours and, if
+they are the same, the command succeeded (same receipt, positions looked up). The
+library's own PostgreSQL retry of an insert ends the same way. Client retries (a re-sent
+HTTP request, a re-run CLI command) are made safe by idempotency keys (ledger.idempotency).
 """
 
 from __future__ import annotations
@@ -14,7 +24,8 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, TypeVar
@@ -23,9 +34,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
 
-from ledger import crypto, rules
+from ledger import crypto, idempotency, rules
 from ledger.crypto import SecretBox
-from ledger.domain import Acting, Api, App, AppCodeClaim, AppKeyClaim, acting
+from ledger.domain import Acting, Api, App, AppCodeClaim, AppKeyClaim, IdempotencyRecord, acting
 from ledger.errors import (
     ApiNotFound,
     AppCodeNotFound,
@@ -33,10 +44,13 @@ from ledger.errors import (
     ConcurrentChange,
     DuplicateAppCode,
     DuplicateAppKey,
+    IdempotencyKeyReused,
     InvalidInput,
     KeyPairNotFound,
+    LedgerError,
     NotPermitted,
 )
+from ledger.positions import position_of
 from ledger.store import StoreUnavailable
 from ledger.transcoder import MsgpackTranscoder
 
@@ -47,15 +61,25 @@ MAX_RETRIES = 5
 STORE_RETRY_SECONDS = 15.0
 
 
+_STORE_ERRORS = (OperationalError, InterfaceError, sqlite3.OperationalError)
+
+
 @dataclass
 class Receipt:
-    """What a command did: the ids it created, secrets to reveal once, and where it landed."""
+    """What a command did: the ids it created, secrets to reveal once, and where it landed.
+
+    ``replayed``: the command had already run under the same idempotency key; this is the
+    first run's receipt (nothing was written now) without its secrets, which ``withheld``
+    names: they were shown once, by the first response.
+    """
 
     events: int = 0
     position: int | None = None
     timestamp: datetime | None = None
     ids: dict[str, Any] = field(default_factory=dict)
     revealed: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+    withheld: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.ids)
@@ -64,7 +88,27 @@ class Receipt:
         d["events"] = self.events
         d["position"] = self.position
         d["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
+        if self.replayed:
+            d["replayed"] = True
+            d["withheld"] = list(self.withheld)
         return d
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """The idempotency key the running command records, with its request's fingerprint."""
+
+    account: str
+    key: str
+    operation: str
+    fingerprint: str
+
+    @property
+    def record_id(self) -> UUID:
+        return IdempotencyRecord.create_id(self.account, self.key)
+
+
+_keyed: ContextVar[_Keyed | None] = ContextVar("authledger_keyed", default=None)
 
 
 def parse_id(value: object, what: str) -> UUID:
@@ -117,34 +161,86 @@ class Ledger(Application[UUID]):
         finally:
             acting.reset(token)
 
+    def idempotent(self, key: str | None, operation: str, params: dict[str, Any]) -> AbstractContextManager[None]:
+        """Run the one command inside under an idempotency key (None: no key). See ledger.idempotency."""
+        return idempotency.requested(key, operation, params)
+
     def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Receipt]) -> Receipt:
         with self._acting(actor, source, at):
-            attempt = 0
-            deadline = time.monotonic() + STORE_RETRY_SECONDS
-            while True:
+            request = idempotency.pending.get()
+            if request is None:
+                return self._attempts(command)
+            idempotency.pending.set(None)  # one command per key
+            keyed = _Keyed(actor, request.key, request.operation,
+                           self.box.code_hash("idempotency-request:" + request.canonical()))
+
+            def once() -> Receipt:
+                done = self._replay(keyed)  # every attempt: another run may have finished meanwhile
+                return done if done is not None else command()
+
+            token = _keyed.set(keyed)
+            try:
+                return self._attempts(once)
+            except LedgerError as refused:
+                # Lost a race with the same key (the other run's claim or record won the
+                # save, or changed the state this run's checks saw): that run is the answer.
                 try:
-                    return command()
-                except ConcurrentChange:
-                    attempt += 1
-                    if attempt >= MAX_RETRIES:
-                        raise
-                    time.sleep(random.uniform(0.001, 0.01) * attempt)
-                except (OperationalError, InterfaceError, sqlite3.OperationalError) as e:
-                    # The store is busy or away: SQLite "database is locked" past the busy
-                    # timeout (several processes on one file), or PostgreSQL restarting (after
-                    # the library's own retries). Nothing was written by the failed attempt,
-                    # so re-running the whole command on fresh state is safe; bounded in time.
-                    if time.monotonic() >= deadline:
-                        raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; retry the command") from None
-                    time.sleep(random.uniform(0.05, 0.25))
+                    done = self._replay(keyed)
+                except _STORE_ERRORS:
+                    raise refused from None
+                if done is not None:
+                    return done
+                raise
+            finally:
+                _keyed.reset(token)
+
+    def _attempts(self, command: Callable[[], Receipt]) -> Receipt:
+        attempt = 0
+        deadline = time.monotonic() + STORE_RETRY_SECONDS
+        while True:
+            try:
+                return command()
+            except ConcurrentChange:
+                attempt += 1
+                if attempt >= MAX_RETRIES:
+                    raise
+                time.sleep(random.uniform(0.001, 0.01) * attempt)
+            except _STORE_ERRORS as e:
+                # The store is busy or away while the command read its state (SQLite
+                # "database is locked" past the busy timeout, PostgreSQL restarting). The
+                # save retries on its own (_store); nothing was written by this attempt, so
+                # re-running the command on fresh state is safe; bounded in time.
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; retry the command") from None
+                time.sleep(random.uniform(0.05, 0.25))
+
+    def _replay(self, keyed: _Keyed) -> Receipt | None:
+        """The recorded run of this key: its receipt if the request is the same, else refused."""
+        record = self._get(keyed.record_id, IdempotencyRecord)
+        if record is None or record.account != keyed.account or record.key != keyed.key:
+            return None
+        if record.operation != keyed.operation or record.fingerprint != keyed.fingerprint:
+            raise IdempotencyKeyReused()
+        return Receipt(events=record.events, position=position_of(self.recorder, record.id, 1),
+                       timestamp=record.created_on, ids=dict(record.result), replayed=True,
+                       withheld=tuple(record.withheld))
 
     def _commit(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> Receipt:
         """Save all pending events in one transaction and fill in the receipt."""
-        pending = sum(len(a.pending_events) for a in aggregates)
-        if pending == 0:
+        events = [e for a in aggregates for e in a.pending_events]
+        if not events:
             return receipt
+        keyed = _keyed.get()
+        if keyed is not None:
+            # Recorded last, in the same transaction: the receipt's position is the record's.
+            record = IdempotencyRecord(
+                account=keyed.account, key=keyed.key, operation=keyed.operation, fingerprint=keyed.fingerprint,
+                result=dict(receipt.ids), withheld=tuple(sorted(receipt.revealed)), events=len(events) + 1,
+            )
+            aggregates = (*aggregates, record)
+            events += record.pending_events
         try:
-            recordings = self.save(*aggregates)
+            receipt.position = self._store(aggregates, events)
         except IntegrityError:
             for claim in claims:
                 if self._exists(claim.id):
@@ -152,11 +248,46 @@ class Ledger(Application[UUID]):
                         raise DuplicateAppKey(claim.app_key) from None
                     raise DuplicateAppCode() from None
             raise ConcurrentChange() from None
-        last = recordings[-1]
-        receipt.events = len(recordings)
-        receipt.position = last.notification.id
-        receipt.timestamp = last.domain_event.timestamp
+        receipt.events = len(events)
+        receipt.timestamp = events[-1].timestamp
         return receipt
+
+    def _store(self, aggregates: tuple[Any, ...], events: list[Any]) -> int:
+        """Save ``events`` (the aggregates' pending events) once; return the last one's position.
+
+        A store error during the save leaves the outcome unknown: the same events are saved
+        again (bounded in time). A refusal by the unique key after an unknown outcome, or
+        after the library's own retry, may be our own commit: if every one of our events is
+        stored as we made it, the save succeeded.
+        """
+        deadline = time.monotonic() + STORE_RETRY_SECONDS
+        objs: tuple[Any, ...] = aggregates  # the save collects (and clears) their pending events
+        while True:
+            try:
+                try:
+                    recordings = self.save(*objs)
+                    return int(recordings[-1].notification.id)
+                except IntegrityError:
+                    position = self._committed(events)
+                    if position is None:
+                        raise
+                    return position
+            except _STORE_ERRORS as e:
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; the command may or may "
+                                           "not have been applied: retry it with an idempotency key") from None
+                time.sleep(random.uniform(0.05, 0.25))
+                objs = tuple(events)
+
+    def _committed(self, events: list[Any]) -> int | None:
+        """The last event's position if all ``events`` are stored exactly as given, else None."""
+        for e in events:
+            stored = self.recorder.select_events(e.originator_id, gt=e.originator_version - 1,
+                                                 lte=e.originator_version)
+            if not stored or self.mapper.to_domain_event(stored[0]) != e:
+                return None
+        last = events[-1]
+        return position_of(self.recorder, last.originator_id, last.originator_version)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

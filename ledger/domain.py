@@ -16,6 +16,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -425,3 +426,34 @@ class AppCodeClaim(Aggregate):
         return uuid5(NAMESPACE, "appcode:" + code_hash)
 
 
+
+
+class IdempotencyRecord(Aggregate):
+    """A command done under a client's idempotency key: what was asked and what came of it.
+
+    Its id is uuid5 of (account, key), so one key of one account is recorded once, in the
+    same transaction as the command's own events: a racing second use of the key loses at
+    the save, like a second claim of an AppKey. ``fingerprint`` is a keyed hash of the
+    request (it may carry a custom secret); ``result`` holds ids only, never a secret;
+    ``withheld`` names the secrets the first response revealed (shown once, never again).
+    """
+
+    TOPIC = "authledger:IdempotencyRecord"
+
+    class Event(LedgerEvent):
+        TOPIC = "authledger:IdempotencyRecord.Event"
+
+    @event("IdempotencyKeyUsed", **_topic("IdempotencyKeyUsed"))
+    def __init__(self, account: str, key: str, operation: str, fingerprint: str, result: dict[str, Any],
+                 withheld: tuple[str, ...], events: int) -> None:
+        self.account = account
+        self.key = key
+        self.operation = operation
+        self.fingerprint = fingerprint
+        self.result = result
+        self.withheld = withheld
+        self.events = events
+
+    @staticmethod
+    def create_id(account: str, key: str) -> UUID:
+        return uuid5(NAMESPACE, "idempotency:" + account + "\n" + key)

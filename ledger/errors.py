@@ -2,6 +2,7 @@
 
     LedgerError                      exit 1 (internal) unless a leaf says otherwise
     ├── InvalidInput                 exit 2  HTTP 400   a value or request is malformed
+    │   └── IdempotencyKeyReused     exit 2  HTTP 422   the key was used for another request
     ├── NotFound                     exit 3  HTTP 404   an app, API, key pair, AppCode or grant
     │   ├── AppNotFound, ApiNotFound, KeyPairNotFound, AppCodeNotFound, GrantNotFound
     ├── NotPermitted                 exit 4  HTTP 403   the acting account may not do this
@@ -42,6 +43,17 @@ class InvalidInput(LedgerError):
     exit_code = 2
     http_status = 400
     code = "invalid_input"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An idempotency key already recorded for a different request (or command) of the account."""
+
+    http_status = 422
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__("idempotency key already used for a different request; use a new key",
+                         field="idempotency_key")
 
 
 class NotFound(LedgerError):

@@ -141,6 +141,8 @@ TRANSLATORS: dict[str, Callable[[str, dict[str, Any]], list[Change]]] = {
     # Admin API bearer tokens (ledger.tokens): not gateway credentials.
     "authledger:TokenIssued": _nothing,
     "authledger:TokenRevoked": _nothing,
+    # Idempotency records (ledger.domain.IdempotencyRecord): a request's fingerprint and ids.
+    "authledger:IdempotencyKeyUsed": _nothing,
 }
 
 

@@ -17,7 +17,7 @@ from eventsourcing.utils import resolve_topic
 
 from ledger import domain
 from ledger.application import Ledger
-from ledger.domain import Api, App, AppCodeClaim, AppKeyClaim, LedgerEvent
+from ledger.domain import Api, App, AppCodeClaim, AppKeyClaim, IdempotencyRecord, LedgerEvent
 from ledger.transcoder import MsgpackTranscoder, pack, unpack
 
 EVENT_CLASSES: list[type] = [
@@ -38,8 +38,10 @@ EVENT_CLASSES: list[type] = [
     App.GrantRevoked,
     AppKeyClaim.AppKeyClaimed,
     AppCodeClaim.AppCodeClaimed,
+    IdempotencyRecord.IdempotencyKeyUsed,
 ]
-AGGREGATES = {Api: "authledger:Api", App: "authledger:App", AppKeyClaim: "authledger:AppKeyClaim", AppCodeClaim: "authledger:AppCodeClaim"}
+AGGREGATES = {Api: "authledger:Api", App: "authledger:App", AppKeyClaim: "authledger:AppKeyClaim",
+              AppCodeClaim: "authledger:AppCodeClaim", IdempotencyRecord: "authledger:IdempotencyRecord"}
 
 instants = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(timezone.utc)
@@ -54,6 +56,10 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
         return st.one_of(*(strategy_for(a) for a in args))
     if tp is type(None):
         return st.none()
+    if tp is Any:  # a receipt's ids: text, None, flags, lists of small maps (bulk grants)
+        leaves = st.none() | texts | st.booleans() | st.integers(min_value=-(2**62), max_value=2**62)
+        return st.recursive(leaves, lambda c: st.lists(c, max_size=3) | st.dictionaries(texts, c, max_size=3),
+                            max_leaves=8)
     if origin is tuple:
         return st.lists(strategy_for(args[0]), max_size=4).map(tuple)
     if origin is dict:

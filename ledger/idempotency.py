@@ -1,0 +1,72 @@
+"""Idempotency keys: a client's retry of a command it sent under a key does not run it twice.
+
+As in Stripe's API and draft-ietf-httpapi-idempotency-key-header: the first request with a
+key runs the command and records (in the same transaction as the command's events, see
+``ledger.domain.IdempotencyRecord``) a fingerprint of the request and the result, ids only;
+a repeat with the same key and the same request returns that result and writes nothing; the
+same key with another request is refused (``IdempotencyKeyReused``) and writes nothing.
+
+Keys are scoped to the acting account, 1-255 printable ASCII characters (no leading or
+trailing space), and never expire. Only a command that wrote something records its key: a
+refused command (or one that changed nothing) leaves the key unused.
+
+Callers (the CLI, the admin API) describe the request as they received it: an operation
+name and its parameters. ``Ledger.idempotent(key, operation, request)`` wraps the one
+command they run; the ledger computes the fingerprint (a keyed hash, because a request may
+carry a custom AppSecret or AppCode) and does the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.errors import InvalidInput
+
+MAX_KEY = 255
+_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+
+
+def check_key(value: object) -> str:
+    """An idempotency key: 1-255 printable ASCII characters, not starting or ending with a space."""
+    if not isinstance(value, str) or not _KEY.fullmatch(value):
+        raise InvalidInput(f"idempotency key must be 1-{MAX_KEY} printable ASCII characters "
+                           "(no leading or trailing space)", field="idempotency_key")
+    return value
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a caller asked for under a key: the operation and its parameters as received."""
+
+    key: str
+    operation: str
+    params: dict[str, Any]
+
+    def canonical(self) -> str:
+        """The request as one deterministic text (sorted keys, lists for tuples)."""
+        return json.dumps({"operation": self.operation, "params": self.params}, sort_keys=True,
+                          separators=(",", ":"), default=str, ensure_ascii=True)
+
+
+# The request the next command of this context runs under (set by ``requested``, taken by
+# the ledger's command runner so that it applies to exactly one command).
+pending: ContextVar[Request | None] = ContextVar("authledger_idempotency", default=None)
+
+
+@contextmanager
+def requested(key: str | None, operation: str, params: dict[str, Any]) -> Iterator[None]:
+    """Run the enclosed command under ``key`` (no key: nothing changes)."""
+    if key is None:
+        yield
+        return
+    token = pending.set(Request(check_key(key), operation, params))
+    try:
+        yield
+    finally:
+        pending.reset(token)
