@@ -7,6 +7,13 @@ input (the field named), 401 missing/invalid token, 403 not permitted, 404 unkno
 409 conflict. Secrets appear only in the responses of the calls that create or reset
 them. Each operation is declared once in ``OPERATIONS``; service.openapi describes the
 same table, so the document cannot drift from the routes.
+
+The POST operations that generate ids or credentials (``idempotent=True``) take an
+``Idempotency-Key`` header (1-255 printable ASCII; the draft's quoted sf-string form is
+accepted too): a re-sent request with the same key and the same path and body returns the
+first response's ids with status 200 and ``Idempotent-Replayed: true``, writes nothing,
+and does not reveal the secrets again; the same key with another request is 422. Other
+operations refuse the header (400) rather than ignore it.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ class Operation:
     query: dict[str, Param] = field(default_factory=dict)
     tag: str = ""
     reveals: tuple[str, ...] = ()
+    idempotent: bool = False  # takes an Idempotency-Key header
 
 
 @dataclass
@@ -466,8 +474,8 @@ _TAGS = {"additionalProperties": {"type": "string"}}
 OPERATIONS: list[Operation] = [
     Operation("listApis", "GET", "/v1/apis", "Registered APIs (of one owner, if given)", list_apis, tag="apis",
               query={"owner": Param(S, description="Only APIs of this account")}),
-    Operation("registerApi", "POST", "/v1/apis", "Register an API (the caller owns it)", register_api, 201, tag="apis",
-              body={
+    Operation("registerApi", "POST", "/v1/apis", "Register an API (the caller owns it)", register_api, 201,
+              idempotent=True, tag="apis", body={
                   "name": Param(S, True, "1-128 of letters, digits, _ . -"),
                   "group": Param(S, description="API group"),
                   "auth_type": Param(S, schema={"enum": ["APP", "ANONYMOUS"]}),
@@ -481,7 +489,7 @@ OPERATIONS: list[Operation] = [
     Operation("listApps", "GET", "/v1/apps", "The caller's apps (filtered by tags)", list_apps, tag="apps",
               query={"tag": Param("strings", description="KEY=VALUE, repeatable")}),
     Operation("createApp", "POST", "/v1/apps", "Create an app with its default key pair and an AppCode", create_app, 201,
-              tag="apps", reveals=("app_secret", "app_code"), body={
+              idempotent=True, tag="apps", reveals=("app_secret", "app_code"), body={
                   "name": Param(S, True, "4-26 letters, digits, _; starts with a letter"),
                   "description": Param(S), "tags": Param("object", schema=_TAGS), "extension": Param(S),
                   "app_key": Param(S), "app_secret": Param(S), "app_code": Param(S),
@@ -493,19 +501,20 @@ OPERATIONS: list[Operation] = [
     Operation("disableApp", "POST", "/v1/apps/{app_id}/disable", "Disable an app (grants kept)", disable_app, tag="apps"),
     Operation("enableApp", "POST", "/v1/apps/{app_id}/enable", "Enable a disabled app", enable_app, tag="apps"),
     Operation("listKeys", "GET", "/v1/apps/{app_id}/keys", "An app's key pairs (secrets masked)", list_keys, tag="keys"),
-    Operation("addKey", "POST", "/v1/apps/{app_id}/keys", "Add a key pair", add_key, 201, tag="keys",
+    Operation("addKey", "POST", "/v1/apps/{app_id}/keys", "Add a key pair", add_key, 201, idempotent=True, tag="keys",
               reveals=("app_secret",), body={"app_key": Param(S), "app_secret": Param(S)}),
     Operation("deleteKey", "DELETE", "/v1/apps/{app_id}/keys/{app_key}", "Delete an added key pair", delete_key, tag="keys"),
     Operation("resetKey", "POST", "/v1/keys/{app_key}/reset", "New secret (and optionally AppKey) for a pair", reset_key,
-              tag="keys", reveals=("app_secret",), body={"new_app_key": Param(S), "new_app_secret": Param(S)}),
-    Operation("addCode", "POST", "/v1/apps/{app_id}/codes", "Add an AppCode", add_code, 201, tag="codes",
+              idempotent=True, tag="keys", reveals=("app_secret",),
+              body={"new_app_key": Param(S), "new_app_secret": Param(S)}),
+    Operation("addCode", "POST", "/v1/apps/{app_id}/codes", "Add an AppCode", add_code, 201, idempotent=True, tag="codes",
               reveals=("app_code",), body={"code": Param(S)}),
     Operation("deleteCode", "POST", "/v1/apps/{app_id}/codes/delete", "Delete an AppCode (given in the body)",
               delete_code, tag="codes", body={"code": Param(S, True)}),
-    Operation("resetCode", "POST", "/v1/codes/reset", "Replace an AppCode", reset_code, tag="codes",
+    Operation("resetCode", "POST", "/v1/codes/reset", "Replace an AppCode", reset_code, idempotent=True, tag="codes",
               reveals=("app_code",), body={"code": Param(S, True), "new_code": Param(S)}),
-    Operation("grant", "POST", "/v1/grants", "Authorize apps for APIs in a stage (bulk: one to many)", grant, tag="grants",
-              body={
+    Operation("grant", "POST", "/v1/grants", "Authorize apps for APIs in a stage (bulk: one to many)", grant,
+              idempotent=True, tag="grants", body={
                   "app_id": Param("string_or_strings", True, "An app id, or up to 100"),
                   "api_id": Param("string_or_strings", True, "An API id, or up to 100"),
                   "stage": Param(S, True, schema=_STAGE),
@@ -541,7 +550,7 @@ OPERATIONS: list[Operation] = [
               audit_digest, tag="audit"),
     Operation("listTokens", "GET", "/v1/tokens", "The caller's tokens (never the token itself)", list_tokens, tag="tokens"),
     Operation("issueToken", "POST", "/v1/tokens", "Issue another token for the caller's account", issue_token, 201,
-              tag="tokens", reveals=("token",), body={"label": Param(S)}),
+              idempotent=True, tag="tokens", reveals=("token",), body={"label": Param(S)}),
     Operation("revokeToken", "DELETE", "/v1/tokens/{token_id}", "Revoke one of the caller's tokens", revoke_token,
               tag="tokens"),
 ]
@@ -630,7 +639,10 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
                 for k, p in op.query.items():
                     if p.required and not query.get(k):
                         raise InvalidInput(f"query parameter {k} is required", field=k)
-                return op.handler(Call(service, actor, dict(request.path_params), body, query))
+                call = Call(service, actor, dict(request.path_params), body, query)
+                key = idempotency_key(op, request.headers.getlist(IDEMPOTENCY_HEADER))
+                with service.ledger.idempotent(key, op.op_id, {"path": call.path, "body": body}):
+                    return op.handler(call)
 
             result = await run_in_threadpool(run)
             position = result.get("position") if op.method != "GET" else None
@@ -640,9 +652,29 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
             if extra is not None:
                 extra["error"] = e.code
             return _error(e)
+        if result.get("replayed") is True:
+            return JSONResponse(result, status_code=200, headers={REPLAYED_HEADER: "true"})
         return JSONResponse(result, status_code=op.status)
 
     return endpoint
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def idempotency_key(op: Operation, values: list[str]) -> str | None:
+    """The request's idempotency key (validated by the ledger), or None without the header."""
+    if not values:
+        return None
+    if not op.idempotent:
+        raise InvalidInput(f"{op.op_id} does not take an {IDEMPOTENCY_HEADER} header", field="idempotency_key")
+    if len(values) > 1:
+        raise InvalidInput(f"give one {IDEMPOTENCY_HEADER} header", field="idempotency_key")
+    key = values[0]
+    if len(key) >= 2 and key[0] == key[-1] == '"':  # the draft's sf-string form: "abc"
+        key = key[1:-1]
+    return key
 
 
 def _await_index(service: Any, position: int, timeout: float = 2.0) -> None:

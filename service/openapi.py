@@ -22,6 +22,14 @@ _ERROR_STATUSES = {
     "409": "Conflict: duplicate AppKey/AppCode, deleted app, concurrent change",
     "413": "Request body too large",
 }
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"},
+    "description": "Run at most once per key (per account, never expiring; a quoted sf-string is accepted "
+                   "too): a repeat with the same request returns the first result's ids with 200 and "
+                   "Idempotent-Replayed: true, writes nothing and does not reveal secrets again; the "
+                   "same key with another request is 422.",
+}
 
 
 def _schema(p: Param) -> dict[str, Any]:
@@ -60,11 +68,28 @@ def _operation(op: Operation) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
     }
+    if op.idempotent:
+        params.append(dict(_IDEMPOTENCY))
+        replay = {
+            "description": "Replayed: the request already ran under this Idempotency-Key; the first "
+                           "response's ids, nothing written" + (f", {', '.join(op.reveals)} not shown again"
+                                                               if op.reveals else ""),
+            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+        if str(op.status) == "200":
+            responses["200"]["description"] += "; or " + replay["description"][0].lower() + replay["description"][1:]
+            responses["200"]["headers"] = replay["headers"]
+        else:
+            responses["200"] = replay
     for status, text in _ERROR_STATUSES.items():
         if status == "413" and op.body is None:
             continue
         responses[status] = {"description": text,
                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    if op.idempotent:
+        responses["422"] = {"description": "The Idempotency-Key was used for a different request",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     doc: dict[str, Any] = {
         "operationId": op.op_id,
         "summary": op.summary,

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import block, indent, receipt, table
 
@@ -37,16 +38,19 @@ def app_group() -> None:
 @click.option("--app-key", default=None, help="Custom AppKey of the default key pair (else generated).")
 @click.option("--app-secret", default=None, help="Custom AppSecret of the default key pair (else generated).")
 @click.option("--app-code", default=None, help="Custom AppCode (else generated).")
+@KEY_OPTION
 @global_options
 def create(owner: str, name: str, description: str, tags: tuple[str, ...], extension: str,
-           app_key: str | None, app_secret: str | None, app_code: str | None) -> None:
+           app_key: str | None, app_secret: str | None, app_code: str | None, idempotency_key: str | None) -> None:
     """Create an app with its default key pair and an AppCode; their secrets are shown once."""
     tag_map = parse_tags(tags)
-    r = settings().ledger().create_app(
-        owner, name, description=description, tags=tag_map, extension=extension,
-        app_key=app_key, app_secret=app_secret, app_code=app_code,
-    )
-    emit(r.to_dict(), lambda d: receipt("app created", d))
+    ledger = settings().ledger()
+    with keyed(ledger, idempotency_key, "app create"):
+        r = ledger.create_app(
+            owner, name, description=description, tags=tag_map, extension=extension,
+            app_key=app_key, app_secret=app_secret, app_code=app_code,
+        )
+    emit(r.to_dict(), keyed_receipt("app created"))
 
 
 @app_group.command("modify")

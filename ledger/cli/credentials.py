@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import receipt, table
 
@@ -25,11 +26,14 @@ def key_group() -> None:
 @ACTOR
 @click.option("--app-key", default=None, help="Custom AppKey (else generated).")
 @click.option("--app-secret", default=None, help="Custom AppSecret (else generated).")
+@KEY_OPTION
 @global_options
-def key_add(app_id: str, actor: str, app_key: str | None, app_secret: str | None) -> None:
+def key_add(app_id: str, actor: str, app_key: str | None, app_secret: str | None, idempotency_key: str | None) -> None:
     """Add a key pair; its AppSecret is shown once."""
-    r = settings().ledger().add_key_pair(app_id, actor, app_key=app_key, app_secret=app_secret)
-    emit(r.to_dict(), lambda d: receipt("key pair added", d))
+    ledger = settings().ledger()
+    with keyed(ledger, idempotency_key, "key add"):
+        r = ledger.add_key_pair(app_id, actor, app_key=app_key, app_secret=app_secret)
+    emit(r.to_dict(), keyed_receipt("key pair added"))
 
 
 @key_group.command("delete")
@@ -48,11 +52,15 @@ def key_delete(app_id: str, app_key: str, actor: str) -> None:
 @ACTOR
 @click.option("--new-app-key", default=None, help="Also change the AppKey.")
 @click.option("--new-app-secret", default=None, help="Custom new AppSecret (else generated).")
+@KEY_OPTION
 @global_options
-def key_reset(app_key: str, actor: str, new_app_key: str | None, new_app_secret: str | None) -> None:
+def key_reset(app_key: str, actor: str, new_app_key: str | None, new_app_secret: str | None,
+              idempotency_key: str | None) -> None:
     """Give a key pair a new AppSecret (shown once); the old one stops working at once."""
-    r = settings().ledger().reset_key_pair(app_key, actor, new_app_key=new_app_key, new_app_secret=new_app_secret)
-    emit(r.to_dict(), lambda d: receipt("key pair reset", d))
+    ledger = settings().ledger()
+    with keyed(ledger, idempotency_key, "key reset"):
+        r = ledger.reset_key_pair(app_key, actor, new_app_key=new_app_key, new_app_secret=new_app_secret)
+    emit(r.to_dict(), keyed_receipt("key pair reset"))
 
 
 @key_group.command("list")
@@ -83,11 +91,14 @@ def code_group() -> None:
 @click.argument("app_id")
 @ACTOR
 @click.option("--code", default=None, help="Custom AppCode (else generated).")
+@KEY_OPTION
 @global_options
-def code_add(app_id: str, actor: str, code: str | None) -> None:
+def code_add(app_id: str, actor: str, code: str | None, idempotency_key: str | None) -> None:
     """Add an AppCode; it is shown once."""
-    r = settings().ledger().add_app_code(app_id, actor, code=code)
-    emit(r.to_dict(), lambda d: receipt("AppCode added", d))
+    ledger = settings().ledger()
+    with keyed(ledger, idempotency_key, "code add"):
+        r = ledger.add_app_code(app_id, actor, code=code)
+    emit(r.to_dict(), keyed_receipt("AppCode added"))
 
 
 @code_group.command("delete")
@@ -105,11 +116,14 @@ def code_delete(app_id: str, code: str, actor: str) -> None:
 @click.argument("code")
 @ACTOR
 @click.option("--new-code", default=None, help="Custom new AppCode (else generated).")
+@KEY_OPTION
 @global_options
-def code_reset(code: str, actor: str, new_code: str | None) -> None:
+def code_reset(code: str, actor: str, new_code: str | None, idempotency_key: str | None) -> None:
     """Replace an AppCode with a new one (shown once); the old one stops working at once."""
-    r = settings().ledger().reset_app_code(code, actor, new_code=new_code)
-    emit(r.to_dict(), lambda d: receipt("AppCode reset", d))
+    ledger = settings().ledger()
+    with keyed(ledger, idempotency_key, "code reset"):
+        r = ledger.reset_app_code(code, actor, new_code=new_code)
+    emit(r.to_dict(), keyed_receipt("AppCode reset"))
 
 
 def register(cli: click.Group) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
+from ledger.cli.idempotent import KEY_OPTION, keyed
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import indent, receipt, table
 
@@ -31,23 +32,30 @@ def parse_duration(text: str) -> timedelta:
 @click.option("--stage", type=click.Choice(STAGES), required=True)
 @click.option("--until", default=None, metavar="ISO8601", help="End time, with a timezone (default: never).")
 @click.option("--for", "for_", default=None, metavar="30d", help="End time from now: Nm, Nh, Nd or Nw.")
+@KEY_OPTION
 @global_options
 def grant(actor: str, apps: tuple[str, ...], apis: tuple[str, ...], stage: str, until: str | None,
-          for_: str | None) -> None:
+          for_: str | None, idempotency_key: str | None) -> None:
     """Let apps call APIs in a stage (one API to many apps, or one app to many APIs)."""
     if until is not None and for_ is not None:
         raise click.UsageError("use either --until or --for, not both")
     end: str | datetime | None = until
     if for_ is not None:
         end = datetime.now(timezone.utc) + parse_duration(for_)
-    r = settings().ledger().grant(actor, list(apps), list(apis), stage, until=end)
+    ledger = settings().ledger()
+    # The request is the options as given (--for 30d, not the end time it makes now): a
+    # re-run with the same key keeps the first run's end time.
+    with keyed(ledger, idempotency_key, "grant"):
+        r = ledger.grant(actor, list(apps), list(apis), stage, until=end)
     emit(r.to_dict(), _human_grant)
 
 
 def _human_grant(d: dict[str, object]) -> str:
     granted = d["granted"]
     assert isinstance(granted, list)
-    head = receipt("granted", {**d, "granted": f"{len(granted)} grant(s) given or changed"})
+    title = "granted (replayed: this idempotency key already ran; nothing written)" if d.get("replayed") else "granted"
+    rest = {k: v for k, v in d.items() if k not in ("replayed", "withheld")}
+    head = receipt(title, {**rest, "granted": f"{len(granted)} grant(s) given or changed"})
     rows = table(granted, [("APP ID", "app_id"), ("API ID", "api_id")], empty="(already granted as asked)")
     return head + "\n" + indent(rows, "    ")
 

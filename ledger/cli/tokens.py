@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import ONCE, block, indent, receipt, table
 
@@ -17,14 +18,19 @@ def token_group() -> None:
 @token_group.command("create")
 @click.option("--account", required=True, help="Account the token acts as.")
 @click.option("--label", default="", help="What the token is for (printable, at most 128 characters).")
+@KEY_OPTION
 @global_options
-def create(account: str, label: str) -> None:
+def create(account: str, label: str, idempotency_key: str | None) -> None:
     """Issue a token; it is printed once and stored only as a SHA-256 hash."""
     from ledger.tokens import issue_token
 
-    r = issue_token(settings().ledger(), account, label)
+    ledger = settings().ledger()
+    with keyed(ledger, idempotency_key, "token create"):
+        r = issue_token(ledger, account, label)
 
     def human(d: dict[str, object]) -> str:
+        if d.get("replayed"):
+            return keyed_receipt("token issued")(d)
         text = receipt("token issued", d, skip=("token",))
         return text + "\n" + indent(block([("token", f"{d['token']}  {ONCE}")]))
 
