@@ -1,0 +1,198 @@
+"""Idempotency keys on real stores (SQLite file and PostgreSQL): a command sent twice under one
+key lands once; the key with another request is refused and writes nothing; racing processes
+with one key make one app; the record never holds a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.errors import IdempotencyKeyReused, InvalidInput, NotPermitted
+from tests.conftest import raw_store_bytes
+
+RECORD = "authledger:IdempotencyKeyUsed"
+
+
+def topics(ledger: Ledger) -> Counter[str]:
+    return Counter(n.topic for n in ledger.recorder.select_notifications(1, 100_000))
+
+
+def last(ledger: Ledger) -> int:
+    return ledger.recorder.max_notification_id() or 0
+
+
+def test_the_same_key_twice_makes_one_app_and_the_same_receipt(ledger: Ledger) -> None:
+    with ledger.idempotent("create-1", "test:app create", {"name": "MyApp"}):
+        first = ledger.create_app("alice", "MyApp")
+    with ledger.idempotent("create-1", "test:app create", {"name": "MyApp"}):
+        again = ledger.create_app("alice", "MyApp")
+    assert topics(ledger)["authledger:AppCreated"] == 1
+    assert topics(ledger)[RECORD] == 1
+    assert first.events == 6 == last(ledger)  # the app's five events and the record, in one transaction
+    assert not first.replayed and again.replayed
+    assert again.ids == first.ids
+    assert (again.events, again.position, again.timestamp) == (first.events, first.position, first.timestamp)
+    # The secrets were shown once, by the first response; the replay names them, never shows them.
+    assert set(first.revealed) == {"app_secret", "app_code"}
+    assert again.revealed == {} and again.withheld == ("app_code", "app_secret")
+    d = again.to_dict()
+    assert d["replayed"] is True and "app_secret" not in d and "app_code" not in d
+    assert d["app_id"] == first.ids["app_id"] and d["position"] == first.position
+
+
+def test_the_same_key_with_another_request_is_refused_and_writes_nothing(ledger: Ledger) -> None:
+    with ledger.idempotent("k", "test:app create", {"name": "MyApp"}):
+        ledger.create_app("alice", "MyApp")
+    before = last(ledger)
+    for op, params in [("test:app create", {"name": "Other"}), ("test:key add", {"name": "MyApp"})]:
+        with pytest.raises(IdempotencyKeyReused) as e, ledger.idempotent("k", op, params):
+            ledger.create_app("alice", "Other")
+        assert e.value.exit_code == 2 and e.value.http_status == 422 and e.value.field == "idempotency_key"
+    assert last(ledger) == before
+
+
+def test_keys_belong_to_the_acting_account(ledger: Ledger) -> None:
+    with ledger.idempotent("shared", "test:app create", {}):
+        a = ledger.create_app("alice", "MyApp")
+    with ledger.idempotent("shared", "test:app create", {}):
+        b = ledger.create_app("bob", "MyApp")
+    assert a.ids["app_id"] != b.ids["app_id"] and not b.replayed
+
+
+def test_a_refused_command_leaves_its_key_unused(ledger: Ledger) -> None:
+    app = ledger.create_app("alice", "MyApp").ids["app_id"]
+    before = last(ledger)
+    with pytest.raises(NotPermitted), ledger.idempotent("add", "test:key add", {"app": app}):
+        ledger.add_key_pair(app, "mallory")
+    assert last(ledger) == before and topics(ledger)[RECORD] == 0
+    with ledger.idempotent("add", "test:key add", {"app": app}):
+        r = ledger.add_key_pair(app, "alice")
+    assert r.events == 3 and not r.replayed  # the pair, its AppKey claim, the record
+
+
+@pytest.mark.parametrize("key", ["", " lead", "trail ", "é", "tab\there", "x" * 256, "nul\x00"])
+def test_a_malformed_key_is_invalid_input_and_writes_nothing(ledger: Ledger, key: str) -> None:
+    with pytest.raises(InvalidInput, match="idempotency key must be 1-255 printable ASCII"):
+        with ledger.idempotent(key, "test:app create", {}):
+            ledger.create_app("alice", "MyApp")
+    assert last(ledger) == 0
+
+
+def test_the_longest_and_shortest_keys_work(ledger: Ledger) -> None:
+    for key in ["a", "~" * 255, 'with "quotes" and spaces']:
+        with ledger.idempotent(key, "test:app create", {}):
+            ledger.create_app("alice", "MyApp")
+    assert topics(ledger)[RECORD] == 3
+
+
+def test_every_generating_command_replays(ledger: Ledger) -> None:
+    from ledger.tokens import issue_token
+
+    api = ledger.register_api("prov", "api").ids["api_id"]
+    app = ledger.create_app("alice", "MyApp")
+    app_id, key, code = app.ids["app_id"], app.ids["app_key"], app.revealed["app_code"]
+    commands: list[tuple[str, str, Any]] = [
+        ("prov", "api", lambda: ledger.register_api("prov", "api2")),
+        ("alice", "key add", lambda: ledger.add_key_pair(app_id, "alice")),
+        ("alice", "key reset", lambda: ledger.reset_key_pair(key, "alice")),
+        ("alice", "code add", lambda: ledger.add_app_code(app_id, "alice")),
+        ("alice", "code reset", lambda: ledger.reset_app_code(code, "alice")),
+        ("prov", "grant", lambda: ledger.grant("prov", app_id, api, "RELEASE")),
+        ("alice", "token", lambda: issue_token(ledger, "alice", "ci")),
+    ]
+    for _actor, op, command in commands:
+        with ledger.idempotent(op, "test:" + op, {}):
+            first = command()
+        n = last(ledger)
+        with ledger.idempotent(op, "test:" + op, {}):
+            again = command()
+        assert last(ledger) == n, op
+        assert again.replayed and again.ids == first.ids and again.position == first.position, op
+        assert again.withheld == tuple(sorted(first.revealed)), op
+
+
+def test_the_record_holds_no_secret_and_no_custom_secret_of_the_request(ledger: Ledger, db_path: str) -> None:
+    secret, code = "Custom!Secret!0123456789", "CustomCode0000000000042"
+    params = {"app_secret": secret, "app_code": code}
+    with ledger.idempotent("k", "test:app create", params):
+        r = ledger.create_app("alice", "MyApp", app_secret=secret, app_code=code)
+    token_params = {"label": "ci"}
+    from ledger.tokens import issue_token
+
+    with ledger.idempotent("t", "test:token", token_params):
+        t = issue_token(ledger, "alice", "ci")
+    records = [ledger.mapper.to_domain_event(n) for n in ledger.recorder.select_notifications(1, 1000, topics=[RECORD])]
+    assert len(records) == 2
+    for rec in records:
+        text = repr(vars(rec))
+        for plain in (secret, code, t.revealed["token"], r.revealed["app_code"]):
+            assert plain not in text
+        assert len(rec.fingerprint) == 64
+    stored = raw_store_bytes(db_path)
+    for plain in (secret, code, t.revealed["token"]):
+        assert plain.encode() not in stored
+
+
+def test_a_replayed_grant_keeps_the_first_end_time(ledger: Ledger) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    api = ledger.register_api("prov", "api").ids["api_id"]
+    app = ledger.create_app("alice", "MyApp").ids["app_id"]
+    until = datetime.now(timezone.utc) + timedelta(days=30)
+    with ledger.idempotent("g", "test:grant", {"for": "30d"}):
+        first = ledger.grant("prov", app, api, "RELEASE", until=until)
+    with ledger.idempotent("g", "test:grant", {"for": "30d"}):
+        again = ledger.grant("prov", app, api, "RELEASE", until=until + timedelta(seconds=5))
+    assert again.replayed and again.ids == first.ids
+    assert ledger.get_app(app).grants[(api, "RELEASE")].until == until
+
+
+# -- racing processes with one key -------------------------------------------------------------
+
+N = 8
+
+
+def test_eight_processes_racing_with_one_key_make_one_app_and_all_get_its_id(
+    db_path: str, secret_key_env: bytes, ledger: Ledger
+) -> None:
+    go = os.path.join(tempfile.gettempdir(), "idem-" + os.urandom(6).hex() + ".go")
+    script = (
+        "import os, sys, time\n"
+        "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
+        "from ledger.cli.main import main\n"
+        "sys.exit(main(sys.argv[2:]))\n"
+    )
+    store = ["--database-url" if db_path.startswith("postgresql:") else "--db", db_path]
+    # Half with a custom AppKey: the losers then fail the claim check before the save,
+    # and must still answer with the winner's app.
+    for extra in ([], ["--app-key", "RacedKey001"]):
+        key = "race-" + os.urandom(4).hex()
+        procs = [subprocess.Popen([sys.executable, "-c", script, go, *store, "--json", "app", "create",
+                                   "--owner", "alice", "--name", "Raced", *extra, "--idempotency-key", key],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                 for _ in range(N)]
+        time.sleep(1.0)
+        open(go, "w").close()
+        import json
+
+        outs = []
+        for p in procs:
+            out, err = p.communicate(timeout=180)
+            assert p.returncode == 0, err
+            outs.append(json.loads(out))
+        os.remove(go)
+        ids = {o["app_id"] for o in outs}
+        assert len(ids) == 1, outs
+        assert sum(not o.get("replayed") for o in outs) == 1  # one ran, the others replayed it
+        assert len({o["position"] for o in outs}) == 1
+    counts = topics(ledger)
+    assert counts["authledger:AppCreated"] == 2 and counts[RECORD] == 2
