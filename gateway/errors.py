@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from projections.decision import Reason
 
+_set_attribute = object.__setattr__  # bypasses the frozen dataclass's __setattr__
+
 
 @dataclass(frozen=True, init=False)
 class Verdict:
@@ -33,9 +35,11 @@ class Verdict:
         string_to_sign: str | None = None,
         reason: Reason | None = None,
     ) -> None:
-        # One dict update instead of the frozen __init__'s nine object.__setattr__ calls
-        # (~0.7 µs, 5% of a verification); instances stay frozen, hashable and comparable.
-        self.__dict__.update(
+        # One instance dict, set in one call, instead of the frozen __init__'s nine
+        # object.__setattr__ calls (~0.7 µs); instances stay frozen, hashable and comparable.
+        _set_attribute(
+            self,
+            "__dict__",
             {
                 "accepted": accepted,
                 "status": status,
@@ -46,7 +50,7 @@ class Verdict:
                 "extension": extension,
                 "string_to_sign": string_to_sign,
                 "reason": reason,
-            }
+            },
         )
 
     def system_parameters(self) -> dict[str, str]:

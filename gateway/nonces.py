@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+import math
 import threading
-from heapq import heappop, heappush
 from typing import Protocol
 
 
@@ -19,37 +19,89 @@ class NonceStore(Protocol):
         ...
 
 
+Key = tuple[str, str]
+Generation = dict[Key, float]
+
+
 class InMemoryNonceStore:
-    """A thread-safe, process-local NonceStore whose memory is bounded by rate × TTL."""
+    """A thread-safe, process-local NonceStore: two generations of dicts, lock-free when hot.
+
+    Each entry maps (AppKey, nonce) to its expiry; a nonce counts as seen while its expiry
+    is after ``now``, exactly as if it were remembered for ``ttl_seconds`` and then forgotten.
+    Instead of a heap of expiries, whole generations are forgotten: the *current* dict takes
+    new nonces; every ``period`` seconds (the largest TTL seen) it becomes the *previous*
+    one and the old previous is dropped. An entry is recorded while its generation is
+    current (before the rotation at ``rotate_at``), so it expires before ``rotate_at +
+    period``, which is the earliest time its generation is dropped: nothing unexpired is ever
+    forgotten. Memory is bounded by rate × 2 × TTL. Time is the callers' ``now``: like any
+    store that expires by the caller's clock, it assumes callers' clocks agree.
+
+    Atomicity without a lock on the hot path (CPython: ``dict.get`` and ``dict.setdefault``
+    on str-tuple keys are each atomic under the GIL; rotation happens only under the lock
+    and replaces the ``(current, previous)`` tuple in one assignment). A call reads that
+    tuple once, checks ``previous``, then claims the nonce with ``current.setdefault``: of
+    all calls that use the same ``current``, exactly one inserts. A call that inserted
+    answers "new" only if ``current`` is still current afterwards; then any later call
+    either uses the same ``current`` (its setdefault finds the claim) or starts after the
+    rotation and finds the claim in ``previous`` (which it checks first), and every earlier
+    call that used an older ``current`` and inserted there finds, on its own re-check, that
+    a rotation happened. Such a call — and a call that meets an expired entry, which must be
+    replaced — redoes the claim under the lock in the current generation, ignoring its own
+    entry (recognised by identity: each call's expiry is a fresh float object).
+    """
 
     def __init__(self) -> None:
-        self._expiry: dict[tuple[str, str], float] = {}
-        self._queue: list[tuple[float, tuple[str, str]]] = []
+        self._generations: tuple[Generation, Generation] = ({}, {})  # (current, previous)
+        self._period = 0.0
+        self._rotate_at = -math.inf  # the first call takes the locked path and starts the clock
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        """Return how many nonces are remembered (expired ones may linger until the next call)."""
-        return len(self._expiry)
+        """Return how many entries are held (expired ones linger until their generation goes)."""
+        current, previous = self._generations
+        return len(current) + len(previous)
 
     def seen(self, app_key: str, nonce: str, ttl_seconds: float, now: float) -> bool:
         """Atomically record the nonce; return True if it was already present and unexpired."""
+        expiry = now + ttl_seconds
+        if type(expiry) is not float:  # ints may be shared objects; the claim needs its own
+            expiry = float(expiry)
+        if now >= self._rotate_at or ttl_seconds > self._period:
+            return self._seen_locked((app_key, nonce), expiry, now, ttl_seconds)
+        generations = self._generations
+        current, previous = generations
         key = (app_key, nonce)
-        table, queue = self._expiry, self._queue
-        with self._lock:
-            if queue and queue[0][0] <= now:
-                self._purge(now)
-            expiry = table.get(key)
-            if expiry is not None and expiry > now:
-                return True
-            expiry = now + ttl_seconds
-            table[key] = expiry
-            heappush(queue, (expiry, key))
+        found = previous.get(key)
+        if found is not None and found > now:
+            return True
+        found = current.setdefault(key, expiry)
+        if found is not expiry:
+            return found > now or self._seen_locked(key, expiry, now, ttl_seconds)
+        if self._generations is generations:
             return False
+        return self._seen_locked(key, expiry, now, ttl_seconds)  # a rotation raced this call
 
-    def _purge(self, now: float) -> None:
-        """Forget every nonce whose expiry has passed (caller holds the lock)."""
-        queue, table = self._queue, self._expiry
-        while queue and queue[0][0] <= now:
-            expiry, key = heappop(queue)
-            if table.get(key) == expiry:
-                del table[key]
+    def _seen_locked(self, key: Key, expiry: float, now: float, ttl_seconds: float) -> bool:
+        """The same decision under the lock: rotate if due, then claim in the current dict."""
+        with self._lock:
+            if ttl_seconds > self._period:
+                self._period = float(ttl_seconds)
+            if now >= self._rotate_at:
+                current, _ = self._generations
+                if now >= self._rotate_at + self._period:  # everything held has expired
+                    self._generations = ({}, {})
+                else:
+                    self._generations = ({}, current)
+                self._rotate_at = now + self._period
+            current, previous = self._generations
+            found = previous.get(key)
+            if found is not None and found is not expiry and found > now:
+                return True
+            found = current.setdefault(key, expiry)
+            if found is expiry:
+                return False
+            if found > now:
+                return True
+            # An expired entry: calls that meet it come here too, and wait for the lock.
+            current[key] = expiry
+            return False

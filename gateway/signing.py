@@ -27,8 +27,13 @@ import hmac
 from binascii import b2a_base64
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import unquote, unquote_to_bytes
+
+try:  # OpenSSL's keyed HMAC object, which hmac.HMAC wraps (see keyed_mac)
+    from _hashlib import hmac_new as _openssl_hmac_new
+except ImportError:  # pragma: no cover - interpreters built without OpenSSL
+    _openssl_hmac_new = None
 
 Headers = Iterable[tuple[str, str]] | Mapping[str, str]
 EmptyValueStyle = Literal["bare", "equals"]
@@ -43,9 +48,13 @@ _NOT_IN_HEADERS_PART = frozenset(
 _CACHEABLE_SIGNED_HEADERS = 1024  # longer X-Ca-Signature-Headers values are parsed uncached
 
 
+_ONLY_TUPLES = {tuple}
+
+
 def header_map(headers: Headers) -> dict[str, str]:
     """Map lower-cased header names to their first value (non-str names/values are ignored)."""
-    if type(headers) is list or type(headers) is tuple:
+    if (type(headers) is list or type(headers) is tuple) and {*map(type, headers)} == _ONLY_TUPLES:
+        # Every item is a tuple (a 2-list or a 2-character str is not a pair, yet would unpack).
         try:
             # Reversed, so the first of repeated names is assigned last and wins.
             return {
@@ -53,7 +62,7 @@ def header_map(headers: Headers) -> dict[str, str]:
                 for name, value in reversed(headers)
                 if type(name) is str and type(value) is str
             }
-        except (TypeError, ValueError):  # some item is not a pair: take the item-by-item path
+        except ValueError:  # some tuple is not a pair: take the item-by-item path
             pass
     result: dict[str, str] = {}
     if isinstance(headers, Mapping):
@@ -121,14 +130,26 @@ def body_bytes(body: object) -> bytes:
     return b""
 
 
+def form_text(content_type: str | None, body: object) -> str | None:
+    """Return the body decoded (UTF-8, lossless) if it is a non-empty form, else None."""
+    if body and is_form(content_type):
+        return body_bytes(body).decode("utf-8", "surrogateescape")
+    return None
+
+
+def parameters(query: str, form: str | None) -> dict[str, str]:
+    """Return the decoded parameters of the query and of the form body text, if any."""
+    params = _parse(query) if query else {}
+    if form is not None:
+        form_params = _parse(form)
+        form_params.update(params)  # the query value wins for a key in both
+        return form_params
+    return params
+
+
 def parse_params(query: str, content_type: str | None, body: bytes | None) -> dict[str, str]:
     """Return the decoded parameters (query, then form body when the body is a form)."""
-    params = _parse(query) if query else {}
-    if body and is_form(content_type):
-        form = _parse(body_bytes(body).decode("utf-8", "surrogateescape"))
-        form.update(params)  # the query value wins for a key in both
-        return form
-    return params
+    return parameters(query, form_text(content_type, body))
 
 
 def has_empty_value(params: Mapping[str, str]) -> bool:
@@ -192,6 +213,30 @@ def signed_head(method: str, hmap: Mapping[str, str]) -> str:
     return head + "".join([f"{name}:{get(lower, '')}\n" for name, lower in names])
 
 
+def strings_to_sign(
+    method: str, hmap: Mapping[str, str], path: str, params: Mapping[str, str]
+) -> tuple[str, str | None]:
+    """Return StringToSign with an empty value spelled ``key``, and spelled ``key=`` (else None).
+
+    The second spelling exists only when some parameter has the empty value.
+    """
+    head = signed_head(method, hmap)
+    bare = head + path_and_parameters(path, params, "bare")
+    if not has_empty_value(params):
+        return bare, None
+    return bare, head + path_and_parameters(path, params, "equals")
+
+
+def request_strings(
+    method: str, hmap: Mapping[str, str], path: str, query: str, form: str | None
+) -> tuple[str, str | None]:
+    """Return strings_to_sign() of the request's parameters; ``form`` is the decoded form body.
+
+    ``form`` is ``form_text(content_type, body)``: None unless the body is a non-empty form.
+    """
+    return strings_to_sign(method, hmap, path, parameters(query, form))
+
+
 def compose_string_to_sign(
     method: str,
     hmap: Mapping[str, str],
@@ -228,12 +273,32 @@ def signature_bytes(secret: str, string_to_sign: str, method: str) -> bytes:
     return b2a_base64(digest, newline=False)
 
 
-def keyed_mac(secret: str, method: str) -> hmac.HMAC:
-    """Return an HMAC keyed with the secret, to ``copy()`` per message (saves re-keying)."""
-    return hmac.new(secret.encode("utf-8", "surrogatepass"), digestmod=DIGESTS[method])
+class KeyedMac(Protocol):
+    """A keyed HMAC state (``hmac.HMAC`` or OpenSSL's ``_hashlib.HMAC``)."""
+
+    def copy(self) -> KeyedMac: ...  # noqa: D102
+
+    def update(self, msg: bytes) -> None: ...  # noqa: D102
+
+    def digest(self) -> bytes: ...  # noqa: D102
 
 
-def signature_with(mac: hmac.HMAC, string_to_sign: str) -> bytes:
+def keyed_mac(secret: str, method: str) -> KeyedMac:
+    """Return an HMAC keyed with the secret, to ``copy()`` per message (saves re-keying).
+
+    OpenSSL's HMAC object itself when the interpreter has one: ``hmac.HMAC.copy`` wraps it
+    in a new Python object per message, a quarter of the HMAC's cost (~0.35 µs).
+    """
+    key = secret.encode("utf-8", "surrogatepass")
+    if _openssl_hmac_new is not None:
+        try:
+            return _openssl_hmac_new(key, digestmod=DIGESTS[method])  # type: ignore[no-any-return]
+        except ValueError:  # the digest is not available from OpenSSL (FIPS builds)
+            pass
+    return hmac.new(key, digestmod=DIGESTS[method])
+
+
+def signature_with(mac: KeyedMac, string_to_sign: str) -> bytes:
     """Return Base64(HMAC(StringToSign)) as ASCII bytes using a keyed_mac()."""
     mac = mac.copy()
     mac.update(string_to_sign.encode("utf-8", "surrogatepass"))

@@ -1,0 +1,978 @@
+/* gateway._digest: the hot, pure parts of the digest scheme's canonicalisation, in C.
+ *
+ * An optional accelerator for gateway.signing, the pure-Python reference that defines the
+ * semantics (tests/gateway/test_gateway_accelerator.py proves both equal with hypothesis);
+ * gateway.accelerator picks this module when it is built and AUTHLEDGER_PURE_PYTHON is unset.
+ *
+ * Every function works on str objects through the CPython API (any kind: 1, 2 or 4 bytes
+ * per character, lone surrogates included), checks every call that can fail, and holds
+ * owned references to everything it keeps. Inputs outside the fast domain (str subclasses,
+ * non-dict mappings, non-str values, other iterables) are handed, untouched, to the
+ * function of the same name in gateway.signing, so every function here is total exactly
+ * where its reference is. No Python code runs while a borrowed reference is held.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+/* Names X-Ca-Signature-Headers may list but that never form a Headers line. */
+static const char *const EXCLUDED_NAMES[] = {
+    "x-ca-signature", "x-ca-signature-headers", "accept", "content-md5", "content-type", "date",
+};
+#define NAMES_CACHE_MAX 512   /* parsed X-Ca-Signature-Headers values kept (cleared when full) */
+#define NAMES_CACHEABLE 1024  /* longer values are parsed uncached */
+
+static PyObject *excluded;     /* frozenset of EXCLUDED_NAMES */
+static PyObject *names_cache;  /* dict: X-Ca-Signature-Headers value -> ((name, lower), ...) */
+static PyObject *str_lower, *str_upper, *empty_str;
+static PyObject *key_accept, *key_content_md5, *key_content_type, *key_date, *key_signature_headers;
+
+/* -- a string builder: pieces (owned str or one character), joined once -------------------- */
+
+typedef struct {
+    PyObject *obj; /* owned reference, or NULL for `ch` */
+    Py_UCS4 ch;
+} Piece;
+
+#define INLINE_PIECES 48
+
+typedef struct {
+    Piece *items;
+    Py_ssize_t n, cap, length;
+    Py_UCS4 maxchar;
+    Piece inline_items[INLINE_PIECES];
+} Builder;
+
+static void
+builder_init(Builder *b)
+{
+    b->items = b->inline_items;
+    b->n = 0;
+    b->cap = INLINE_PIECES;
+    b->length = 0;
+    b->maxchar = 0;
+}
+
+static void
+builder_free(Builder *b)
+{
+    for (Py_ssize_t i = 0; i < b->n; i++) {
+        Py_XDECREF(b->items[i].obj);
+    }
+    if (b->items != b->inline_items) {
+        PyMem_Free(b->items);
+    }
+    b->items = b->inline_items;
+    b->n = 0;
+}
+
+static int
+builder_reserve_one(Builder *b)
+{
+    if (b->n < b->cap) {
+        return 0;
+    }
+    if (b->cap > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(Piece)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t cap = b->cap * 2;
+    Piece *items;
+    if (b->items == b->inline_items) {
+        items = PyMem_Malloc((size_t)cap * sizeof(Piece));
+        if (items != NULL) {
+            memcpy(items, b->items, (size_t)b->n * sizeof(Piece));
+        }
+    }
+    else {
+        items = PyMem_Realloc(b->items, (size_t)cap * sizeof(Piece));
+    }
+    if (items == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->items = items;
+    b->cap = cap;
+    return 0;
+}
+
+static int
+builder_grow_length(Builder *b, Py_ssize_t len)
+{
+    if (len > PY_SSIZE_T_MAX - b->length) {
+        PyErr_SetString(PyExc_OverflowError, "string to sign too long");
+        return -1;
+    }
+    b->length += len;
+    return 0;
+}
+
+/* Append an exact str (a new reference is taken). */
+static int
+builder_add(Builder *b, PyObject *s)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+    if (len == 0) {
+        return 0;
+    }
+    if (builder_reserve_one(b) < 0 || builder_grow_length(b, len) < 0) {
+        return -1;
+    }
+    Py_INCREF(s);
+    b->items[b->n].obj = s;
+    b->items[b->n].ch = 0;
+    b->n++;
+    Py_UCS4 maxchar = PyUnicode_MAX_CHAR_VALUE(s);
+    if (maxchar > b->maxchar) {
+        b->maxchar = maxchar;
+    }
+    return 0;
+}
+
+/* Append an exact str and drop the caller's reference to it (NULL: an error is set). */
+static int
+builder_add_steal(Builder *b, PyObject *s)
+{
+    if (s == NULL) {
+        return -1;
+    }
+    int rc = builder_add(b, s);
+    Py_DECREF(s);
+    return rc;
+}
+
+static int
+builder_add_char(Builder *b, Py_UCS4 ch)
+{
+    if (builder_reserve_one(b) < 0 || builder_grow_length(b, 1) < 0) {
+        return -1;
+    }
+    b->items[b->n].obj = NULL;
+    b->items[b->n].ch = ch;
+    b->n++;
+    if (ch > b->maxchar) {
+        b->maxchar = ch;
+    }
+    return 0;
+}
+
+/* Join the pieces into a new str (the builder is left as it was; free it after). */
+static PyObject *
+builder_finish(Builder *b)
+{
+    /* Strings are stored in their narrowest kind, so the pieces' kind maxima give the
+     * result's true kind. */
+    Py_UCS4 maxchar = b->maxchar <= 127 ? 127 : b->maxchar <= 255 ? 255
+                      : b->maxchar <= 65535 ? 65535 : 1114111;
+    PyObject *result = PyUnicode_New(b->length, maxchar);
+    if (result == NULL) {
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(result);
+    void *data = PyUnicode_DATA(result);
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < b->n; i++) {
+        PyObject *obj = b->items[i].obj;
+        if (obj == NULL) {
+            PyUnicode_WRITE(kind, data, pos, b->items[i].ch);
+            pos++;
+            continue;
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(obj);
+        if (PyUnicode_KIND(obj) == kind) {
+            memcpy((char *)data + pos * kind, PyUnicode_DATA(obj), (size_t)(len * kind));
+        }
+        else if (PyUnicode_CopyCharacters(result, pos, obj, 0, len) < 0) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        pos += len;
+    }
+    assert(pos == b->length);
+    return result;
+}
+
+/* -- case mapping ---------------------------------------------------------------------------- */
+
+/* str.lower() of an exact str (ASCII inline; other strings through str.lower). */
+static PyObject *
+lower(PyObject *s)
+{
+    if (!PyUnicode_IS_ASCII(s)) {
+        return PyObject_CallMethodNoArgs(s, str_lower);
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
+    Py_ssize_t i = 0;
+    while (i < n && !(d[i] >= 'A' && d[i] <= 'Z')) {
+        i++;
+    }
+    if (i == n) {
+        Py_INCREF(s);
+        return s;
+    }
+    PyObject *r = PyUnicode_New(n, 127);
+    if (r == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    memcpy(o, d, (size_t)i);
+    for (; i < n; i++) {
+        Py_UCS1 c = d[i];
+        o[i] = (c >= 'A' && c <= 'Z') ? (Py_UCS1)(c + 32) : c;
+    }
+    return r;
+}
+
+/* str.upper() of an exact str (ASCII inline; other strings through str.upper). */
+static PyObject *
+upper(PyObject *s)
+{
+    if (!PyUnicode_IS_ASCII(s)) {
+        return PyObject_CallMethodNoArgs(s, str_upper);
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
+    Py_ssize_t i = 0;
+    while (i < n && !(d[i] >= 'a' && d[i] <= 'z')) {
+        i++;
+    }
+    if (i == n) {
+        Py_INCREF(s);
+        return s;
+    }
+    PyObject *r = PyUnicode_New(n, 127);
+    if (r == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    memcpy(o, d, (size_t)i);
+    for (; i < n; i++) {
+        Py_UCS1 c = d[i];
+        o[i] = (c >= 'a' && c <= 'z') ? (Py_UCS1)(c - 32) : c;
+    }
+    return r;
+}
+
+/* -- header_map ------------------------------------------------------------------------------ */
+
+static int
+add_header(PyObject *result, PyObject *name, PyObject *value)
+{
+    if (!PyUnicode_CheckExact(name) || !PyUnicode_CheckExact(value)) {
+        return 0; /* not a (str, str) pair: ignored */
+    }
+    PyObject *key = lower(name);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *kept = PyDict_SetDefault(result, key, value); /* the first value wins */
+    Py_DECREF(key);
+    return kept == NULL ? -1 : 0;
+}
+
+PyDoc_STRVAR(header_map_doc,
+"header_map(headers) -> dict\n\n"
+"Map lower-cased header names to their first value (gateway.signing.header_map). A list or\n"
+"tuple of items (only exact (str, str) tuples count) or a dict is mapped here; other types\n"
+"go to the reference.");
+
+static PyObject *
+header_map_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "header_map(headers) takes 1 argument");
+        return NULL;
+    }
+    PyObject *headers = args[0];
+    if (PyDict_CheckExact(headers)) {
+        PyObject *result = PyDict_New();
+        if (result == NULL) {
+            return NULL;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *name, *value;
+        /* add_header runs no Python code, so `headers` cannot change under PyDict_Next. */
+        while (PyDict_Next(headers, &pos, &name, &value)) {
+            if (add_header(result, name, value) < 0) {
+                Py_DECREF(result);
+                return NULL;
+            }
+        }
+        return result;
+    }
+    if (!PyList_CheckExact(headers) && !PyTuple_CheckExact(headers)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *result = PyDict_New();
+    if (result == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(headers); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(headers, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
+            continue;
+        }
+        Py_INCREF(item);
+        int rc = add_header(result, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+        Py_DECREF(item);
+        if (rc < 0) {
+            Py_DECREF(result);
+            return NULL;
+        }
+    }
+    return result;
+}
+
+/* -- parameters ------------------------------------------------------------------------------ */
+
+static int
+hex_value(Py_UCS4 c)
+{
+    if (c >= '0' && c <= '9') {
+        return (int)(c - '0');
+    }
+    if (c >= 'A' && c <= 'F') {
+        return (int)(c - 'A' + 10);
+    }
+    if (c >= 'a' && c <= 'f') {
+        return (int)(c - 'a' + 10);
+    }
+    return -1;
+}
+
+/* Decode the ASCII run [start, end) of a str: '+' -> ' ', valid %XX -> that byte, other
+ * characters as they are; the bytes are then decoded as UTF-8 with surrogateescape
+ * (urllib.parse.unquote_to_bytes(run).decode("utf-8", "surrogateescape")). */
+static PyObject *
+decode_ascii_run(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    char stack[256];
+    Py_ssize_t n = end - start;
+    char *buf = stack;
+    if (n > (Py_ssize_t)sizeof(stack)) {
+        buf = PyMem_Malloc((size_t)n);
+        if (buf == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
+    Py_ssize_t out = 0;
+    Py_ssize_t i = start;
+    while (i < end) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '+') {
+            buf[out++] = ' ';
+            i++;
+            continue;
+        }
+        if (c == '%' && end - i > 2) {
+            int high = hex_value(PyUnicode_READ(kind, data, i + 1));
+            int low = high < 0 ? -1 : hex_value(PyUnicode_READ(kind, data, i + 2));
+            if (low >= 0) {
+                buf[out++] = (char)(high * 16 + low);
+                i += 3;
+                continue;
+            }
+        }
+        buf[out++] = (char)c; /* c < 128: the run is ASCII */
+        i++;
+    }
+    /* gcc cannot see that `out` counts written bytes: say the buffer is initialised. */
+    PyObject *result = out == 0 ? Py_NewRef(empty_str)
+                                : PyUnicode_DecodeUTF8(buf, out, "surrogateescape");
+    if (buf != stack) {
+        PyMem_Free(buf);
+    }
+    return result;
+}
+
+/* One query/form component [start, end) of `raw`, with '+' and %XX decoded like
+ * gateway.signing._decode (urllib.parse.unquote: only ASCII runs are percent-decoded). */
+static PyObject *
+decode_component(PyObject *raw, int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    Py_ssize_t i;
+    int escaped = 0, ascii = 1;
+    for (i = start; i < end; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '%' || c == '+') {
+            escaped = 1;
+        }
+        else if (c > 127) {
+            ascii = 0;
+        }
+    }
+    if (!escaped) {
+        return PyUnicode_Substring(raw, start, end);
+    }
+    if (ascii) {
+        return decode_ascii_run(kind, data, start, end);
+    }
+    Builder b;
+    builder_init(&b);
+    i = start;
+    while (i < end) {
+        Py_ssize_t j = i;
+        PyObject *part;
+        if (PyUnicode_READ(kind, data, i) <= 127) {
+            while (j < end && PyUnicode_READ(kind, data, j) <= 127) {
+                j++;
+            }
+            part = decode_ascii_run(kind, data, i, j);
+        }
+        else {
+            while (j < end && PyUnicode_READ(kind, data, j) > 127) {
+                j++;
+            }
+            part = PyUnicode_Substring(raw, i, j);
+        }
+        if (builder_add_steal(&b, part) < 0) {
+            builder_free(&b);
+            return NULL;
+        }
+        i = j;
+    }
+    PyObject *result = builder_finish(&b);
+    builder_free(&b);
+    return result;
+}
+
+/* Add the parameters of `raw` (an exact str, a=b&c) to `dict`, keeping a key's first value. */
+static int
+parse_into(PyObject *dict, PyObject *raw)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+    int kind = PyUnicode_KIND(raw);
+    const void *data = PyUnicode_DATA(raw);
+    Py_ssize_t start = 0;
+    while (start < n) {
+        Py_ssize_t end = PyUnicode_FindChar(raw, '&', start, n, 1);
+        if (end == -2) {
+            return -1;
+        }
+        if (end < 0) {
+            end = n;
+        }
+        if (end > start) { /* empty pieces are skipped */
+            Py_ssize_t eq = PyUnicode_FindChar(raw, '=', start, end, 1);
+            if (eq == -2) {
+                return -1;
+            }
+            PyObject *key = decode_component(raw, kind, data, start, eq < 0 ? end : eq);
+            if (key == NULL) {
+                return -1;
+            }
+            PyObject *value;
+            if (eq < 0) {
+                value = empty_str;
+                Py_INCREF(value);
+            }
+            else {
+                value = decode_component(raw, kind, data, eq + 1, end);
+            }
+            if (value == NULL) {
+                Py_DECREF(key);
+                return -1;
+            }
+            PyObject *kept = PyDict_SetDefault(dict, key, value);
+            Py_DECREF(key);
+            Py_DECREF(value);
+            if (kept == NULL) {
+                return -1;
+            }
+        }
+        start = end + 1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(parameters_doc,
+"parameters(query, form) -> dict\n\n"
+"The decoded parameters of ``query`` and, unless ``form`` is None, of the form body text\n"
+"``form``; a query key shadows the same form key (gateway.signing.parameters).");
+
+static PyObject *
+parameters_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "parameters(query, form) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *query = args[0], *form = args[1];
+    if (!PyUnicode_CheckExact(query) || (form != Py_None && !PyUnicode_CheckExact(form))) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *result = PyDict_New();
+    if (result == NULL) {
+        return NULL;
+    }
+    if (form == Py_None) {
+        if (parse_into(result, query) < 0) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        return result;
+    }
+    PyObject *params = PyDict_New();
+    if (params == NULL || parse_into(params, query) < 0 || parse_into(result, form) < 0
+        || PyDict_Update(result, params) < 0) {
+        Py_XDECREF(params);
+        Py_DECREF(result);
+        return NULL;
+    }
+    Py_DECREF(params);
+    return result;
+}
+
+/* -- X-Ca-Signature-Headers ------------------------------------------------------------------ */
+
+/* Parse a listed value (exact str) into sorted ((spelling, lower), ...) (new reference). */
+static PyObject *
+parse_signed_names(PyObject *listed)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(listed);
+    int kind = PyUnicode_KIND(listed);
+    const void *data = PyUnicode_DATA(listed);
+    PyObject *names = PyList_New(0);
+    if (names == NULL) {
+        return NULL;
+    }
+    Py_ssize_t start = 0;
+    while (start <= n) {
+        Py_ssize_t end = PyUnicode_FindChar(listed, ',', start, n, 1);
+        if (end == -2) {
+            goto error;
+        }
+        if (end < 0) {
+            end = n;
+        }
+        Py_ssize_t s = start, e = end;
+        while (s < e && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, s))) {
+            s++;
+        }
+        while (e > s && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, e - 1))) {
+            e--;
+        }
+        start = end + 1;
+        if (s == e) {
+            continue;
+        }
+        PyObject *name = PyUnicode_Substring(listed, s, e);
+        if (name == NULL) {
+            goto error;
+        }
+        PyObject *low = lower(name);
+        if (low == NULL) {
+            Py_DECREF(name);
+            goto error;
+        }
+        int skip = PySet_Contains(excluded, low);
+        int rc = skip;
+        if (skip == 0) {
+            PyObject *pair = PyTuple_Pack(2, name, low);
+            rc = pair == NULL ? -1 : PyList_Append(names, pair);
+            Py_XDECREF(pair);
+        }
+        Py_DECREF(name);
+        Py_DECREF(low);
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    if (PyList_Sort(names) < 0) {
+        goto error;
+    }
+    PyObject *result = PyList_AsTuple(names);
+    Py_DECREF(names);
+    return result;
+error:
+    Py_DECREF(names);
+    return NULL;
+}
+
+/* The parsed names of a listed value, through a bounded cache (new reference). */
+static PyObject *
+signed_names(PyObject *listed)
+{
+    int cacheable = PyUnicode_GET_LENGTH(listed) <= NAMES_CACHEABLE;
+    if (cacheable) {
+        PyObject *cached = PyDict_GetItemWithError(names_cache, listed);
+        if (cached != NULL) {
+            Py_INCREF(cached);
+            return cached;
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    PyObject *names = parse_signed_names(listed);
+    if (names == NULL || !cacheable) {
+        return names;
+    }
+    if (PyDict_GET_SIZE(names_cache) >= NAMES_CACHE_MAX) {
+        PyDict_Clear(names_cache);
+    }
+    if (PyDict_SetItem(names_cache, listed, names) < 0) {
+        Py_DECREF(names);
+        return NULL;
+    }
+    return names;
+}
+
+PyDoc_STRVAR(signed_header_names_doc,
+"signed_header_names(listed) -> tuple\n\n"
+"The names a Headers part covers, as (spelling, lower-case), sorted by spelling\n"
+"(gateway.signing.signed_header_names).");
+
+static PyObject *
+signed_header_names_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "signed_header_names(listed) takes 1 argument");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(args[0])) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    return signed_names(args[0]);
+}
+
+/* -- StringToSign ------------------------------------------------------------------------------ */
+
+/* 1: done, 0: out of the fast domain (NotImplemented), -1: error. */
+#define DONE 1
+#define OUT_OF_DOMAIN 0
+
+/* Append hmap[key] (absent: nothing); a non-str value is out of the fast domain. */
+static int
+add_header_value(Builder *b, PyObject *hmap, PyObject *key)
+{
+    PyObject *value = PyDict_GetItemWithError(hmap, key);
+    if (value == NULL) {
+        return PyErr_Occurred() ? -1 : DONE;
+    }
+    if (!PyUnicode_CheckExact(value)) {
+        return OUT_OF_DOMAIN;
+    }
+    return builder_add(b, value) < 0 ? -1 : DONE;
+}
+
+/* Append StringToSign's head: the five fixed lines, then the Headers lines. */
+static int
+add_head(Builder *b, PyObject *method, PyObject *hmap)
+{
+    PyObject *const fixed[4] = {key_accept, key_content_md5, key_content_type, key_date};
+    if (builder_add_steal(b, upper(method)) < 0 || builder_add_char(b, '\n') < 0) {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        int rc = add_header_value(b, hmap, fixed[i]);
+        if (rc != DONE) {
+            return rc;
+        }
+        if (builder_add_char(b, '\n') < 0) {
+            return -1;
+        }
+    }
+    PyObject *listed = PyDict_GetItemWithError(hmap, key_signature_headers);
+    if (listed == NULL) {
+        return PyErr_Occurred() ? -1 : DONE;
+    }
+    if (!PyUnicode_CheckExact(listed)) {
+        return OUT_OF_DOMAIN;
+    }
+    if (PyUnicode_GET_LENGTH(listed) == 0) {
+        return DONE;
+    }
+    PyObject *names = signed_names(listed);
+    if (names == NULL) {
+        return -1;
+    }
+    int rc = DONE;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(names, i);
+        if (builder_add(b, PyTuple_GET_ITEM(pair, 0)) < 0 || builder_add_char(b, ':') < 0) {
+            rc = -1;
+            break;
+        }
+        rc = add_header_value(b, hmap, PyTuple_GET_ITEM(pair, 1));
+        if (rc != DONE) {
+            break;
+        }
+        if (builder_add_char(b, '\n') < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    Py_DECREF(names);
+    return rc;
+}
+
+/* Sorted keys of params if every key and value is an exact str; Py_None when out of the
+ * fast domain; NULL on error. */
+static PyObject *
+sorted_keys(PyObject *params)
+{
+    PyObject *keys = PyList_New(PyDict_GET_SIZE(params));
+    if (keys == NULL) {
+        return NULL;
+    }
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(params, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_CheckExact(value)
+            || i >= PyList_GET_SIZE(keys)) {
+            Py_DECREF(keys);
+            Py_RETURN_NONE;
+        }
+        Py_INCREF(key);
+        PyList_SET_ITEM(keys, i, key);
+        i++;
+    }
+    if (i != PyList_GET_SIZE(keys)) {
+        Py_DECREF(keys);
+        Py_RETURN_NONE;
+    }
+    if (PyList_Sort(keys) < 0) { /* exact str keys: compared by code point, no Python code */
+        Py_DECREF(keys);
+        return NULL;
+    }
+    return keys;
+}
+
+/* Append PathAndParameters: path, then "?" and the sorted key=value pairs. */
+static int
+add_path_and_parameters(Builder *b, PyObject *path, PyObject *params, PyObject *keys, int equals,
+                        int *has_empty)
+{
+    if (builder_add(b, path) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        PyObject *value = PyDict_GetItemWithError(params, key);
+        if (value == NULL || !PyUnicode_CheckExact(value)) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            return OUT_OF_DOMAIN;
+        }
+        if (builder_add_char(b, i == 0 ? '?' : '&') < 0 || builder_add(b, key) < 0) {
+            return -1;
+        }
+        if (PyUnicode_GET_LENGTH(value) == 0) {
+            *has_empty = 1;
+        }
+        if (equals || PyUnicode_GET_LENGTH(value) > 0) {
+            if (builder_add_char(b, '=') < 0 || builder_add(b, value) < 0) {
+                return -1;
+            }
+        }
+    }
+    return DONE;
+}
+
+/* (bare, equals or None) for exact-str method and path and exact dicts hmap and params. */
+static PyObject *
+both_strings(PyObject *method, PyObject *hmap, PyObject *path, PyObject *params)
+{
+    PyObject *keys = sorted_keys(params);
+    if (keys == NULL) {
+        return NULL;
+    }
+    if (keys == Py_None) {
+        Py_DECREF(keys);
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    int has_empty = 0;
+    Builder b;
+    builder_init(&b);
+    PyObject *bare = NULL, *equals = NULL, *result = NULL;
+    int rc = add_head(&b, method, hmap);
+    Py_ssize_t head_pieces = b.n, head_length = b.length;
+    Py_UCS4 head_maxchar = b.maxchar;
+    if (rc == DONE) {
+        rc = add_path_and_parameters(&b, path, params, keys, 0, &has_empty);
+    }
+    if (rc == DONE) {
+        bare = builder_finish(&b);
+        rc = bare == NULL ? -1 : DONE;
+    }
+    if (rc == DONE && has_empty) {
+        /* Reuse the head's pieces; only PathAndParameters differs. */
+        for (Py_ssize_t i = head_pieces; i < b.n; i++) {
+            Py_XDECREF(b.items[i].obj);
+        }
+        b.n = head_pieces;
+        b.length = head_length;
+        b.maxchar = head_maxchar;
+        rc = add_path_and_parameters(&b, path, params, keys, 1, &has_empty);
+        if (rc == DONE) {
+            equals = builder_finish(&b);
+            rc = equals == NULL ? -1 : DONE;
+        }
+    }
+    if (rc == DONE) {
+        result = PyTuple_Pack(2, bare, equals != NULL ? equals : Py_None);
+    }
+    else if (rc == OUT_OF_DOMAIN) {
+        result = Py_NewRef(Py_NotImplemented);
+    }
+    Py_XDECREF(bare);
+    Py_XDECREF(equals);
+    Py_DECREF(keys);
+    builder_free(&b);
+    return result;
+}
+
+PyDoc_STRVAR(strings_to_sign_doc,
+"strings_to_sign(method, hmap, path, params) -> (str, str | None)\n\n"
+"StringToSign with empty values spelled 'key', and spelled 'key=' when some parameter is\n"
+"empty, else None (gateway.signing.strings_to_sign).");
+
+static PyObject *
+strings_to_sign_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "strings_to_sign(method, hmap, path, params) takes 4 arguments");
+        return NULL;
+    }
+    PyObject *method = args[0], *hmap = args[1], *path = args[2], *params = args[3];
+    if (!PyUnicode_CheckExact(method) || !PyDict_CheckExact(hmap) || !PyUnicode_CheckExact(path)
+        || !PyDict_CheckExact(params)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    return both_strings(method, hmap, path, params);
+}
+
+PyDoc_STRVAR(request_strings_doc,
+"request_strings(method, hmap, path, query, form) -> (str, str | None)\n\n"
+"strings_to_sign(method, hmap, path, parameters(query, form)) in one call\n"
+"(gateway.signing.request_strings).");
+
+static PyObject *
+request_strings_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "request_strings(method, hmap, path, query, form) takes 5 arguments");
+        return NULL;
+    }
+    PyObject *method = args[0], *hmap = args[1], *path = args[2];
+    if (!PyUnicode_CheckExact(method) || !PyDict_CheckExact(hmap) || !PyUnicode_CheckExact(path)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *params = parameters_impl(args + 3, 2);
+    if (params == NULL || params == Py_NotImplemented) {
+        return params;
+    }
+    PyObject *result = both_strings(method, hmap, path, params);
+    Py_DECREF(params);
+    return result;
+}
+
+/* -- the reference, for inputs outside the fast domain --------------------------------------- */
+
+static PyObject *signing_module; /* gateway.signing, imported on first use */
+
+/* Call gateway.signing.<name>(*args); looked up per call, so tests can watch it. */
+static PyObject *
+call_reference(const char *name, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (signing_module == NULL) {
+        signing_module = PyImport_ImportModule("gateway.signing");
+        if (signing_module == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *function = PyObject_GetAttrString(signing_module, name);
+    if (function == NULL) {
+        return NULL;
+    }
+    PyObject *result = PyObject_Vectorcall(function, args, (size_t)nargs, NULL);
+    Py_DECREF(function);
+    return result;
+}
+
+/* name(*args): name_impl, or gateway.signing.name when name_impl says NotImplemented. */
+#define WITH_REFERENCE(name)                                                                  \
+    static PyObject *name(PyObject *module, PyObject *const *args, Py_ssize_t nargs)         \
+    {                                                                                         \
+        PyObject *result = name##_impl(args, nargs);                                          \
+        if (result != Py_NotImplemented) {                                                    \
+            return result;                                                                    \
+        }                                                                                     \
+        Py_DECREF(result);                                                                    \
+        return call_reference(#name, args, nargs);                                            \
+    }
+
+WITH_REFERENCE(header_map)
+WITH_REFERENCE(parameters)
+WITH_REFERENCE(signed_header_names)
+WITH_REFERENCE(strings_to_sign)
+WITH_REFERENCE(request_strings)
+
+/* -- module ---------------------------------------------------------------------------------- */
+
+#define FASTCALL(name) {#name, (PyCFunction)(void (*)(void))name, METH_FASTCALL, name##_doc}
+
+static PyMethodDef digest_methods[] = {
+    FASTCALL(header_map),
+    FASTCALL(parameters),
+    FASTCALL(signed_header_names),
+    FASTCALL(strings_to_sign),
+    FASTCALL(request_strings),
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef digest_module = {
+    PyModuleDef_HEAD_INIT,
+    "gateway._digest",
+    "C accelerator for gateway.signing's canonicalisation (see gateway.accelerator).",
+    -1,
+    digest_methods,
+};
+
+static PyObject *
+intern(const char *text)
+{
+    return PyUnicode_InternFromString(text);
+}
+
+PyMODINIT_FUNC
+PyInit__digest(void)
+{
+    if (excluded == NULL) {
+        PyObject *names = PyTuple_New(6);
+        if (names == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < 6; i++) {
+            PyObject *name = intern(EXCLUDED_NAMES[i]);
+            if (name == NULL) {
+                Py_DECREF(names);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(names, i, name);
+        }
+        excluded = PyFrozenSet_New(names);
+        Py_DECREF(names);
+        names_cache = PyDict_New();
+        str_lower = intern("lower");
+        str_upper = intern("upper");
+        empty_str = PyUnicode_New(0, 0);
+        key_accept = intern("accept");
+        key_content_md5 = intern("content-md5");
+        key_content_type = intern("content-type");
+        key_date = intern("date");
+        key_signature_headers = intern("x-ca-signature-headers");
+        if (excluded == NULL || names_cache == NULL || str_lower == NULL || str_upper == NULL
+            || empty_str == NULL || key_accept == NULL || key_content_md5 == NULL
+            || key_content_type == NULL || key_date == NULL || key_signature_headers == NULL) {
+            Py_CLEAR(excluded);
+            return NULL;
+        }
+    }
+    return PyModule_Create(&digest_module);
+}

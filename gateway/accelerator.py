@@ -1,0 +1,86 @@
+"""The verifier's canonicalisation: the C accelerator when it is built, else the reference.
+
+``gateway._digest`` (gateway/_digest.c, built by ``pip install -e .``; optional) computes
+the hot, pure parts of StringToSign — the header map, the decoded parameters, the
+X-Ca-Signature-Headers names and both spellings of StringToSign — with the semantics of the
+pure-Python reference in ``gateway.signing`` (tests/gateway/test_gateway_accelerator.py
+proves them equal with hypothesis). Each C function hands inputs it does not handle itself
+(str subclasses, non-dict mappings, non-str values) to the ``gateway.signing`` function of
+the same name, so each is total exactly where its reference is.
+
+``AUTHLEDGER_PURE_PYTHON`` set to anything but ``""``/``"0"`` forces the reference (read at
+import). ``ACCELERATED`` tells which one is in use; ``native`` is the C module or None.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from types import ModuleType
+
+from gateway import signing
+from gateway.signing import EmptyValueStyle, Headers, form_text
+
+__all__ = [
+    "ACCELERATED",
+    "PURE_PYTHON_ENV",
+    "header_map",
+    "native",
+    "parameters",
+    "parse_params",
+    "request_strings",
+    "signed_header_names",
+    "string_to_sign",
+    "strings_to_sign",
+]
+
+PURE_PYTHON_ENV = "AUTHLEDGER_PURE_PYTHON"
+
+
+def _load() -> ModuleType | None:
+    """Return gateway._digest unless the reference is forced or the module was not built."""
+    if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+        return None
+    try:
+        from gateway import _digest  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _digest  # type: ignore[no-any-return]
+
+
+native = _load()
+ACCELERATED = native is not None
+_impl: ModuleType = native if native is not None else signing
+
+header_map: Callable[[Headers], dict[str, str]] = _impl.header_map
+parameters: Callable[[str, str | None], dict[str, str]] = _impl.parameters
+signed_header_names: Callable[[str], tuple[tuple[str, str], ...]] = _impl.signed_header_names
+strings_to_sign: Callable[
+    [str, Mapping[str, str], str, Mapping[str, str]], tuple[str, str | None]
+] = _impl.strings_to_sign
+request_strings: Callable[
+    [str, Mapping[str, str], str, str, str | None], tuple[str, str | None]
+] = _impl.request_strings
+
+
+def parse_params(query: str, content_type: str | None, body: bytes | None) -> dict[str, str]:
+    """Return the decoded parameters (gateway.signing.parse_params)."""
+    return parameters(query, form_text(content_type, body))
+
+
+def string_to_sign(
+    method: str,
+    path: str,
+    query: str,
+    headers: Headers,
+    body: bytes | None,
+    *,
+    empty_value_style: EmptyValueStyle = "bare",
+) -> str:
+    """Return the StringToSign of a request as received (gateway.signing.string_to_sign)."""
+    hmap = header_map(headers)
+    form = form_text(hmap.get("content-type"), body)
+    bare, equals = request_strings(method, hmap, path, query, form)
+    if empty_value_style == "equals" and equals is not None:
+        return equals
+    return bare
