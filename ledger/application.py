@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 import time
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -68,9 +69,12 @@ _STORE_ERRORS = (OperationalError, InterfaceError, sqlite3.OperationalError)
 class Receipt:
     """What a command did: the ids it created, secrets to reveal once, and where it landed.
 
-    ``replayed``: the command had already run under the same idempotency key; this is the
-    first run's receipt (nothing was written now) without its secrets, which ``withheld``
-    names: they were shown once, by the first response.
+    ``recorded``: the command ran under an idempotency key, and ``events`` counts its
+    IdempotencyKeyUsed record too (written even when nothing else changed, so that the key
+    is taken); ``changed`` says whether anything else was. ``replayed``: the command had
+    already run under the same key; this is the first run's receipt (nothing was written
+    now) without its secrets, which ``withheld`` names: they were shown once, by the first
+    response.
     """
 
     events: int = 0
@@ -78,13 +82,14 @@ class Receipt:
     timestamp: datetime | None = None
     ids: dict[str, Any] = field(default_factory=dict)
     revealed: dict[str, str] = field(default_factory=dict)
+    recorded: bool = False
     replayed: bool = False
     withheld: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.ids)
         d.update(self.revealed)
-        d["changed"] = self.events > 0
+        d["changed"] = self.events - int(self.recorded) > 0
         d["events"] = self.events
         d["position"] = self.position
         d["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
@@ -131,17 +136,49 @@ class Ledger(Application[UUID]):
         super().__init__(env)
         self.box = box
         self._save_listeners: list[Callable[[int], None]] = []
+        self._listening: threading.Thread | None = None
 
     def add_save_listener(self, listener: Callable[[int], None]) -> None:
-        """Call ``listener(position)`` after every save in this process (wakes followers at once)."""
+        """Call ``listener(position)`` after every save in this process (wakes followers at once).
+
+        On PostgreSQL, also after every commit by any other process: a LISTEN on the
+        recorder's NOTIFY channel (its own connection, reconnecting after a restart) calls
+        ``listener(0)`` (position unknown) for each notification, and once after every
+        (re)connect in case something was committed while it was away. So a follower that
+        polls (``authledger publish``) sees other processes' writes in milliseconds.
+        """
         self._save_listeners.append(listener)
+        if self._listening is None and _is_postgres(self.recorder):
+            self._listening = threading.Thread(target=self._listen, name="authledger-listen", daemon=True)
+            self._listening.start()
+
+    def _wake_listeners(self, position: int) -> None:
+        for listener in list(self._save_listeners):
+            listener(position)
+
+    def _listen(self) -> None:
+        import psycopg
+        from psycopg.sql import SQL, Identifier
+
+        channel = SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name))  # type: ignore[attr-defined]
+        g = self.env.get
+        params = {"dbname": g("POSTGRES_DBNAME"), "host": g("POSTGRES_HOST"), "port": g("POSTGRES_PORT") or "5432",
+                  "user": g("POSTGRES_USER"), "password": g("POSTGRES_PASSWORD") or ""}
+        while not self.closing.is_set():
+            try:
+                with psycopg.connect(autocommit=True, connect_timeout=5, **params) as conn:
+                    conn.execute(channel)
+                    self._wake_listeners(0)
+                    while not self.closing.is_set():
+                        for _ in conn.notifies(timeout=0.2, stop_after=1):
+                            self._wake_listeners(0)
+            except Exception:  # noqa: BLE001 - the server is away (restart): listen again shortly
+                self.closing.wait(0.5)
 
     def _notify(self, recordings: list[Any]) -> None:  # type: ignore[override]
         super()._notify(recordings)
         if recordings and self._save_listeners:
-            position = recordings[-1].notification.id
-            for listener in list(self._save_listeners):
-                listener(position)
+            self._wake_listeners(recordings[-1].notification.id)
 
     def construct_transcoder(self) -> Transcoder:
         return MsgpackTranscoder()
@@ -222,17 +259,19 @@ class Ledger(Application[UUID]):
         if record.operation != keyed.operation or record.fingerprint != keyed.fingerprint:
             raise IdempotencyKeyReused()
         return Receipt(events=record.events, position=position_of(self.recorder, record.id, 1),
-                       timestamp=record.created_on, ids=dict(record.result), replayed=True,
+                       timestamp=record.created_on, ids=dict(record.result), recorded=True, replayed=True,
                        withheld=tuple(record.withheld))
 
     def _commit(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> Receipt:
         """Save all pending events in one transaction and fill in the receipt."""
         events = [e for a in aggregates for e in a.pending_events]
-        if not events:
-            return receipt
         keyed = _keyed.get()
+        if not events and keyed is None:
+            return receipt
         if keyed is not None:
             # Recorded last, in the same transaction: the receipt's position is the record's.
+            # A command that changed nothing records its key too: the key is taken either way.
+            receipt.recorded = True
             record = IdempotencyRecord(
                 account=keyed.account, key=keyed.key, operation=keyed.operation, fingerprint=keyed.fingerprint,
                 result=dict(receipt.ids), withheld=tuple(sorted(receipt.revealed)), events=len(events) + 1,
@@ -716,6 +755,10 @@ class Ledger(Application[UUID]):
             return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id), "api_id": str(api.id), "stage": stage, "role": role}))
 
         return self._run(actor, source, at, command)
+
+
+def _is_postgres(recorder: Any) -> bool:
+    return any(c.__module__ == "eventsourcing.postgres" for c in type(recorder).__mro__)
 
 
 def _one_line(e: BaseException) -> str:

@@ -7,8 +7,9 @@ a repeat with the same key and the same request returns that result and writes n
 same key with another request is refused (``IdempotencyKeyReused``) and writes nothing.
 
 Keys are scoped to the acting account, 1-255 printable ASCII characters (no leading or
-trailing space), and never expire. Only a command that wrote something records its key: a
-refused command (or one that changed nothing) leaves the key unused.
+trailing space), and never expire. A command that succeeded records its key (even if it
+changed nothing: the record is then its only event); a refused command leaves the key
+unused, so the client may correct the request and send it again under the same key.
 
 Callers (the CLI, the admin API) describe the request as they received it: an operation
 name and its parameters. ``Ledger.idempotent(key, operation, request)`` wraps the one

@@ -11,6 +11,11 @@ command the ledger acknowledged (with its receipt). Afterwards:
   and the ledger's final state equals the model's (AppKey/AppCode uniqueness included);
 - refusals are only the ledger's own errors (nothing unexpected, no internal failure).
 
+Some id-generating commands carry an idempotency key and are sent twice (a client's retry):
+the second send must replay the first's receipt and write nothing; sometimes the key is then
+sent with another request, which must be refused (IdempotencyKeyReused) and write nothing.
+A keyed command that wrote something wrote one more event (its IdempotencyKeyUsed record).
+
 PostgreSQL: 8 processes x 500 commands. SQLite (one writer at a time): a lighter variant.
 """
 
@@ -25,7 +30,7 @@ from typing import Any
 import pytest
 
 from ledger.bootstrap import open_ledger
-from ledger.errors import LedgerError
+from ledger.errors import IdempotencyKeyReused, LedgerError
 from tests.conftest import TEST_KEY
 from tests.ledger.test_model import LedgerVersusModel, Model, Reject
 
@@ -37,6 +42,7 @@ STAGES = ["RELEASE", "PRE", "TEST"]
 KEYS = [None, None, None, "sharedKey1", "SHAREDKEY1", "otherKey22", "third-Key_3", "fourthKey4", "bad key!"]
 CODES = [None, None, None, "Code000000000000001", "code000000000000001", "Code000000000000002", "short"]
 NAMES = ["MyApp", "Other_App", "Third", "x"]
+KEYED = ("create", "add_key", "reset_key", "add_code", "grant")  # sent under a key, sometimes
 
 
 def _worker(target: str, seed: int, n: int, apps: list[str], apis: dict[str, str], owners: dict[str, str],
@@ -50,7 +56,8 @@ def _worker(target: str, seed: int, n: int, apps: list[str], apis: dict[str, str
     acks: list[tuple[str, dict[str, Any], int, int | None, dict[str, Any], dict[str, str]]] = []
     refusals: Counter[str] = Counter()
     barrier.wait()
-    for _ in range(n):
+    keys_reused: list[str] = []
+    for i in range(n):
         app = rnd.choice(apps)
         owner = owners[app]
         actor = rnd.choice([owner, owner, owner, rnd.choice(ACCOUNTS)])
@@ -82,14 +89,33 @@ def _worker(target: str, seed: int, n: int, apps: list[str], apis: dict[str, str
         else:  # revoke
             args = {"actor": rnd.choice([apis[api], owner, rnd.choice(ACCOUNTS)]), "app_id": app, "api_id": api,
                     "stage": rnd.choice(STAGES)}
+        key = f"w{seed}-{i}" if op in KEYED and rnd.random() < 0.3 else None
         try:
-            r = _apply(ledger, op, args)
+            r = _send(ledger, op, args, key, resends=2 if key else 0, out=refusals)
         except LedgerError as e:
             refusals[type(e).__name__] += 1
             continue
         except Exception as e:  # noqa: BLE001 - reported, fails the test
             refusals[f"unexpected {type(e).__name__}: {e}"] += 1
             continue
+        if key is not None:
+            if rnd.random() < 0.3:  # the key again, with another request: refused, nothing written
+                # Same account (keys are per account), another value.
+                if op == "grant":
+                    other = {**args, "stage": "PRE" if args["stage"] != "PRE" else "TEST"}
+                else:
+                    other = {**args, **{"create": {"name": "Another"}, "add_key": {"key": "anotherKey9"},
+                                        "reset_key": {"new_key": "anotherKey8"},
+                                        "add_code": {"code": "AnotherCode000000009"}}[op]}
+                try:
+                    with ledger.idempotent(key, "test:" + op, other):
+                        _apply(ledger, op, other)
+                    refusals["unexpected: a reused key ran another request"] += 1
+                except IdempotencyKeyReused:
+                    keys_reused.append(key)
+                except Exception as e:  # noqa: BLE001 - reported, fails the test
+                    refusals[f"unexpected on a reused key {type(e).__name__}: {e}"] += 1
+            args = {**args, "keyed": True}
         if op == "create":
             apps.append(r.ids["app_id"])
             created.add(r.ids["app_id"])
@@ -100,7 +126,40 @@ def _worker(target: str, seed: int, n: int, apps: list[str], apis: dict[str, str
             my_codes.append(r.revealed["app_code"])
         acks.append((op, args, r.events, r.position, dict(r.ids), dict(r.revealed)))
     ledger.close()
+    refusals["(keys reused, refused)"] = len(keys_reused)
     out.put((seed, acks, dict(refusals)))
+
+
+def _send(ledger: Any, op: str, args: dict[str, Any], key: str | None, resends: int, out: Counter[str]) -> Any:
+    """Apply a command (under ``key``, sent 1 + ``resends`` times, as a retrying client would).
+
+    The first send that is not refused is the command's receipt; every later send must
+    replay it exactly (same ids, position, events; secrets withheld).
+    """
+    if key is None:
+        return _apply(ledger, op, args)
+    first: Any = None
+    refused: LedgerError | None = None
+    for _ in range(1 + resends):
+        try:
+            with ledger.idempotent(key, "test:" + op, args):
+                r = _apply(ledger, op, args)
+        except LedgerError as e:
+            if first is not None:
+                out[f"unexpected: a resend was refused after the key ran ({type(e).__name__})"] += 1
+            refused = e
+            continue
+        if first is None:
+            if r.replayed:
+                out["unexpected: the first run of a key was a replay"] += 1
+            first = r
+        elif not (r.replayed and r.ids == first.ids and r.position == first.position and r.events == first.events
+                  and r.withheld == tuple(sorted(first.revealed)) and not r.revealed):
+            out["unexpected: a resend did not replay the first receipt"] += 1
+    if first is None:
+        assert refused is not None
+        raise refused
+    return first
 
 
 def _apply(ledger: Any, op: str, a: dict[str, Any]) -> Any:
@@ -183,6 +242,7 @@ def run_writers(target: str, processes: int, commands: int) -> None:
         acks += a
         refusals.update(refused)
     assert not [k for k in refusals if k.startswith("unexpected")], refusals
+    reused = refusals.pop("(keys reused, refused)", 0)
     assert len(acks) + sum(refusals.values()) == processes * commands
     assert len(acks) > processes * commands // 5, (len(acks), refusals)  # the mix is not all refusals
 
@@ -202,12 +262,17 @@ def run_writers(target: str, processes: int, commands: int) -> None:
         commit(r)
     timestamps = {n.id: ledger.mapper.to_domain_event(n).timestamp for n in log}
     for op, args, events, position, ids, revealed in sorted((a for a in acks if a[2]), key=lambda a: a[3]):
+        if args.get("keyed") and events == 1:
+            # Changed nothing; its key's record was saved without touching the app (no
+            # version to conflict on), so its log position is not where it read the state.
+            continue
         try:
             expected, commit = _model_command(model, op, args, timestamps[position])
         except Reject as e:
             raise AssertionError(f"the ledger acknowledged {op} {args} at {position}; the model refuses it: "
                                  f"{e.error.__name__}") from None
-        assert expected == events, (op, args, position)
+        record = 1 if args.get("keyed") else 0  # the IdempotencyKeyUsed event
+        assert expected + record == events, (op, args, position)
         commit(SimpleNamespace(ids=ids, revealed=revealed))
     # ... and the ledger's final state is the model's (reusing the model test's invariant).
     LedgerVersusModel.ledger_state_equals_model(SimpleNamespace(model=model, ledger=ledger))  # type: ignore[arg-type]
@@ -221,6 +286,13 @@ def run_writers(target: str, processes: int, commands: int) -> None:
     live_keys = [k.lower() for app in model.apps.values() for k, _ in app.keys]
     assert len(live_keys) == len(set(live_keys))
     assert refusals["DuplicateAppKey"] > 0  # the collisions did happen
+
+    # 4. Keys: one record per keyed command that succeeded; some keys were sent more than once
+    # and replayed (checked in the workers), some reused for another request and refused.
+    keyed = [a for a in acks if a[1].get("keyed")]
+    records = [n for n in log if n.topic == "authledger:IdempotencyKeyUsed"]
+    assert keyed and len(records) == len(keyed)
+    assert reused > 0
     ledger.close()
 
 

@@ -173,3 +173,31 @@ def test_eight_cli_processes_hammering_one_sqlite_file_all_succeed(tmp_path: Any
     ledger = open_ledger(db, key=TEST_KEY)
     assert ledger.recorder.max_notification_id() == 32 * 5
     ledger.close()
+
+
+@pytest.mark.postgres
+def test_save_listeners_hear_other_writers_through_listen_notify_and_across_a_restart(own_pg: PgServer) -> None:
+    # What `authledger publish` relies on to follow PostgreSQL without polling: a listener on
+    # one Ledger is woken by commits made through another (another process, in production).
+    url = own_pg.create_db()
+    listening = open_ledger(url, key=TEST_KEY)
+    writer = open_ledger(url, key=TEST_KEY)
+    heard = threading.Event()
+    listening.add_save_listener(lambda _position: heard.set())
+    time.sleep(0.5)  # connected and listening (it wakes once on connecting)
+    heard.clear()
+    writer.register_api("prov", "api")
+    assert heard.wait(2), "a commit by another writer did not wake the listener"
+    own_pg.restart()  # the LISTEN connection is cut; it must listen again
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            time.sleep(1.0)  # past the listener's reconnect
+            heard.clear()
+            writer.register_api("prov", "api2")
+            break
+        except LedgerError:
+            assert time.monotonic() < deadline
+    assert heard.wait(5), "the listener did not listen again after the restart"
+    listening.close()
+    writer.close()

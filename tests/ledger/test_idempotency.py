@@ -196,3 +196,19 @@ def test_eight_processes_racing_with_one_key_make_one_app_and_all_get_its_id(
         assert len({o["position"] for o in outs}) == 1
     counts = topics(ledger)
     assert counts["authledger:AppCreated"] == 2 and counts[RECORD] == 2
+
+
+def test_a_command_that_changes_nothing_still_takes_its_key(ledger: Ledger) -> None:
+    api = ledger.register_api("prov", "api").ids["api_id"]
+    app = ledger.create_app("alice", "MyApp").ids["app_id"]
+    ledger.grant("prov", app, api, "RELEASE")
+    before = last(ledger)
+    with ledger.idempotent("again", "test:grant", {"stage": "RELEASE"}):
+        r = ledger.grant("prov", app, api, "RELEASE")  # already granted as asked
+    assert (r.events, r.to_dict()["changed"], r.recorded) == (1, False, True)
+    assert last(ledger) == before + 1 and topics(ledger)[RECORD] == 1
+    with pytest.raises(IdempotencyKeyReused), ledger.idempotent("again", "test:grant", {"stage": "PRE"}):
+        ledger.grant("prov", app, api, "PRE")
+    with ledger.idempotent("again", "test:grant", {"stage": "RELEASE"}):
+        replay = ledger.grant("prov", app, api, "RELEASE")
+    assert replay.replayed and replay.to_dict()["changed"] is False and last(ledger) == before + 1
