@@ -162,11 +162,12 @@ class Ledger(Application[UUID]):
 
         channel = SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name))  # type: ignore[attr-defined]
         g = self.env.get
-        params = {"dbname": g("POSTGRES_DBNAME"), "host": g("POSTGRES_HOST"), "port": g("POSTGRES_PORT") or "5432",
-                  "user": g("POSTGRES_USER"), "password": g("POSTGRES_PASSWORD") or ""}
+        conninfo = psycopg.conninfo.make_conninfo(
+            dbname=g("POSTGRES_DBNAME"), host=g("POSTGRES_HOST"), port=g("POSTGRES_PORT") or "5432",
+            user=g("POSTGRES_USER"), password=g("POSTGRES_PASSWORD") or "", connect_timeout=5)
         while not self.closing.is_set():
             try:
-                with psycopg.connect(autocommit=True, connect_timeout=5, **params) as conn:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
                     conn.execute(channel)
                     self._wake_listeners(0)
                     while not self.closing.is_set():

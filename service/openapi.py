@@ -70,18 +70,15 @@ def _operation(op: Operation) -> dict[str, Any]:
     }
     if op.idempotent:
         params.append(dict(_IDEMPOTENCY))
-        replay = {
-            "description": "Replayed: the request already ran under this Idempotency-Key; the first "
-                           "response's ids, nothing written" + (f", {', '.join(op.reveals)} not shown again"
-                                                               if op.reveals else ""),
-            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+        said = ("the request already ran under this Idempotency-Key; the first response's ids, nothing written"
+                + (f", {', '.join(op.reveals)} not shown again" if op.reveals else ""))
+        replayed = {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}}
         if str(op.status) == "200":
-            responses["200"]["description"] += "; or " + replay["description"][0].lower() + replay["description"][1:]
-            responses["200"]["headers"] = replay["headers"]
+            responses["200"]["description"] += "; or replayed: " + said
+            responses["200"]["headers"] = replayed
         else:
-            responses["200"] = replay
+            responses["200"] = {"description": "Replayed: " + said, "headers": replayed,
+                                "content": {"application/json": {"schema": {"type": "object"}}}}
     for status, text in _ERROR_STATUSES.items():
         if status == "413" and op.body is None:
             continue

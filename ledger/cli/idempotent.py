@@ -9,8 +9,9 @@ ledger/idempotency.py and docs/ledger.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Callable
+from typing import Any
 
 import click
 

@@ -81,9 +81,9 @@ def test_a_refused_command_leaves_its_key_unused(ledger: Ledger) -> None:
 
 @pytest.mark.parametrize("key", ["", " lead", "trail ", "é", "tab\there", "x" * 256, "nul\x00"])
 def test_a_malformed_key_is_invalid_input_and_writes_nothing(ledger: Ledger, key: str) -> None:
-    with pytest.raises(InvalidInput, match="idempotency key must be 1-255 printable ASCII"):
-        with ledger.idempotent(key, "test:app create", {}):
-            ledger.create_app("alice", "MyApp")
+    with (pytest.raises(InvalidInput, match="idempotency key must be 1-255 printable ASCII"),
+          ledger.idempotent(key, "test:app create", {})):
+        ledger.create_app("alice", "MyApp")
     assert last(ledger) == 0
 
 
@@ -143,11 +143,11 @@ def test_the_record_holds_no_secret_and_no_custom_secret_of_the_request(ledger: 
 
 
 def test_a_replayed_grant_keeps_the_first_end_time(ledger: Ledger) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     api = ledger.register_api("prov", "api").ids["api_id"]
     app = ledger.create_app("alice", "MyApp").ids["app_id"]
-    until = datetime.now(timezone.utc) + timedelta(days=30)
+    until = datetime.now(UTC) + timedelta(days=30)
     with ledger.idempotent("g", "test:grant", {"for": "30d"}):
         first = ledger.grant("prov", app, api, "RELEASE", until=until)
     with ledger.idempotent("g", "test:grant", {"for": "30d"}):
