@@ -300,7 +300,7 @@ class AuditQueries:
         assert app_key is not None
         app = self.app_for_key(app_key)
         first, last, open_ = self.conn.execute(
-            "SELECT MIN(start_pos), MAX(end_pos), SUM(end IS NULL) FROM cred_periods WHERE cred=? AND kind='app_key'",
+            "SELECT MIN(start_pos), MAX(end_pos), COUNT(*) - COUNT(end) FROM cred_periods WHERE cred=? AND kind='app_key'",
             (app_key,)).fetchone()
         return [e for e in self.events.of(app) if e["position"] >= first and (open_ or e["position"] <= last)]
 

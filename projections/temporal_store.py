@@ -1,9 +1,14 @@
-"""The audit index on disk: factor periods and the recorded chain, in a file of their own.
+"""The audit index: factor periods and the recorded chain, kept apart from the log.
 
-The index lives beside the ledger (``<db>.audit.sqlite``), never inside it, and records
-the ledger position it has applied; each CLI call catches up only the events after it,
-in one transaction with the new position, so a crash or a concurrent caller never leaves
-it half-applied. It is derived data: delete the file and it is rebuilt from the log.
+For a SQLite ledger the index is a file of its own beside it (``<db>.audit.sqlite``), never
+inside it; for a PostgreSQL ledger it is tables of its own in the ledger's database
+(``audit_grant_periods`` ..., see ``projections/temporal_pg.py``): the same tables, written
+and queried through the same SQL (``projections/temporal_sql.py``). The index records the
+ledger position it has applied; each CLI call catches up only the events after it, in one
+transaction with the new position (and, on PostgreSQL, under an advisory lock that makes
+concurrent callers wait and then find the work done), so a crash or a concurrent caller
+never leaves it half-applied. It is derived data: delete the file (drop the tables) and it
+is rebuilt from the log.
 A log that shrank below the applied position, or whose row at that position changed, is
 refused (``LogMismatch``: run verify-log) instead of answering from a history that
 is no longer there.
@@ -14,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -65,13 +71,13 @@ _SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM st
 
 
 def index_path(db_path: str) -> str:
-    """Beside a SQLite ledger; for a PostgreSQL ledger (a URL), in the local cache directory
-    (ledger/store.py ``cache_path``): derived data, rebuilt from the log when missing, and
-    anchored to the row at its position so a different database is refused, not mixed in."""
-    from ledger.store import cache_path, is_url
+    """Where the index is: the file beside a SQLite ledger, or for a PostgreSQL ledger its URL
+    (the index is in that database, ``projections/temporal_pg.py``); ``TemporalStore`` opens
+    either. No local file is ever made for a PostgreSQL ledger."""
+    from ledger.store import is_url
 
     if is_url(db_path):
-        return cache_path(db_path) + SUFFIX
+        return db_path
     return db_path + SUFFIX
 
 
@@ -193,10 +199,25 @@ def row_hash(row: tuple[int, Any, int, str, bytes] | None) -> str:
 # -- the store -------------------------------------------------------------------------------
 
 class TemporalStore:
-    """The audit index's SQLite file (or ``:memory:``): schema, state loading, writing."""
+    """The audit index: its SQLite file (or ``:memory:``) or, given a postgresql:// URL, its
+    schema in that database (tables created if missing). Schema, state loading, writing.
+    ``conn`` runs the index's SQL on either (``projections/temporal_sql.py``)."""
 
     def __init__(self, path: str = ":memory:", *, bulk: bool = False) -> None:
+        from ledger.store import is_url
+
         self.path = path
+        self.pg = is_url(path)
+        if self.pg:
+            from projections.temporal_pg import connect
+
+            self.conn: Any = connect(path)
+            try:
+                self.conn.ensure_tables(SCHEMA_VERSION)
+            except BaseException:
+                self.conn.close()
+                raise
+            return
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
         if bulk:  # a fresh file that is renamed into place when complete: no journal needed
             self.conn.execute("PRAGMA journal_mode=OFF")
@@ -227,7 +248,24 @@ class TemporalStore:
         return None if row is None else row[0]
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        # PostgreSQL's meta.value is TEXT: every reader converts (int(), bytes.fromhex()).
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value) if self.pg else value))
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction: SQLite's write lock, or PostgreSQL's with the index's lock."""
+        if self.pg:
+            with self.conn.transaction():
+                self.conn.lock()
+                yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     @property
     def position(self) -> int:
@@ -246,8 +284,7 @@ class TemporalStore:
         if self.position >= target and (not record_chain or self.chain_head()[1] >= target):
             self._check_anchor(log)
             return 0
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             start = self.position  # re-read inside the write lock: another caller may have won
             self._check_anchor(log)
             head, chain_pos = self.chain_head()
@@ -287,10 +324,6 @@ class TemporalStore:
                 self.set_meta("chain_head", recorded.head.hex())
                 self.set_meta("chain_count", recorded.count)
                 self.set_meta("chain_position", recorded.position)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return n
 
     def _check_anchor(self, log: SqliteLog | RecorderLog) -> None:
@@ -304,15 +337,14 @@ class TemporalStore:
 
     def apply_rows(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         """Apply already-decoded events (an export's) and record the position; no chain."""
-        self.conn.execute("BEGIN")
-        builder = TemporalBuilder(self._load_app)
-        for pos, oid, topic, state in rows:
-            builder.apply(pos, topic, oid, state)
-        self._flush(builder)
-        self.set_meta("position", builder.position)
-        for s in INDEXES:
-            self.conn.execute(s)
-        self.conn.execute("COMMIT")
+        with self._writing():
+            builder = TemporalBuilder(self._load_app)
+            for pos, oid, topic, state in rows:
+                builder.apply(pos, topic, oid, state)
+            self._flush(builder)
+            self.set_meta("position", builder.position)
+            for s in INDEXES:
+                self.conn.execute(s)
 
     # -- state of one app, for continuing its periods ---------------------------------------
 
@@ -390,8 +422,19 @@ class TemporalStore:
 
 def open_index(db_path: str, *, catch_up: bool = True) -> tuple[TemporalStore, SqliteLog | RecorderLog]:
     """The audit index of a ledger (a file, or a postgresql:// URL), caught up with the log."""
+    from ledger.store import is_url
+
     log = open_log(db_path)
     path = index_path(db_path)
+    if is_url(db_path):  # in the ledger's database: created in place, caught up under its lock
+        store = TemporalStore(path)
+        try:
+            if catch_up:
+                store.catch_up(log)
+        except BaseException:
+            store.close()
+            raise
+        return store, log
     if catch_up and not os.path.exists(path):
         # First build: into a file of its own without a journal, renamed into place when
         # complete (a crash leaves only the ".building" file; a racing builder's rename wins).
@@ -408,3 +451,19 @@ def open_index(db_path: str, *, catch_up: bool = True) -> tuple[TemporalStore, S
     if catch_up:
         store.catch_up(log)
     return store, log
+
+
+def existing_index(db_path: str) -> TemporalStore | None:
+    """The ledger's audit index as it stands (not caught up), or None if it was never built:
+    what verify-log compares the log with. Creates nothing."""
+    from ledger.store import is_url
+
+    if is_url(db_path):
+        from projections.temporal_pg import connect
+
+        conn = connect(db_path)
+        built = conn.version() == SCHEMA_VERSION
+        conn.close()
+        return TemporalStore(db_path) if built else None
+    path = index_path(db_path)
+    return TemporalStore(path) if os.path.exists(path) else None

@@ -93,7 +93,8 @@ class _Parser(argparse.ArgumentParser):
 def parser(name: str) -> argparse.ArgumentParser:
     mod = report_module(name)
     p = _Parser(prog=f"report_{name.replace('-', '_')}.py", description=(mod.__doc__ or "").split("\n")[0])
-    p.add_argument("--db", metavar="PATH", help="ledger database (default $AUTHLEDGER_DB or ./authledger.db)")
+    p.add_argument("--db", metavar="PATH|URL", help="ledger: a SQLite file or a postgresql:// URL (default "
+                   "$AUTHLEDGER_DATABASE_URL, $AUTHLEDGER_DB or ./authledger.db)")
     p.add_argument("--from-export", metavar="FILE", help="a jsonl export instead of the database")
     if name in AT_REPORTS:
         p.add_argument("--at", metavar="ISO8601", help="the instant, with a timezone (default: now)")

@@ -1,4 +1,9 @@
-"""Where a report reads from: a ledger database (its audit index, caught up) or an export.
+"""Where a report reads from: a ledger (its audit index, caught up) or an export.
+
+The ledger is a SQLite file or a postgresql:// URL (``--db`` takes either; with no option,
+$AUTHLEDGER_DATABASE_URL or $AUTHLEDGER_DB as the CLI resolves them): the index is the file
+beside it or its ``audit_*`` tables in that database (projections/temporal_store.py): the
+same tables, the same SQL (projections/temporal_sql.py).
 
 Both give an ``AuditQueries`` over the same temporal index, so a report is byte-identical
 from either. Every failure is a one-line ``LedgerError`` (exit 2 for bad input).
@@ -19,8 +24,10 @@ DEFAULT_DB = "authledger.db"
 
 
 def resolve_db(db: str | None) -> str:
-    """The option, else $AUTHLEDGER_DB, else ./authledger.db (as the CLI does)."""
-    return db or os.environ.get("AUTHLEDGER_DB") or DEFAULT_DB
+    """The option, else $AUTHLEDGER_DATABASE_URL or $AUTHLEDGER_DB, else ./authledger.db (as the CLI does)."""
+    from ledger.store import resolve
+
+    return resolve(db)
 
 
 def open_queries(db: str | None = None, from_export: str | None = None) -> AuditQueries:
@@ -38,11 +45,12 @@ def open_queries(db: str | None = None, from_export: str | None = None) -> Audit
             raise InvalidInput(f"{from_export}: not an authledger export (not UTF-8 text)",
                                field="from_export") from None
         return AuditQueries(store, events)
+    from ledger.store import is_url
     from projections.temporal_queries import LedgerEvents
     from projections.temporal_store import open_index
 
     path = resolve_db(db)
-    if not os.path.isfile(path):
+    if not is_url(path) and not os.path.isfile(path):
         raise InvalidInput(f"no ledger database at {path}", field="db")
     try:
         store, log = open_index(path)
@@ -59,7 +67,7 @@ def history_span(q: AuditQueries) -> tuple[int, int]:
         " UNION ALL SELECT deleted FROM apps UNION ALL SELECT start FROM grant_periods"
         " UNION ALL SELECT end FROM grant_periods UNION ALL SELECT start FROM cred_periods"
         " UNION ALL SELECT end FROM cred_periods UNION ALL SELECT start FROM enabled_periods"
-        " UNION ALL SELECT end FROM enabled_periods)").fetchone()
+        " UNION ALL SELECT end FROM enabled_periods) AS instants").fetchone()
     return (lo or 0, hi or 0)
 
 

@@ -1,8 +1,9 @@
 """Audit commands: who-could-call, access, history, replay, digest, verify-log, export.
 
-They read the ledger file directly (read-only) and the audit index beside it
-(``<db>.audit.sqlite``), catching up only new events, so a query never replays the
-whole log. ``--from-export FILE`` answers from an export instead, with no database.
+They read the ledger's log directly (read-only) and its audit index — the file beside a
+SQLite ledger (``<db>.audit.sqlite``), the ``audit_*`` tables in a PostgreSQL ledger's
+database — catching up only new events, so a query never replays the whole log.
+``--from-export FILE`` answers from an export instead, with no database.
 No secret key is needed: auditors see history with secrets left out.
 """
 
@@ -208,14 +209,14 @@ def digest() -> None:
 def verify_log(digest_: str | None) -> None:
     """Recompute the hash chain; report the first position where the log no longer matches."""
     from projections import chain
-    from projections.temporal_store import TemporalStore, index_path, open_log
+    from projections.temporal_store import existing_index, open_log
 
     want = chain.parse_digest(digest_) if digest_ else None
     log = open_log(_db())
     recorded: Any = ()
     head = None
-    if os.path.exists(index_path(_db())):
-        store = TemporalStore(index_path(_db()))
+    store = existing_index(_db())
+    if store is not None:
         recorded = chain.recorded_entries(store.conn)
         h, p = store.chain_head()
         head = (h, p) if p else None

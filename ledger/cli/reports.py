@@ -28,7 +28,8 @@ def report(name: str, from_export: str | None, at: str | None, start: str | None
     """A compliance report: access-review, access-changes, credential-hygiene, separation-of-duties."""
     from reports import run
 
-    params: dict[str, object] = {"db": settings().db if not from_export else None, "from_export": from_export}
+    # The ledger as every command resolves it: --db FILE, --database-url URL, or their variables.
+    params: dict[str, object] = {"db": settings().target() if not from_export else None, "from_export": from_export}
     if name in run.AT_REPORTS:
         params.update(at=at)
         if start is not None or end is not None:

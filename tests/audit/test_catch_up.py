@@ -24,10 +24,12 @@ TABLES = {
 
 
 def dump(store: TemporalStore) -> dict[str, object]:
-    d: dict[str, object] = {t: sorted(store.conn.execute(f"SELECT {cols} FROM {t}").fetchall(), key=repr)
+    """Every row of the index, comparable across SQLite and PostgreSQL (meta values as text:
+    PostgreSQL keeps them as TEXT; every reader converts)."""
+    d: dict[str, object] = {t: sorted((tuple(r) for r in store.conn.execute(f"SELECT {cols} FROM {t}")), key=repr)
                             for t, cols in TABLES.items()}
-    d["chain"] = sorted(store.conn.execute("SELECT * FROM chain").fetchall())
-    d["meta"] = sorted(r for r in store.conn.execute("SELECT * FROM meta").fetchall())
+    d["chain"] = sorted((b, bytes(data)) for b, data in store.conn.execute("SELECT * FROM chain"))
+    d["meta"] = sorted((k, str(v)) for k, v in store.conn.execute("SELECT * FROM meta"))
     return d
 
 
@@ -64,6 +66,7 @@ def test_each_call_applies_only_the_new_events(ledger, db_path):
     assert store.catch_up(log) == 0
 
 
+@pytest.mark.sqlite_only  # copies the index file; a PostgreSQL index lives in its ledger's database
 def test_an_index_built_for_another_ledger_is_refused(ledger, db_path, tmp_path):
     Driver(ledger).setup()
     store, _ = open_index(db_path)
@@ -75,6 +78,32 @@ def test_an_index_built_for_another_ledger_is_refused(ledger, db_path, tmp_path)
     shutil.copy(index_path(db_path), index_path(other))
     with pytest.raises(LogMismatch):
         open_index(other)
+
+
+def test_a_log_replaced_under_its_index_is_refused(ledger, db_path):
+    """The ledger's events deleted and another history written (a restore that left the index
+    behind): the row at the index's position is not the one it applied."""
+    Driver(ledger).setup()
+    store, log = open_index(db_path)
+    applied = store.position
+    store.close()
+    if db_path.startswith("postgresql:"):
+        import psycopg
+
+        with psycopg.connect(db_path, autocommit=True) as conn:
+            conn.execute("DELETE FROM ledger_events")
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(db_path, isolation_level=None)
+        conn.execute("DELETE FROM stored_events")
+        conn.close()
+    other = Driver(ledger)
+    other.setup()
+    other.setup()  # past the old position, with other rows
+    assert log.max_position() > applied
+    with pytest.raises(LogMismatch, match=f"position {applied}"):
+        open_index(db_path)
 
 
 def test_a_chain_recorded_in_a_pass_of_its_own_equals_one_recorded_with_the_index(ledger, db_path, tmp_path):

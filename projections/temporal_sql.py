@@ -1,0 +1,166 @@
+"""The audit index's SQL, written once in SQLite's dialect and spoken on PostgreSQL too.
+
+Every statement of the index, its queries and the reports is written as SQLite runs it:
+placeholders ``?`` or ``:name``, the column ``end`` unquoted, ``INSERT OR REPLACE``. On
+SQLite it runs as written, on the ``sqlite3`` connection itself. On PostgreSQL,
+``PgConnection`` rewrites each statement once (cached) before psycopg runs it:
+
+- ``?`` → ``%s``, ``:name`` → ``%(name)s``, ``%`` → ``%%`` (quoted text is otherwise untouched);
+- the word ``end`` → ``"end"`` (reserved there), except the ``END`` closing a ``CASE``
+  (so no audit statement names the column ``end`` inside a ``CASE``);
+- ``INSERT OR REPLACE INTO t ...`` → ``INSERT INTO t ... ON CONFLICT (key) DO UPDATE``
+  setting every other column of ``t`` (``TABLES`` says which is the key);
+- the index's tables (``TABLES``) and indexes are named with the prefix ``audit_``
+  (``grant_periods`` → ``audit_grant_periods``): they sit beside the ledger's own table in
+  its schema, so no table name here may be used as a column name or alias.
+
+Types (``TABLES``): ``text`` is ``TEXT COLLATE "C"`` (byte order, as SQLite compares, so an
+ORDER BY gives the same rows in the same order), ``int`` is ``BIGINT`` (µs instants,
+positions), ``blob`` is ``BYTEA``, ``any`` (the meta table's value) is ``TEXT``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+# (column, type) in the order of the SQLite tables (projections/temporal_store.py SCHEMA,
+# projections/chain.py SCHEMA); the first column is the primary key when KEYED says so.
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "meta": [("key", "text"), ("value", "any")],
+    "apis": [("api_id", "text"), ("owner", "text"), ("name", "text"), ("auth_type", "text"),
+             ("appcode_mode", "text"), ("registered", "int"), ("registered_pos", "int")],
+    "apps": [("app_id", "text"), ("owner", "text"), ("created", "int"), ("created_pos", "int"),
+             ("deleted", "int"), ("deleted_pos", "int")],
+    "app_names": [("app_id", "text"), ("start", "int"), ("pos", "int"), ("name", "text")],
+    "enabled_periods": [("id", "int"), ("app_id", "text"), ("start", "int"), ("end", "int"),
+                        ("start_pos", "int"), ("end_pos", "int")],
+    "cred_periods": [("id", "int"), ("app_id", "text"), ("cred", "text"), ("kind", "text"), ("display", "text"),
+                     ("start", "int"), ("end", "int"), ("start_pos", "int"), ("end_pos", "int")],
+    "grant_periods": [("id", "int"), ("app_id", "text"), ("api_id", "text"), ("stage", "text"), ("until", "int"),
+                      ("start", "int"), ("end", "int"), ("start_pos", "int"), ("end_pos", "int")],
+    "chain": [("block", "int"), ("data", "blob")],
+}
+KEYED = {"meta", "apis", "apps", "enabled_periods", "cred_periods", "grant_periods", "chain"}
+PREFIX = "audit_"
+_PG_TYPES = {"text": 'TEXT COLLATE "C"', "int": "BIGINT", "blob": "BYTEA", "any": "TEXT"}
+
+
+def _ident(name: str) -> str:
+    return '"end"' if name == "end" else name
+
+
+def pg_schema() -> list[str]:
+    """CREATE TABLE statements for PostgreSQL (in the audit schema, on the search path)."""
+    out = []
+    for table, cols in TABLES.items():
+        defs = [f"{_ident(c)} {_PG_TYPES[t]}" + (" PRIMARY KEY" if i == 0 and table in KEYED else "")
+                + (" NOT NULL" if table == "chain" and c == "data" else "")
+                for i, (c, t) in enumerate(cols)]
+        out.append(f"CREATE TABLE IF NOT EXISTS {PREFIX}{table} ({', '.join(defs)})")
+    return out
+
+
+# -- statement translation ----------------------------------------------------------------
+
+_TOKENS = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|\?|:(?P<name>[A-Za-z_]\w*)|%|(?P<word>[A-Za-z_]\w*)|.""", re.DOTALL)
+_UPSERT = re.compile(r"\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\b", re.IGNORECASE)
+_CREATE_INDEX = re.compile(r"(\s*CREATE\s+INDEX\s+IF\s+NOT\s+EXISTS\s+)(\w+)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=512)
+def translate(statement: str) -> str:
+    """A statement in the index's SQLite dialect, as psycopg runs it on PostgreSQL."""
+    upsert = _UPSERT.match(statement)
+    table = None
+    if upsert:
+        table = upsert.group(1)
+        if table not in KEYED:
+            raise ValueError(f"INSERT OR REPLACE into {table}, which has no key")
+        statement = "INSERT INTO " + table + statement[upsert.end():]
+    statement = _CREATE_INDEX.sub(lambda m: m.group(1) + PREFIX + m.group(2), statement, count=1)
+    out: list[str] = []
+    depth = 0  # open CASE expressions
+    for m in _TOKENS.finditer(statement):
+        tok = m.group(0)
+        if tok == "?":
+            out.append("%s")
+        elif tok == "%":
+            out.append("%%")
+        elif tok[0] in "'\"":
+            out.append(tok.replace("%", "%%"))  # psycopg reads placeholders inside quotes too
+        elif m.group("name"):
+            out.append(f"%({m.group('name')})s")
+        elif m.group("word"):
+            word = tok.lower()
+            if word == "case":
+                depth += 1
+                out.append(tok)
+            elif word == "end":
+                if depth:
+                    depth -= 1
+                    out.append(tok)
+                else:
+                    out.append('"end"')
+            elif word in TABLES:
+                out.append(PREFIX + tok)
+            else:
+                out.append(tok)
+        else:
+            out.append(tok)
+    text = "".join(out)
+    if table is not None:
+        key, *rest = [c for c, _t in TABLES[table]]
+        sets = ", ".join(f"{_ident(c)} = EXCLUDED.{_ident(c)}" for c in rest)
+        text += f" ON CONFLICT ({_ident(key)}) DO UPDATE SET {sets}"
+    return text
+
+
+# -- the connection -------------------------------------------------------------------------
+
+class PgConnection:
+    """A psycopg connection (autocommit) that speaks the index's SQLite dialect.
+
+    ``execute`` and ``executemany`` take the statements and parameters the SQLite code
+    passes to ``sqlite3``; ``execute`` returns a cursor (``fetchone``, ``fetchall``, iterable).
+    ``transaction()`` is one PostgreSQL transaction; statements outside one commit alone.
+    Connection failures become ``StoreUnavailable`` (exit 7, retriable) in one line.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, statement: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        with _unavailable_on_failure():
+            return self.raw.execute(translate(statement), params)
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        with _unavailable_on_failure(), self.raw.cursor() as cur:
+            cur.executemany(translate(statement), rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with _unavailable_on_failure(), self.raw.transaction():
+            yield
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+@contextmanager
+def _unavailable_on_failure() -> Iterator[None]:
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as e:
+        from ledger.store import StoreUnavailable
+
+        raise StoreUnavailable(
+            f"audit index unavailable: {' '.join(str(e).split())[:200]}; retry the command") from None
