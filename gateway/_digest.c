@@ -256,6 +256,18 @@ upper(PyObject *s)
 
 /* -- header_map ------------------------------------------------------------------------------ */
 
+/* An empty dict with room for n items without resizing, where CPython offers it. */
+static PyObject *
+new_dict(Py_ssize_t n)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    return _PyDict_NewPresized(n);
+#else
+    (void)n;
+    return PyDict_New();
+#endif
+}
+
 static int
 add_header(PyObject *result, PyObject *name, PyObject *value)
 {
@@ -304,7 +316,7 @@ header_map_impl(PyObject *const *args, Py_ssize_t nargs)
     if (!PyList_CheckExact(headers) && !PyTuple_CheckExact(headers)) {
         Py_RETURN_NOTIMPLEMENTED;
     }
-    PyObject *result = PyDict_New();
+    PyObject *result = new_dict(PySequence_Fast_GET_SIZE(headers));
     if (result == NULL) {
         return NULL;
     }
@@ -437,9 +449,82 @@ decode_component(PyObject *raw, int kind, const void *data, Py_ssize_t start, Py
     return result;
 }
 
-/* Add the parameters of `raw` (an exact str, a=b&c) to `dict`, keeping a key's first value. */
+/* Parameters as parsed, in order: (key, value, position) with owned references. */
+typedef struct {
+    PyObject *key, *value;
+    Py_ssize_t order;
+} Pair;
+
+#define INLINE_PAIRS 16
+
+typedef struct {
+    Pair *items;
+    Py_ssize_t n, cap;
+    Pair inline_items[INLINE_PAIRS];
+} Pairs;
+
+static void
+pairs_init(Pairs *p)
+{
+    p->items = p->inline_items;
+    p->n = 0;
+    p->cap = INLINE_PAIRS;
+}
+
+static void
+pairs_free(Pairs *p)
+{
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        Py_DECREF(p->items[i].key);
+        Py_DECREF(p->items[i].value);
+    }
+    if (p->items != p->inline_items) {
+        PyMem_Free(p->items);
+    }
+    p->items = p->inline_items;
+    p->n = 0;
+}
+
+/* Append (key, value), taking over both references (also on failure). */
 static int
-parse_into(PyObject *dict, PyObject *raw)
+pairs_append_steal(Pairs *p, PyObject *key, PyObject *value)
+{
+    if (p->n == p->cap) {
+        Pair *items = NULL;
+        if (p->cap <= PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(Pair)) {
+            Py_ssize_t cap = p->cap * 2;
+            if (p->items == p->inline_items) {
+                items = PyMem_Malloc((size_t)cap * sizeof(Pair));
+                if (items != NULL) {
+                    memcpy(items, p->items, (size_t)p->n * sizeof(Pair));
+                }
+            }
+            else {
+                items = PyMem_Realloc(p->items, (size_t)cap * sizeof(Pair));
+            }
+            if (items != NULL) {
+                p->items = items;
+                p->cap = cap;
+            }
+        }
+        if (items == NULL) {
+            Py_DECREF(key);
+            Py_DECREF(value);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    p->items[p->n].key = key;
+    p->items[p->n].value = value;
+    p->items[p->n].order = p->n;
+    p->n++;
+    return 0;
+}
+
+/* Append the parameters of `raw` (an exact str, a=b&c): split on '&', empty pieces skipped,
+ * split at the first '=' (none: the empty value), both sides decoded. */
+static int
+parse_pairs(Pairs *p, PyObject *raw)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
     int kind = PyUnicode_KIND(raw);
@@ -453,7 +538,7 @@ parse_into(PyObject *dict, PyObject *raw)
         if (end < 0) {
             end = n;
         }
-        if (end > start) { /* empty pieces are skipped */
+        if (end > start) {
             Py_ssize_t eq = PyUnicode_FindChar(raw, '=', start, end, 1);
             if (eq == -2) {
                 return -1;
@@ -462,28 +547,91 @@ parse_into(PyObject *dict, PyObject *raw)
             if (key == NULL) {
                 return -1;
             }
-            PyObject *value;
-            if (eq < 0) {
-                value = empty_str;
-                Py_INCREF(value);
-            }
-            else {
-                value = decode_component(raw, kind, data, eq + 1, end);
-            }
+            PyObject *value = eq < 0 ? Py_NewRef(empty_str)
+                                     : decode_component(raw, kind, data, eq + 1, end);
             if (value == NULL) {
                 Py_DECREF(key);
                 return -1;
             }
-            PyObject *kept = PyDict_SetDefault(dict, key, value);
-            Py_DECREF(key);
-            Py_DECREF(value);
-            if (kept == NULL) {
+            if (pairs_append_steal(p, key, value) < 0) {
                 return -1;
             }
         }
         start = end + 1;
     }
     return 0;
+}
+
+/* Parse the query, then the form body unless it is None: in this order, the first pair of a
+ * key is the one that counts (a repeated key's first value; a query key shadows a form key). */
+static int
+parse_query_and_form(Pairs *p, PyObject *query, PyObject *form)
+{
+    if (parse_pairs(p, query) < 0) {
+        return -1;
+    }
+    return form == Py_None ? 0 : parse_pairs(p, form);
+}
+
+/* Order pairs by key (code point order), then by position. Exact str never fail to compare. */
+static int
+pair_compare(const void *a, const void *b)
+{
+    const Pair *x = a, *y = b;
+    int c = PyUnicode_Compare(x->key, y->key);
+    if (c != 0) {
+        return c;
+    }
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Sort by key and keep only the first pair (by position) of each key. */
+static void
+pairs_sort_unique(Pairs *p)
+{
+    Pair *items = p->items;
+    if (p->n <= 16) {
+        for (Py_ssize_t i = 1; i < p->n; i++) {
+            Pair item = items[i];
+            Py_ssize_t j = i;
+            while (j > 0 && pair_compare(&items[j - 1], &item) > 0) {
+                items[j] = items[j - 1];
+                j--;
+            }
+            items[j] = item;
+        }
+    }
+    else {
+        qsort(items, (size_t)p->n, sizeof(Pair), pair_compare);
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        if (kept > 0 && PyUnicode_Compare(items[kept - 1].key, items[i].key) == 0) {
+            Py_DECREF(items[i].key);
+            Py_DECREF(items[i].value);
+            continue;
+        }
+        items[kept++] = items[i];
+    }
+    p->n = kept;
+}
+
+/* The pairs of a dict whose keys and values are all exact str: 1; otherwise 0 (out of the
+ * fast domain); -1 on error. */
+static int
+pairs_from_dict(Pairs *p, PyObject *params)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(params, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_CheckExact(value)) {
+            return 0;
+        }
+        if (pairs_append_steal(p, Py_NewRef(key), Py_NewRef(value)) < 0) {
+            return -1;
+        }
+    }
+    return 1;
 }
 
 PyDoc_STRVAR(parameters_doc,
@@ -502,25 +650,18 @@ parameters_impl(PyObject *const *args, Py_ssize_t nargs)
     if (!PyUnicode_CheckExact(query) || (form != Py_None && !PyUnicode_CheckExact(form))) {
         Py_RETURN_NOTIMPLEMENTED;
     }
-    PyObject *result = PyDict_New();
-    if (result == NULL) {
-        return NULL;
-    }
-    if (form == Py_None) {
-        if (parse_into(result, query) < 0) {
-            Py_DECREF(result);
-            return NULL;
+    Pairs p;
+    pairs_init(&p);
+    PyObject *result = NULL;
+    if (parse_query_and_form(&p, query, form) == 0) {
+        result = PyDict_New();
+        for (Py_ssize_t i = 0; result != NULL && i < p.n; i++) {
+            if (PyDict_SetDefault(result, p.items[i].key, p.items[i].value) == NULL) {
+                Py_CLEAR(result);
+            }
         }
-        return result;
     }
-    PyObject *params = PyDict_New();
-    if (params == NULL || parse_into(params, query) < 0 || parse_into(result, form) < 0
-        || PyDict_Update(result, params) < 0) {
-        Py_XDECREF(params);
-        Py_DECREF(result);
-        return NULL;
-    }
-    Py_DECREF(params);
+    pairs_free(&p);
     return result;
 }
 
@@ -708,56 +849,16 @@ add_head(Builder *b, PyObject *method, PyObject *hmap)
     return rc;
 }
 
-/* Sorted keys of params if every key and value is an exact str; Py_None when out of the
- * fast domain; NULL on error. */
-static PyObject *
-sorted_keys(PyObject *params)
-{
-    PyObject *keys = PyList_New(PyDict_GET_SIZE(params));
-    if (keys == NULL) {
-        return NULL;
-    }
-    Py_ssize_t pos = 0, i = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(params, &pos, &key, &value)) {
-        if (!PyUnicode_CheckExact(key) || !PyUnicode_CheckExact(value)
-            || i >= PyList_GET_SIZE(keys)) {
-            Py_DECREF(keys);
-            Py_RETURN_NONE;
-        }
-        Py_INCREF(key);
-        PyList_SET_ITEM(keys, i, key);
-        i++;
-    }
-    if (i != PyList_GET_SIZE(keys)) {
-        Py_DECREF(keys);
-        Py_RETURN_NONE;
-    }
-    if (PyList_Sort(keys) < 0) { /* exact str keys: compared by code point, no Python code */
-        Py_DECREF(keys);
-        return NULL;
-    }
-    return keys;
-}
-
-/* Append PathAndParameters: path, then "?" and the sorted key=value pairs. */
+/* Append PathAndParameters: path, then "?" and the key=value pairs (sorted, unique). */
 static int
-add_path_and_parameters(Builder *b, PyObject *path, PyObject *params, PyObject *keys, int equals,
-                        int *has_empty)
+add_path_and_parameters(Builder *b, PyObject *path, const Pairs *p, int equals, int *has_empty)
 {
     if (builder_add(b, path) < 0) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
-        PyObject *key = PyList_GET_ITEM(keys, i);
-        PyObject *value = PyDict_GetItemWithError(params, key);
-        if (value == NULL || !PyUnicode_CheckExact(value)) {
-            if (PyErr_Occurred()) {
-                return -1;
-            }
-            return OUT_OF_DOMAIN;
-        }
-        if (builder_add_char(b, i == 0 ? '?' : '&') < 0 || builder_add(b, key) < 0) {
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        PyObject *value = p->items[i].value;
+        if (builder_add_char(b, i == 0 ? '?' : '&') < 0 || builder_add(b, p->items[i].key) < 0) {
             return -1;
         }
         if (PyUnicode_GET_LENGTH(value) == 0) {
@@ -772,18 +873,11 @@ add_path_and_parameters(Builder *b, PyObject *path, PyObject *params, PyObject *
     return DONE;
 }
 
-/* (bare, equals or None) for exact-str method and path and exact dicts hmap and params. */
+/* (bare, equals or None) for exact-str method and path, an exact dict hmap and sorted,
+ * unique parameter pairs; NotImplemented when hmap holds a non-str value that counts. */
 static PyObject *
-both_strings(PyObject *method, PyObject *hmap, PyObject *path, PyObject *params)
+both_strings(PyObject *method, PyObject *hmap, PyObject *path, const Pairs *p)
 {
-    PyObject *keys = sorted_keys(params);
-    if (keys == NULL) {
-        return NULL;
-    }
-    if (keys == Py_None) {
-        Py_DECREF(keys);
-        Py_RETURN_NOTIMPLEMENTED;
-    }
     int has_empty = 0;
     Builder b;
     builder_init(&b);
@@ -792,7 +886,7 @@ both_strings(PyObject *method, PyObject *hmap, PyObject *path, PyObject *params)
     Py_ssize_t head_pieces = b.n, head_length = b.length;
     Py_UCS4 head_maxchar = b.maxchar;
     if (rc == DONE) {
-        rc = add_path_and_parameters(&b, path, params, keys, 0, &has_empty);
+        rc = add_path_and_parameters(&b, path, p, 0, &has_empty);
     }
     if (rc == DONE) {
         bare = builder_finish(&b);
@@ -806,7 +900,7 @@ both_strings(PyObject *method, PyObject *hmap, PyObject *path, PyObject *params)
         b.n = head_pieces;
         b.length = head_length;
         b.maxchar = head_maxchar;
-        rc = add_path_and_parameters(&b, path, params, keys, 1, &has_empty);
+        rc = add_path_and_parameters(&b, path, p, 1, &has_empty);
         if (rc == DONE) {
             equals = builder_finish(&b);
             rc = equals == NULL ? -1 : DONE;
@@ -820,7 +914,6 @@ both_strings(PyObject *method, PyObject *hmap, PyObject *path, PyObject *params)
     }
     Py_XDECREF(bare);
     Py_XDECREF(equals);
-    Py_DECREF(keys);
     builder_free(&b);
     return result;
 }
@@ -843,7 +936,19 @@ strings_to_sign_impl(PyObject *const *args, Py_ssize_t nargs)
         || !PyDict_CheckExact(params)) {
         Py_RETURN_NOTIMPLEMENTED;
     }
-    return both_strings(method, hmap, path, params);
+    Pairs p;
+    pairs_init(&p);
+    int rc = pairs_from_dict(&p, params);
+    PyObject *result = NULL;
+    if (rc == 0) {
+        result = Py_NewRef(Py_NotImplemented);
+    }
+    else if (rc > 0) {
+        pairs_sort_unique(&p);
+        result = both_strings(method, hmap, path, &p);
+    }
+    pairs_free(&p);
+    return result;
 }
 
 PyDoc_STRVAR(request_strings_doc,
@@ -863,12 +968,18 @@ request_strings_impl(PyObject *const *args, Py_ssize_t nargs)
     if (!PyUnicode_CheckExact(method) || !PyDict_CheckExact(hmap) || !PyUnicode_CheckExact(path)) {
         Py_RETURN_NOTIMPLEMENTED;
     }
-    PyObject *params = parameters_impl(args + 3, 2);
-    if (params == NULL || params == Py_NotImplemented) {
-        return params;
+    PyObject *query = args[3], *form = args[4];
+    if (!PyUnicode_CheckExact(query) || (form != Py_None && !PyUnicode_CheckExact(form))) {
+        Py_RETURN_NOTIMPLEMENTED;
     }
-    PyObject *result = both_strings(method, hmap, path, params);
-    Py_DECREF(params);
+    Pairs p;
+    pairs_init(&p);
+    PyObject *result = NULL;
+    if (parse_query_and_form(&p, query, form) == 0) {
+        pairs_sort_unique(&p);
+        result = both_strings(method, hmap, path, &p);
+    }
+    pairs_free(&p);
     return result;
 }
 

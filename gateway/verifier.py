@@ -65,6 +65,7 @@ Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message``
 from __future__ import annotations
 
 import time
+from binascii import b2a_base64
 from hmac import compare_digest
 from collections.abc import Callable, Mapping
 from typing import Protocol
@@ -242,7 +243,9 @@ class Verifier:
             if len(macs) >= _MAX_CACHED_MACS:
                 macs.clear()
             mac = macs[(secret, sig_method)] = keyed_mac(secret, sig_method)
-        if not compare_digest(signature_with(mac, sts), wanted):
+        signed = mac.copy()  # signature_with(mac, sts), inline: a call costs 5% here
+        signed.update(sts.encode("utf-8", "surrogatepass"))
+        if not compare_digest(b2a_base64(signed.digest(), newline=False), wanted):
             if alternative is not None and not compare_digest(
                 signature_with(mac, alternative), wanted
             ):
@@ -291,7 +294,10 @@ class Verifier:
                 stage=stage,
                 string_to_sign=sts,
             )
-        return self._decide(api_id, app_id, app_key, stage, now, sts)
+        decision = self._index.check_app(app_id, api_id, stage, now)
+        if decision.allowed and decision.reason is _OK:  # _decide(), inline for the usual case
+            return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, _OK)
+        return self._refuse(decision, app_id, app_key, stage, sts)
 
     def _verify_app_code(
         self, api: ApiSettings, api_id: str, code: str, hmap: dict[str, str]
@@ -320,6 +326,13 @@ class Verifier:
         decision = self._index.check_app(app_id, api_id, stage, now)
         if decision.allowed and decision.reason is _OK:
             return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, _OK)
+        return self._refuse(decision, app_id, app_key, stage, sts)
+
+    @staticmethod
+    def _refuse(
+        decision: Decision, app_id: str, app_key: str | None, stage: str, sts: str | None
+    ) -> Verdict:
+        """Translate an index decision that does not accept."""
         status, message = DECISION_ERRORS.get(decision.reason, (403, "Unauthorized"))
         return Verdict(False, status, message, app_id, app_key, stage, None, sts, decision.reason)
 
