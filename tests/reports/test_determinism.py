@@ -47,3 +47,14 @@ def test_seed_demo_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert db.read_bytes() == b"keep me"
     assert main(["--db", str(db), "--apps", "2", "--operations", "5", "--force"]) == 0
     assert db.read_bytes() != b"keep me"
+
+
+def test_a_postgres_ledger_gives_the_bytes_a_sqlite_ledger_gives(demo: dict[str, Any], tmp_path: Path) -> None:
+    """The same history on both stores: every report, in every format, byte for byte."""
+    if demo["store"] != "postgres":
+        pytest.skip("compares the PostgreSQL demo with a SQLite one")
+    lite = str(tmp_path / "lite.db")
+    seed(lite, seed=SEED, apps=APPS, operations=OPERATIONS)
+    for name, params in PARAMS.items():
+        for fmt in ("md", "csv", "json", "html"):
+            assert generate(name, fmt, db=demo["db"], **params) == generate(name, fmt, db=lite, **params), (name, fmt)
