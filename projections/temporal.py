@@ -24,6 +24,7 @@ Events of one app are assumed stamped in non-decreasing time (the ledger's clock
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,46 +109,31 @@ class UuidCache(dict):  # type: ignore[type-arg]
 
 
 # -- periods ------------------------------------------------------------------------------
+#
+# A period is a plain list laid out as its table's row, so that it is written as is (no
+# per-row objects or tuples on a build of millions of events); ``id`` is None until the
+# row exists. ``end`` and ``end_pos`` sit at END/END_POS (enabled periods: 3/5).
 
-class Period:
-    """One factor period: ``[start, end)`` with the positions of the events that bound it."""
-
-    __slots__ = ("app_id", "dirty", "end", "end_pos", "id", "start", "start_pos")
-    table = "enabled_periods"
-
-    def __init__(self, app_id: str, start: int, start_pos: int, id: int | None = None) -> None:
-        self.id = id
-        self.app_id = app_id
-        self.start = start
-        self.start_pos = start_pos
-        self.end: int | None = None
-        self.end_pos: int | None = None
-        self.dirty = False
+TABLES = ("enabled_periods", "cred_periods", "grant_periods")
+END, END_POS = 6, 8  # credential and grant periods
+ENABLED_END, ENABLED_END_POS = 3, 5
 
 
-class CredPeriod(Period):
-    __slots__ = ("cred", "display", "kind")
-    table = "cred_periods"
-
-    def __init__(self, app_id: str, cred: str, kind: str, display: str, start: int, start_pos: int,
-                 id: int | None = None) -> None:
-        # Slots set directly, not through super(): this runs once per event on a build.
-        self.id, self.app_id, self.start, self.start_pos = id, app_id, start, start_pos
-        self.end = self.end_pos = None
-        self.dirty = False
-        self.cred, self.kind, self.display = cred, kind, display
+def Period(app_id: str, start: int, start_pos: int, id: int | None = None) -> list[Any]:  # noqa: N802
+    """An enabled period: [id, app_id, start, end, start_pos, end_pos]."""
+    return [id, app_id, start, None, start_pos, None]
 
 
-class GrantPeriod(Period):
-    __slots__ = ("api_id", "stage", "until")
-    table = "grant_periods"
+def CredPeriod(app_id: str, cred: str, kind: str, display: str, start: int, start_pos: int,  # noqa: N802
+               id: int | None = None) -> list[Any]:
+    """A credential period: [id, app_id, cred, kind, display, start, end, start_pos, end_pos]."""
+    return [id, app_id, cred, kind, display, start, None, start_pos, None]
 
-    def __init__(self, app_id: str, api_id: str, stage: str, until: int | None, start: int, start_pos: int,
-                 id: int | None = None) -> None:
-        self.id, self.app_id, self.start, self.start_pos = id, app_id, start, start_pos
-        self.end = self.end_pos = None
-        self.dirty = False
-        self.api_id, self.stage, self.until = api_id, stage, until
+
+def GrantPeriod(app_id: str, api_id: str, stage: str, until: int | None, start: int,  # noqa: N802
+                start_pos: int, id: int | None = None) -> list[Any]:
+    """A grant period: [id, app_id, api_id, stage, until, start, end, start_pos, end_pos]."""
+    return [id, app_id, api_id, stage, until, start, None, start_pos, None]
 
 
 class AppState:
@@ -170,9 +156,9 @@ class AppState:
         self.app_id, self.owner, self.created, self.created_pos = app_id, owner, created, created_pos
         self.deleted: int | None = None
         self.deleted_pos: int | None = None
-        self.enabled: Period | None = None
-        self.creds: dict[str, CredPeriod] = {}
-        self.grants: dict[tuple[str, str], GrantPeriod] = {}
+        self.enabled: list[Any] | None = None
+        self.creds: dict[str, list[Any]] = {}
+        self.grants: dict[tuple[str, str], list[Any]] = {}
         self.dirty = True
 
 
@@ -180,12 +166,18 @@ Loader = Callable[[str], "AppState | None"]
 
 
 class TemporalBuilder:
-    """Turns events (in log order) into factor periods; ``pending`` holds what to write."""
+    """Turns events (in log order) into factor periods; ``take_rows`` hands over what to write:
+    new periods (rows to insert, open or closed) and closed periods that were loaded from
+    the index (their end to update)."""
 
     def __init__(self, loader: Loader | None = None) -> None:
         self.apps: dict[str, AppState] = {}
         self.loader = loader
-        self.pending: list[Period] = []
+        self.new_enabled: list[list[Any]] = []
+        self.new_creds: list[list[Any]] = []
+        self.new_grants: list[list[Any]] = []
+        # (end, end_pos, id) of loaded periods this builder closed, per table.
+        self.ended: dict[str, list[tuple[int, int, int]]] = {t: [] for t in TABLES}
         self.new_apis: list[tuple[Any, ...]] = []
         self.new_names: list[tuple[Any, ...]] = []
         self.position = 0
@@ -228,15 +220,24 @@ class TemporalBuilder:
         """``apply`` for a batch of raw rows, with the per-event checks left to the caller:
         on any exception the caller replays the batch through ``apply`` for a precise error."""
         handlers, ignored, unpackb, ext, micros = self._handlers, self._ignored, msgpack.unpackb, _ext, _micros
-        for pos, oid, _ver, topic, data in batch:
-            h = handlers.get(topic)
-            if h is None:
-                if topic not in ignored:
-                    raise ValueError(topic)
-            else:
-                state = micros(unpackb(data, ext_hook=ext, raw=False, timestamp=2))
-                h(pos, uuids[oid], state["timestamp"], state)
-            self.position = pos
+        # A batch allocates thousands of lists and dicts that live on (periods) and makes no
+        # reference cycles: the cyclic collector would only walk them again and again (a fifth
+        # of a build's time), so it waits until the batch is applied.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for pos, oid, _ver, topic, data in batch:
+                h = handlers.get(topic)
+                if h is None:
+                    if topic not in ignored:
+                        raise ValueError(topic)
+                else:
+                    state = micros(unpackb(data, ext_hook=ext, raw=False, timestamp=2))
+                    h(pos, uuids[oid], state["timestamp"], state)
+                self.position = pos
+        finally:
+            if collecting:
+                gc.enable()
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -250,22 +251,56 @@ class TemporalBuilder:
             raise ValueError(f"event for unknown app {app_id}")
         return app
 
-    def _open(self, p: Period) -> Period:
-        p.dirty = True
-        self.pending.append(p)
-        return p
+    def take_rows(self, *, final: bool = True) -> dict[str, tuple[list[list[Any]], list[tuple[int, int, int]]]]:
+        """Per table, the rows to insert and the (end, end_pos, id) to update, handed over once.
+        Not final (mid-build): new periods still open stay here, so each is inserted once, closed."""
+        out = {}
+        for table, new, end in (("enabled_periods", self.new_enabled, ENABLED_END),
+                                ("cred_periods", self.new_creds, END), ("grant_periods", self.new_grants, END)):
+            if final:
+                rows, keep = new, []
+            else:
+                rows = [p for p in new if p[end] is not None]
+                keep = [p for p in new if p[end] is None]
+            out[table] = (rows, self.ended[table])
+            self.ended[table] = []
+            if table == "enabled_periods":
+                self.new_enabled = keep
+            elif table == "cred_periods":
+                self.new_creds = keep
+            else:
+                self.new_grants = keep
+        return out
 
-    def _close(self, p: Period | None, t: int, pos: int) -> None:
-        if p is None:
-            return
-        p.end, p.end_pos = t, pos
-        if not p.dirty:
-            p.dirty = True
-            self.pending.append(p)
+    def _close_enabled(self, p: list[Any] | None, t: int, pos: int) -> None:
+        if p is not None:
+            p[3] = t
+            p[5] = pos
+            if p[0] is not None:
+                self.ended["enabled_periods"].append((t, pos, p[0]))
+
+    def _close_cred(self, p: list[Any] | None, t: int, pos: int) -> None:
+        if p is not None:
+            p[6] = t
+            p[8] = pos
+            if p[0] is not None:
+                self.ended["cred_periods"].append((t, pos, p[0]))
 
     def _open_cred(self, app: AppState, cred: str, kind: str, display: str, t: int, pos: int) -> None:
-        self._close(app.creds.get(cred), t, pos)
-        app.creds[cred] = self._open(CredPeriod(app.app_id, cred, kind, display, t, pos))  # type: ignore[assignment]
+        self._close_cred(app.creds.get(cred), t, pos)
+        p = app.creds[cred] = [None, app.app_id, cred, kind, display, t, None, pos, None]
+        self.new_creds.append(p)
+
+    def _close_grant(self, p: list[Any] | None, t: int, pos: int) -> None:
+        if p is not None:
+            p[6] = t
+            p[8] = pos
+            if p[0] is not None:
+                self.ended["grant_periods"].append((t, pos, p[0]))
+
+    def _open_enabled(self, app: AppState, t: int, pos: int) -> None:
+        p = app.enabled = [None, app.app_id, t, None, pos, None]
+        self.new_enabled.append(p)
 
     # -- handlers -------------------------------------------------------------------------
 
@@ -275,7 +310,7 @@ class TemporalBuilder:
     def _app_created(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = AppState(app_id, s["owner"], t, pos)
         self.apps[app_id] = app
-        app.enabled = self._open(Period(app_id, t, pos))
+        self._open_enabled(app, t, pos)
         self.new_names.append((app_id, t, pos, s["name"]))
 
     def _app_modified(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
@@ -284,24 +319,24 @@ class TemporalBuilder:
 
     def _app_disabled(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close(app.enabled, t, pos)
+        self._close_enabled(app.enabled, t, pos)
         app.enabled = None
         app.dirty = True
 
     def _app_enabled(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
         if app.enabled is None and app.deleted is None:
-            app.enabled = self._open(Period(app_id, t, pos))
+            self._open_enabled(app, t, pos)
             app.dirty = True
 
     def _app_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close(app.enabled, t, pos)
+        self._close_enabled(app.enabled, t, pos)
         app.enabled = None
         for p in app.creds.values():
-            self._close(p, t, pos)
+            self._close_cred(p, t, pos)
         for g in app.grants.values():
-            self._close(g, t, pos)
+            self._close_grant(g, t, pos)
         app.creds.clear()
         app.grants.clear()
         app.deleted, app.deleted_pos, app.dirty = t, pos, True
@@ -312,14 +347,14 @@ class TemporalBuilder:
 
     def _key_pair_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close(app.creds.pop(s["app_key"], None), t, pos)
+        self._close_cred(app.creds.pop(s["app_key"], None), t, pos)
 
     def _key_pair_reset(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         old, new = s["app_key"], s["new_app_key"]
         if new == old:
             return  # a new secret, the same credential: its period goes on
         app = self._app(app_id)
-        self._close(app.creds.pop(old, None), t, pos)
+        self._close_cred(app.creds.pop(old, None), t, pos)
         self._open_cred(app, new, "app_key", new, t, pos)
 
     def _app_code_added(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
@@ -327,30 +362,29 @@ class TemporalBuilder:
 
     def _app_code_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close(app.creds.pop(s["code_hash"], None), t, pos)
+        self._close_cred(app.creds.pop(s["code_hash"], None), t, pos)
 
     def _app_code_reset(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close(app.creds.pop(s["code_hash"], None), t, pos)
+        self._close_cred(app.creds.pop(s["code_hash"], None), t, pos)
         self._open_cred(app, s["new_code_hash"], "app_code", mask_code(s["hint"]), t, pos)
 
     def _grant_given(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         # The hottest handler (renewals): helpers inlined.
         app = self.apps.get(app_id) or self._app(app_id)
         key = (s["api_id"], s["stage"])
-        grants, pending = app.grants, self.pending
+        grants = app.grants
         old = grants.get(key)
         if old is not None:
-            old.end, old.end_pos = t, pos
-            if not old.dirty:
-                old.dirty = True
-                pending.append(old)
-        p = grants[key] = GrantPeriod(app_id, key[0], key[1], s["until"], t, pos)
-        p.dirty = True
-        pending.append(p)
+            old[6] = t
+            old[8] = pos
+            if old[0] is not None:
+                self.ended["grant_periods"].append((t, pos, old[0]))
+        p = grants[key] = [None, app_id, key[0], key[1], s["until"], t, None, pos, None]
+        self.new_grants.append(p)
 
     _grant_end_changed = _grant_given  # a new period with the new end time
 
     def _grant_revoked(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close(app.grants.pop((s["api_id"], s["stage"]), None), t, pos)
+        self._close_grant(app.grants.pop((s["api_id"], s["stage"]), None), t, pos)

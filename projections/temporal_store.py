@@ -373,48 +373,29 @@ class TemporalStore:
         return (self.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0) + 1
 
     def _flush(self, b: TemporalBuilder, *, final: bool = True) -> None:
-        """Write pending periods; mid-build (not final) new open periods wait, so that each is
-        inserted once, closed, instead of inserted open and updated later."""
+        """Write what the builder hands over: new periods as they are (each a list laid out as
+        its row; ids given here, the writer holding the lock) and the ends of loaded periods
+        it closed. Mid-build (not final) new periods still open wait in the builder."""
         c = self.conn
-        ids = {t: self._next_id(t) for t in ("enabled_periods", "cred_periods", "grant_periods")}
-        ins: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ids}
-        upd: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ids}
-        waiting: list[Period] = []
-        for p in b.pending:
-            if not final and p.id is None and p.end is None:
-                waiting.append(p)
-                continue
-            p.dirty = False
-            t = p.table
-            if p.id is None:
-                p.id = ids[t]
-                ids[t] += 1
-                if t == "grant_periods":
-                    ins[t].append((p.id, p.app_id, p.api_id, p.stage, p.until, p.start, p.end,  # type: ignore[attr-defined]
-                                   p.start_pos, p.end_pos))
-                elif t == "cred_periods":
-                    ins[t].append((p.id, p.app_id, p.cred, p.kind, p.display, p.start, p.end,  # type: ignore[attr-defined]
-                                   p.start_pos, p.end_pos))
-                else:
-                    ins[t].append((p.id, p.app_id, p.start, p.end, p.start_pos, p.end_pos))
-            else:
-                upd[t].append((p.end, p.end_pos, p.id))
-        b.pending = waiting
-        c.executemany("INSERT INTO grant_periods VALUES (?,?,?,?,?,?,?,?,?)", ins["grant_periods"])
-        c.executemany("INSERT INTO cred_periods VALUES (?,?,?,?,?,?,?,?,?)", ins["cred_periods"])
-        c.executemany("INSERT INTO enabled_periods VALUES (?,?,?,?,?,?)", ins["enabled_periods"])
-        for t, rows in upd.items():
-            c.executemany(f"UPDATE {t} SET end=?, end_pos=? WHERE id=?", rows)
+        for table, (rows, ended) in b.take_rows(final=final).items():
+            if rows:
+                for i, p in enumerate(rows, self._next_id(table)):
+                    p[0] = i
+                marks = ",".join("?" * len(rows[0]))
+                c.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            if ended:
+                c.executemany(f"UPDATE {table} SET end=?, end_pos=? WHERE id=?", ended)
         c.executemany("INSERT OR REPLACE INTO apis VALUES (?,?,?,?,?,?,?)", b.new_apis)
         c.executemany("INSERT INTO app_names VALUES (?,?,?,?)", b.new_names)
         b.new_apis.clear()
         b.new_names.clear()
-        c.executemany(
-            "INSERT OR REPLACE INTO apps VALUES (?,?,?,?,?,?)",
-            [(a.app_id, a.owner, a.created, a.created_pos, a.deleted, a.deleted_pos)
-             for a in b.apps.values() if a.dirty])
-        for a in b.apps.values():
-            a.dirty = False
+        if final or len(b.apps) > 100_000:  # mid-build, apps change again: write them once, at the end
+            c.executemany(
+                "INSERT OR REPLACE INTO apps VALUES (?,?,?,?,?,?)",
+                [(a.app_id, a.owner, a.created, a.created_pos, a.deleted, a.deleted_pos)
+                 for a in b.apps.values() if a.dirty])
+            for a in b.apps.values():
+                a.dirty = False
         # Keep only apps with open periods in memory between flushes of a long build.
         if len(b.apps) > 100_000:
             b.apps = {k: a for k, a in b.apps.items() if a.deleted is None}
