@@ -983,6 +983,90 @@ request_strings_impl(PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* -- what a digest check reads from the headers --------------------------------------------- */
+
+enum { F_KEY, F_SIGNATURE, F_METHOD, F_METHOD_OLD, F_TIMESTAMP, F_MD5, F_STAGE, F_NONCE, N_FIELDS };
+static const char *const FIELD_NAMES[N_FIELDS] = {
+    "x-ca-key", "x-ca-signature", "x-ca-signature-method", "x-ca-signaturemethod",
+    "x-ca-timestamp", "content-md5", "x-ca-stage", "x-ca-nonce",
+};
+static PyObject *field_keys[N_FIELDS];
+static PyObject *default_method, *default_stage;
+#define MAX_TIMESTAMP_DIGITS 15 /* gateway.signing.MAX_TIMESTAMP_DIGITS */
+
+static int
+non_empty(PyObject *value)
+{
+    return value != NULL && PyUnicode_GET_LENGTH(value) > 0;
+}
+
+/* X-Ca-Timestamp as epoch seconds when it is 1 to 15 ASCII digits, else None. */
+static PyObject *
+timestamp_seconds(PyObject *millis)
+{
+    if (!non_empty(millis) || !PyUnicode_IS_ASCII(millis)
+        || PyUnicode_GET_LENGTH(millis) > MAX_TIMESTAMP_DIGITS) {
+        Py_RETURN_NONE;
+    }
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(millis);
+    long long value = 0; /* at most 15 digits: exact in a double, like int(millis) / 1000.0 */
+    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(millis); i++) {
+        if (d[i] < '0' || d[i] > '9') {
+            Py_RETURN_NONE;
+        }
+        value = value * 10 + (d[i] - '0');
+    }
+    return PyFloat_FromDouble((double)value / 1000.0);
+}
+
+PyDoc_STRVAR(digest_fields_doc,
+"digest_fields(hmap) -> (key, signature, method, seconds, content_md5, stage, nonce)\n\n"
+"What a digest check reads from a lower-cased header map (gateway.signing.digest_fields).");
+
+static PyObject *
+digest_fields_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "digest_fields(hmap) takes 1 argument");
+        return NULL;
+    }
+    PyObject *hmap = args[0];
+    if (!PyDict_CheckExact(hmap)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *v[N_FIELDS] = {NULL};
+    PyObject *result = NULL;
+    int i;
+    for (i = 0; i < N_FIELDS; i++) {
+        PyObject *value = PyDict_GetItemWithError(hmap, field_keys[i]);
+        if (value == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (value != NULL && !PyUnicode_CheckExact(value)) {
+            result = Py_NewRef(Py_NotImplemented);
+            goto done;
+        }
+        v[i] = Py_XNewRef(value); /* owned: a later lookup may run code (odd keys' __eq__) */
+    }
+    PyObject *seconds = timestamp_seconds(v[F_TIMESTAMP]);
+    if (seconds == NULL) {
+        goto done;
+    }
+    PyObject *method = non_empty(v[F_METHOD]) ? v[F_METHOD]
+                       : non_empty(v[F_METHOD_OLD]) ? v[F_METHOD_OLD] : default_method;
+    PyObject *stage = non_empty(v[F_STAGE]) ? v[F_STAGE] : default_stage;
+#define OR_NONE(x) ((x) != NULL ? (x) : Py_None)
+    result = PyTuple_Pack(7, OR_NONE(v[F_KEY]), OR_NONE(v[F_SIGNATURE]), method, seconds,
+                          OR_NONE(v[F_MD5]), stage, OR_NONE(v[F_NONCE]));
+#undef OR_NONE
+    Py_DECREF(seconds);
+done:
+    for (i = 0; i < N_FIELDS; i++) {
+        Py_XDECREF(v[i]);
+    }
+    return result;
+}
+
 /* -- the reference, for inputs outside the fast domain --------------------------------------- */
 
 static PyObject *signing_module; /* gateway.signing, imported on first use */
@@ -1023,6 +1107,7 @@ WITH_REFERENCE(parameters)
 WITH_REFERENCE(signed_header_names)
 WITH_REFERENCE(strings_to_sign)
 WITH_REFERENCE(request_strings)
+WITH_REFERENCE(digest_fields)
 
 /* -- module ---------------------------------------------------------------------------------- */
 
@@ -1034,6 +1119,7 @@ static PyMethodDef digest_methods[] = {
     FASTCALL(signed_header_names),
     FASTCALL(strings_to_sign),
     FASTCALL(request_strings),
+    FASTCALL(digest_fields),
     {NULL, NULL, 0, NULL},
 };
 
@@ -1078,7 +1164,15 @@ PyInit__digest(void)
         key_content_type = intern("content-type");
         key_date = intern("date");
         key_signature_headers = intern("x-ca-signature-headers");
-        if (excluded == NULL || names_cache == NULL || str_lower == NULL || str_upper == NULL
+        for (int i = 0; i < N_FIELDS; i++) {
+            field_keys[i] = intern(FIELD_NAMES[i]);
+            if (field_keys[i] == NULL) {
+                return NULL;
+            }
+        }
+        default_method = intern("HmacSHA256");
+        default_stage = intern("RELEASE");
+        if (default_method == NULL || default_stage == NULL || excluded == NULL || names_cache == NULL || str_lower == NULL || str_upper == NULL
             || empty_str == NULL || key_accept == NULL || key_content_md5 == NULL
             || key_content_type == NULL || key_date == NULL || key_signature_headers == NULL) {
             Py_CLEAR(excluded);

@@ -1,8 +1,8 @@
 """The verifier's canonicalisation: the C accelerator when it is built, else the reference.
 
 ``gateway._digest`` (gateway/_digest.c, built by ``pip install -e .``; optional) computes
-the hot, pure parts of StringToSign — the header map, the decoded parameters, the
-X-Ca-Signature-Headers names and both spellings of StringToSign — with the semantics of the
+the hot, pure parts of a digest check — the header map, the headers the check reads, the
+decoded parameters, the X-Ca-Signature-Headers names and both spellings of StringToSign — with the semantics of the
 pure-Python reference in ``gateway.signing`` (tests/gateway/test_gateway_accelerator.py
 proves them equal with hypothesis). Each C function hands inputs it does not handle itself
 (str subclasses, non-dict mappings, non-str values) to the ``gateway.signing`` function of
@@ -24,6 +24,7 @@ from gateway.signing import EmptyValueStyle, Headers, form_text
 __all__ = [
     "ACCELERATED",
     "PURE_PYTHON_ENV",
+    "digest_fields",
     "header_map",
     "native",
     "parameters",
@@ -58,6 +59,7 @@ signed_header_names: Callable[[str], tuple[tuple[str, str], ...]] = _impl.signed
 strings_to_sign: Callable[
     [str, Mapping[str, str], str, Mapping[str, str]], tuple[str, str | None]
 ] = _impl.strings_to_sign
+digest_fields: Callable[[Mapping[str, str]], signing.DigestFields] = _impl.digest_fields
 request_strings: Callable[
     [str, Mapping[str, str], str, str, str | None], tuple[str, str | None]
 ] = _impl.request_strings

@@ -276,11 +276,11 @@ def signature_bytes(secret: str, string_to_sign: str, method: str) -> bytes:
 class KeyedMac(Protocol):
     """A keyed HMAC state (``hmac.HMAC`` or OpenSSL's ``_hashlib.HMAC``)."""
 
-    def copy(self) -> KeyedMac: ...  # noqa: D102
+    def copy(self) -> KeyedMac: ...
 
-    def update(self, msg: bytes) -> None: ...  # noqa: D102
+    def update(self, msg: bytes) -> None: ...
 
-    def digest(self) -> bytes: ...  # noqa: D102
+    def digest(self) -> bytes: ...
 
 
 def keyed_mac(secret: str, method: str) -> KeyedMac:
@@ -369,6 +369,36 @@ def parse_http_date(value: str) -> float | None:
     if not 1 <= d <= calendar.monthrange(y, m)[1] or hh > 23 or mi > 59 or ss > 60 or y < 1970:
         return None
     return float(calendar.timegm((y, m, d, hh, mi, ss, 0, 0, 0)) - offset)
+
+
+DigestFields = tuple[str | None, str | None, str, float | None, str | None, str, str | None]
+
+
+def digest_fields(hmap: Mapping[str, str]) -> DigestFields:
+    """Return what a digest check reads from the headers, in one call.
+
+    (X-Ca-Key, X-Ca-Signature, signature method, X-Ca-Timestamp in epoch seconds, Content-MD5,
+    stage, X-Ca-Nonce), None where absent. The method is X-Ca-Signature-Method, else
+    X-Ca-SignatureMethod, else ``HmacSHA256``; the stage is X-Ca-Stage, else ``RELEASE``
+    (empty counts as absent). The time is None unless X-Ca-Timestamp is 1 to 15 ASCII digits:
+    ``request_time()`` then decides (Date, or invalid).
+    """
+    get = hmap.get
+    millis = get("x-ca-timestamp")
+    seconds = None
+    if millis and len(millis) <= MAX_TIMESTAMP_DIGITS and millis.isascii() and millis.isdigit():
+        seconds = int(millis) / 1000.0
+    method = get("x-ca-signature-method") or get("x-ca-signaturemethod") or "HmacSHA256"
+    stage = get("x-ca-stage") or "RELEASE"
+    return (
+        get("x-ca-key"),
+        get("x-ca-signature"),
+        method,
+        seconds,
+        get("content-md5"),
+        stage,
+        get("x-ca-nonce"),
+    )
 
 
 def request_time(hmap: Mapping[str, str]) -> float | None:

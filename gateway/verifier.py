@@ -66,16 +66,15 @@ from __future__ import annotations
 
 import time
 from binascii import b2a_base64
-from hmac import compare_digest
 from collections.abc import Callable, Mapping
+from hmac import compare_digest
 from typing import Protocol
 
-from gateway.accelerator import header_map, parameters, request_strings
+from gateway.accelerator import digest_fields, header_map, parameters, request_strings
 from gateway.errors import DECISION_ERRORS, Verdict, reject
 from gateway.nonces import InMemoryNonceStore, NonceStore
 from gateway.signing import (
     DIGESTS,
-    MAX_TIMESTAMP_DIGITS,
     KeyedMac,
     body_bytes,
     content_md5,
@@ -202,39 +201,29 @@ class Verifier:
         body_forwarded: bool = True,
     ) -> Verdict:
         """Check a digest-signed request, in the table's order."""
-        get = hmap.get
-        app_key = get("x-ca-key")
+        app_key, provided, sig_method, stamp, sent_md5, stage, nonce = digest_fields(hmap)
         found = self._index.secret_for(app_key) if app_key else None
         if found is None or app_key is None:
             return reject(400, "Invalid AppKey", Reason.UNKNOWN_KEY, app_key=app_key)
         app_id, secret = found
-        provided = get("x-ca-signature")
         if not provided:
             return reject(404, "Empty Signature", None, app_id=app_id, app_key=app_key)
-        sig_method = get("x-ca-signature-method") or get("x-ca-signaturemethod") or "HmacSHA256"
         if sig_method not in DIGESTS or sig_method not in api.signature_methods:
             return reject(400, "Invalid Signature Method", None, app_id=app_id, app_key=app_key)
         now = self._clock()
-        millis = get("x-ca-timestamp")  # inline fast path of request_time() for the usual case
-        if millis and len(millis) <= MAX_TIMESTAMP_DIGITS and millis.isascii() and millis.isdigit():
-            stamp: float | None = int(millis) / 1000.0
-        else:
+        if stamp is None:  # no valid X-Ca-Timestamp: an invalid one, or the Date header
             stamp = request_time(hmap)
-        if stamp is None:
-            return reject(400, "Invalid Timestamp", None, app_id=app_id, app_key=app_key)
+            if stamp is None:
+                return reject(400, "Invalid Timestamp", None, app_id=app_id, app_key=app_key)
         if abs(now - stamp) > self._window:
             return reject(400, "Timestamp Expired", None, app_id=app_id, app_key=app_key)
         data = body if type(body) is bytes else b"" if body is None else body_bytes(body)
-        sent_md5 = get("content-md5") if body_forwarded else None
-        if sent_md5 and not (
-            data
-            and compare_digest(
-                sent_md5.encode("utf-8", "surrogatepass"), content_md5(data).encode()
-            )
-        ):
-            return reject(400, "Invalid Content-MD5", None, app_id=app_id, app_key=app_key)
+        if sent_md5 and body_forwarded:
+            wanted_md5 = sent_md5.encode("utf-8", "surrogatepass")
+            if not (data and compare_digest(wanted_md5, content_md5(data).encode())):
+                return reject(400, "Invalid Content-MD5", None, app_id=app_id, app_key=app_key)
 
-        form = form_text(get("content-type"), data) if data else None
+        form = form_text(hmap.get("content-type"), data) if data else None
         sts, alternative = request_strings(method, hmap, path, query, form)
         wanted = provided.encode("utf-8", "surrogatepass")
         macs = self._macs
@@ -257,12 +246,10 @@ class Verifier:
                 )
             sts = alternative
 
-        stage = get("x-ca-stage") or "RELEASE"
         if stage not in _STAGES:
             return reject(
                 400, "Invalid Stage", None, app_id=app_id, app_key=app_key, string_to_sign=sts
             )
-        nonce = get("x-ca-nonce")
         if nonce:
             if len(nonce) > _MAX_NONCE_LENGTH:
                 return reject(
