@@ -401,11 +401,13 @@ class TemporalStore:
             b.apps = {k: a for k, a in b.apps.items() if a.deleted is None}
 
 
-def open_index(db_path: str, *, catch_up: bool = True) -> tuple[TemporalStore, SqliteLog | RecorderLog]:
-    """The audit index of a ledger (a file, or a postgresql:// URL), caught up with the log."""
+def open_index(db_path: str, *, catch_up: bool = True,
+               log: SqliteLog | RecorderLog | None = None) -> tuple[TemporalStore, SqliteLog | RecorderLog]:
+    """The audit index of a ledger (a file, or a postgresql:// URL), caught up with the log
+    (``log``: a reader of it already open, e.g. a server's ``RecorderLog(ledger.recorder)``)."""
     from ledger.store import is_url
 
-    log = open_log(db_path)
+    log = log or open_log(db_path)
     path = index_path(db_path)
     if is_url(db_path):  # in the ledger's database: created in place, caught up under its lock
         store = TemporalStore(path)
