@@ -13,7 +13,6 @@ This module is imported by the CLI on every call: no heavy imports here.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -136,19 +135,6 @@ def url_from_env(env: object) -> str:
     url = (f"postgresql://{quote(g('POSTGRES_USER') or '', safe='')}:{quote(g('POSTGRES_PASSWORD') or '', safe='')}"
            f"@{g('POSTGRES_HOST')}:{g('POSTGRES_PORT') or 5432}/{g('POSTGRES_DBNAME')}")
     return url + (f"?schema={g('POSTGRES_SCHEMA')}" if g("POSTGRES_SCHEMA") else "")
-
-
-def cache_path(url: str) -> str:
-    """Where the local audit index of a PostgreSQL ledger lives (derived, rebuildable).
-
-    ``$AUTHLEDGER_CACHE_DIR`` (default ``~/.cache/authledger``) / a hash of the URL
-    without its password, so two databases never share an index file.
-    """
-    t = parse_url(url)
-    key = hashlib.sha256(f"{t.user}@{t.host}:{t.port}/{t.dbname}?{t.schema}".encode()).hexdigest()[:20]
-    base = os.environ.get("AUTHLEDGER_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "authledger")
-    os.makedirs(base, mode=0o700, exist_ok=True)
-    return os.path.join(base, f"pg-{key}.ledger")
 
 
 def pg_application_recorder(url: str) -> object:
