@@ -68,6 +68,7 @@ def pg_schema() -> list[str]:
 
 _TOKENS = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|\?|:(?P<name>[A-Za-z_]\w*)|%|(?P<word>[A-Za-z_]\w*)|.""", re.DOTALL)
 _UPSERT = re.compile(r"\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\b", re.IGNORECASE)
+_PLAIN_INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s+VALUES\s*\((?:\s*\?\s*,)*\s*\?\s*\)\s*", re.I)
 _CREATE_INDEX = re.compile(r"(\s*CREATE\s+INDEX\s+IF\s+NOT\s+EXISTS\s+)(\w+)", re.IGNORECASE)
 
 
@@ -138,11 +139,19 @@ class PgConnection:
             return self.raw.execute(translate(statement), params)
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run the statement for each row; a whole-row ``INSERT INTO t VALUES (?, ...)`` of the
+        index's tables goes through ``COPY`` instead (several times faster on a build)."""
         rows = list(rows)
         if not rows:
             return
+        plain = _PLAIN_INSERT.fullmatch(statement)
         with _unavailable_on_failure(), self.raw.cursor() as cur:
-            cur.executemany(translate(statement), rows)
+            if plain and plain.group(1) in TABLES:
+                with cur.copy(f"COPY {PREFIX}{plain.group(1)} FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cur.executemany(translate(statement), rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

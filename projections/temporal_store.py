@@ -208,6 +208,7 @@ class TemporalStore:
 
         self.path = path
         self.pg = is_url(path)
+        self._prefetched: dict[str, AppState | None] = {}  # app states loaded ahead for one batch
         if self.pg:
             from projections.temporal_pg import connect
 
@@ -297,6 +298,8 @@ class TemporalStore:
             for batch in log.batches(start, until):
                 if together:
                     recorded.extend(batch)
+                if start:  # an index with apps in it: their states in a few queries, not a few per app
+                    self._prefetch(builder, batch, uuids)
                 try:
                     fast(batch, uuids)
                 except Exception:  # noqa: BLE001 - redo the batch carefully, for a precise error
@@ -349,25 +352,48 @@ class TemporalStore:
     # -- state of one app, for continuing its periods ---------------------------------------
 
     def _load_app(self, app_id: str) -> AppState | None:
+        if app_id in self._prefetched:
+            return self._prefetched.pop(app_id)
+        return self._load_apps([app_id]).get(app_id)
+
+    def _prefetch(self, builder: TemporalBuilder, batch: list[Row], uuids: UuidCache) -> None:
+        """The stored state of every app the batch names and the builder does not hold, in a few
+        queries (on PostgreSQL each is a round trip). Only for this batch: the next replaces it,
+        and a flush (which changes stored states) happens only between batches."""
+        ids = {uuids[oid] for _pos, oid, _ver, _topic, _state in batch}
+        ids.difference_update(builder.apps)
+        found = self._load_apps(sorted(ids)) if ids else {}
+        self._prefetched = {i: found.get(i) for i in ids}
+
+    def _load_apps(self, app_ids: list[str]) -> dict[str, AppState]:
+        """The stored state of these apps (those in the index), open periods included."""
         c = self.conn
-        row = c.execute("SELECT owner, created, created_pos, deleted, deleted_pos FROM apps WHERE app_id=?",
-                        (app_id,)).fetchone()
-        if row is None:
-            return None
-        app = AppState(app_id, row[0], row[1], row[2])
-        app.deleted, app.deleted_pos, app.dirty = row[3], row[4], False
-        for pid, start, spos in c.execute(
-                "SELECT id, start, start_pos FROM enabled_periods WHERE app_id=? AND end IS NULL", (app_id,)):
-            app.enabled = Period(app_id, start, spos, pid)
-        for pid, cred, kind, display, start, spos in c.execute(
-                "SELECT id, cred, kind, display, start, start_pos FROM cred_periods"
-                " WHERE app_id=? AND end IS NULL", (app_id,)):
-            app.creds[cred] = CredPeriod(app_id, cred, kind, display, start, spos, pid)
-        for pid, api, stage, until, start, spos in c.execute(
-                "SELECT id, api_id, stage, until, start, start_pos FROM grant_periods"
-                " WHERE app_id=? AND end IS NULL", (app_id,)):
-            app.grants[(api, stage)] = GrantPeriod(app_id, api, stage, until, start, spos, pid)
-        return app
+        out: dict[str, AppState] = {}
+        for k in range(0, len(app_ids), 500):
+            chunk = app_ids[k:k + 500]
+            marks = ",".join("?" * len(chunk))
+            for app_id, owner, created, cpos, deleted, dpos in c.execute(
+                    "SELECT app_id, owner, created, created_pos, deleted, deleted_pos FROM apps"
+                    f" WHERE app_id IN ({marks})", chunk):
+                app = out[app_id] = AppState(app_id, owner, created, cpos)
+                app.deleted, app.deleted_pos, app.dirty = deleted, dpos, False
+            found = [a for a in chunk if a in out]
+            if not found:
+                continue
+            marks = ",".join("?" * len(found))
+            for app_id, pid, start, spos in c.execute(
+                    f"SELECT app_id, id, start, start_pos FROM enabled_periods WHERE app_id IN ({marks})"
+                    " AND end IS NULL", found):
+                out[app_id].enabled = Period(app_id, start, spos, pid)
+            for app_id, pid, cred, kind, display, start, spos in c.execute(
+                    "SELECT app_id, id, cred, kind, display, start, start_pos FROM cred_periods"
+                    f" WHERE app_id IN ({marks}) AND end IS NULL", found):
+                out[app_id].creds[cred] = CredPeriod(app_id, cred, kind, display, start, spos, pid)
+            for app_id, pid, api, stage, until, start, spos in c.execute(
+                    "SELECT app_id, id, api_id, stage, until, start, start_pos FROM grant_periods"
+                    f" WHERE app_id IN ({marks}) AND end IS NULL", found):
+                out[app_id].grants[(api, stage)] = GrantPeriod(app_id, api, stage, until, start, spos, pid)
+        return out
 
     def _next_id(self, table: str) -> int:
         return (self.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0) + 1

@@ -137,9 +137,14 @@ def test_a_build_flushed_in_many_small_pieces_equals_one_flushed_at_once(history
     try:
         pieces = TemporalStore(":memory:")
         pieces.catch_up(log)
+        # Two catch-ups: the second continues stored apps (loaded ahead, batch by batch).
+        halves = TemporalStore(":memory:")
+        halves.catch_up(log, until=log.max_position() // 2)
+        halves.catch_up(log)
     finally:
         ts.PAGE, ts.FLUSH_EVERY = page, every
     assert dump(pieces) == dump(once)
+    assert dump(halves) == dump(once)
     ledger.close()
 
 
