@@ -66,6 +66,9 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS names_by_app ON app_names (app_id, start)",
 ]
 
+# Every table of the index (what a rebuild empties).
+REBUILT = ("meta", "apis", "apps", "app_names", "enabled_periods", "cred_periods", "grant_periods", "chain")
+
 Row = tuple[int, str, int, str, bytes]
 _SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
 
@@ -286,47 +289,61 @@ class TemporalStore:
             self._check_anchor(log)
             return 0
         with self._writing():
-            start = self.position  # re-read inside the write lock: another caller may have won
-            self._check_anchor(log)
-            head, chain_pos = self.chain_head()
-            recorded = chain.RecordedChain(self.conn, head, int(self.meta("chain_count") or 0))
-            together = record_chain and chain_pos == start  # one pass does both
-            builder = TemporalBuilder(self._load_app)
-            apply, uuids = builder.apply, UuidCache()
-            n = flushed = 0
-            fast = builder.fast_apply
-            for batch in log.batches(start, until):
-                if together:
-                    recorded.extend(batch)
-                if start:  # an index with apps in it: their states in a few queries, not a few per app
-                    self._prefetch(builder, batch, uuids)
-                try:
-                    fast(batch, uuids)
-                except Exception:  # noqa: BLE001 - redo the batch carefully, for a precise error
-                    for pos, oid, _ver, topic, state in batch:
-                        if pos > builder.position:
-                            apply(pos, topic, uuids[oid], decode_fast(pos, topic, state))
-                    raise AssertionError("fast path failed where the careful one did not") from None
-                n += len(batch)
-                if n - flushed >= FLUSH_EVERY:
-                    self._flush(builder, final=False)
-                    flushed = n
-                    if len(uuids) > 1_000_000:
-                        uuids.clear()
-            if n:
-                self._flush(builder)
-                self.set_meta("position", builder.position)
-                self.set_meta("anchor", row_hash(log.row(builder.position)))
-                for s in INDEXES:
-                    self.conn.execute(s)
-            if record_chain and not together:  # the chain lags the index: a pass of its own
-                for batch in log.batches(chain_pos, max(self.position, chain_pos)):
-                    recorded.extend(batch)
-            if record_chain and recorded.position:
-                recorded.flush()
-                self.set_meta("chain_head", recorded.head.hex())
-                self.set_meta("chain_count", recorded.count)
-                self.set_meta("chain_position", recorded.position)
+            return self._apply_log(log, until, record_chain)
+
+    def rebuild(self, log: SqliteLog | RecorderLog) -> int:
+        """Empty the index and build it again from the whole log, in one transaction: readers
+        see the old index until it commits, and a failure (a crash, an undecodable row) keeps
+        it. The way out of a ``LogMismatch`` once verify-log has explained it."""
+        with self._writing():
+            for table in REBUILT:
+                self.conn.execute(f"DELETE FROM {table}")
+            self.set_meta("schema", SCHEMA_VERSION)
+            return self._apply_log(log, None, True)
+
+    def _apply_log(self, log: SqliteLog | RecorderLog, until: int | None, record_chain: bool) -> int:
+        """``catch_up``'s work, inside the write transaction."""
+        start = self.position  # re-read inside the write lock: another caller may have won
+        self._check_anchor(log)
+        head, chain_pos = self.chain_head()
+        recorded = chain.RecordedChain(self.conn, head, int(self.meta("chain_count") or 0))
+        together = record_chain and chain_pos == start  # one pass does both
+        builder = TemporalBuilder(self._load_app)
+        apply, uuids = builder.apply, UuidCache()
+        n = flushed = 0
+        fast = builder.fast_apply
+        for batch in log.batches(start, until):
+            if together:
+                recorded.extend(batch)
+            if start:  # an index with apps in it: their states in a few queries, not a few per app
+                self._prefetch(builder, batch, uuids)
+            try:
+                fast(batch, uuids)
+            except Exception:  # noqa: BLE001 - redo the batch carefully, for a precise error
+                for pos, oid, _ver, topic, state in batch:
+                    if pos > builder.position:
+                        apply(pos, topic, uuids[oid], decode_fast(pos, topic, state))
+                raise AssertionError("fast path failed where the careful one did not") from None
+            n += len(batch)
+            if n - flushed >= FLUSH_EVERY:
+                self._flush(builder, final=False)
+                flushed = n
+                if len(uuids) > 1_000_000:
+                    uuids.clear()
+        if n:
+            self._flush(builder)
+            self.set_meta("position", builder.position)
+            self.set_meta("anchor", row_hash(log.row(builder.position)))
+            for s in INDEXES:
+                self.conn.execute(s)
+        if record_chain and not together:  # the chain lags the index: a pass of its own
+            for batch in log.batches(chain_pos, max(self.position, chain_pos)):
+                recorded.extend(batch)
+        if record_chain and recorded.position:
+            recorded.flush()
+            self.set_meta("chain_head", recorded.head.hex())
+            self.set_meta("chain_count", recorded.count)
+            self.set_meta("chain_position", recorded.position)
         return n
 
     def _check_anchor(self, log: SqliteLog | RecorderLog) -> None:

@@ -1,4 +1,4 @@
-"""Audit commands: who-could-call, access, history, replay, digest, verify-log, export.
+"""Audit commands: who-could-call, access, history, replay, digest, verify-log, export, rebuild-index.
 
 They read the ledger's log directly (read-only) and its audit index — the file beside a
 SQLite ledger (``<db>.audit.sqlite``), the ``audit_*`` tables in a PostgreSQL ledger's
@@ -229,6 +229,28 @@ def verify_log(digest_: str | None) -> None:
          + (" and the digest" if verdict.checked_digest else ""))
 
 
+@click.command("rebuild-index")
+@global_options
+def rebuild_index() -> None:
+    """Build the audit index again from the log, in one transaction (queries see the old one until then)."""
+    from ledger.store import is_url
+    from projections.chain import format_digest
+    from projections.temporal_store import TemporalStore, index_path, open_index, open_log
+
+    db = _db()
+    log = open_log(db)  # refuses a missing ledger first
+    if not is_url(db) and not os.path.exists(index_path(db)):
+        store, _ = open_index(db, log=log)  # no index yet: the first build's bulk path
+        n = store.position
+    else:
+        store = TemporalStore(index_path(db))
+        n = store.rebuild(log)
+    head, pos = store.chain_head()
+    store.close()
+    d = format_digest(head, pos)
+    emit({"events": n, "position": pos, "digest": d}, f"rebuilt the audit index: {n} events, digest {d}")
+
+
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl")
 @click.option("--out", "out", default=None, metavar="FILE", help="Write here (default: stdout).")
@@ -253,5 +275,5 @@ def export(fmt: str, out: str | None) -> None:
 
 
 def register(cli: click.Group) -> None:
-    for command in (who_could_call, access, history, replay, digest, verify_log, export):
+    for command in (who_could_call, access, history, replay, digest, verify_log, rebuild_index, export):
         cli.add_command(command)
