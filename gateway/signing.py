@@ -33,7 +33,7 @@ from urllib.parse import unquote, unquote_to_bytes
 try:  # OpenSSL's keyed HMAC object, which hmac.HMAC wraps (see keyed_mac)
     from _hashlib import hmac_new as _openssl_hmac_new
 except ImportError:  # pragma: no cover - interpreters built without OpenSSL
-    _openssl_hmac_new = None
+    _openssl_hmac_new = None  # type: ignore[assignment]
 
 Headers = Iterable[tuple[str, str]] | Mapping[str, str]
 EmptyValueStyle = Literal["bare", "equals"]

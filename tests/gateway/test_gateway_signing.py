@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from gateway import signing
+from gateway import accelerator, signing
 
 # A copy of the project's shared known answers (../shared/vectors/), kept in the repository
 # so the suite runs wherever it is cloned; test_vendored_vectors_match_the_shared_ones
@@ -21,6 +22,15 @@ def test_vendored_vectors_match_the_shared_ones() -> None:
     if not SHARED.exists():
         pytest.skip("no ../shared beside this checkout")
     assert json.loads(SHARED.read_text()) == json.loads(VENDORED.read_text())
+
+
+@pytest.fixture(params=["reference", "accelerator"])
+def canon(request: pytest.FixtureRequest) -> ModuleType:
+    """The pure-Python reference, then gateway.accelerator (the C module when it is in use)."""
+    if request.param == "accelerator" and not accelerator.ACCELERATED:
+        pytest.skip("the accelerator is not in use: same functions as the reference")
+    return signing if request.param == "reference" else accelerator
+
 
 DOC_EXAMPLE_HEADERS = [
     ("accept", "application/json; charset=utf-8"),
@@ -42,9 +52,9 @@ def test_known_answer_signature(vector: dict[str, str]) -> None:
     )
 
 
-def test_doc_worked_example_request_gives_the_known_string_to_sign() -> None:
+def test_doc_worked_example_request_gives_the_known_string_to_sign(canon: ModuleType) -> None:
     (vector,) = [v for v in VECTORS if v["name"] == "doc_worked_example"]
-    sts = signing.string_to_sign(
+    sts = canon.string_to_sign(
         "POST",
         "/http2test/test",
         "param1=test",
@@ -55,7 +65,7 @@ def test_doc_worked_example_request_gives_the_known_string_to_sign() -> None:
     assert signing.sign(vector["app_secret"], sts, "HmacSHA256") == vector["signature"]
 
 
-def test_higress_requests_give_their_known_strings_to_sign() -> None:
+def test_higress_requests_give_their_known_strings_to_sign(canon: ModuleType) -> None:
     get_headers = [
         ("Accept", "application/json"),
         ("Content-Type", "application/json"),
@@ -66,12 +76,12 @@ def test_higress_requests_give_their_known_strings_to_sign() -> None:
     ]
     by_name = {v["name"]: v["string_to_sign"] for v in VECTORS}
     assert (
-        signing.string_to_sign("get", "/Third/Tools/checkSign", "", get_headers, None)
+        canon.string_to_sign("get", "/Third/Tools/checkSign", "", get_headers, None)
         == (by_name["higress_get_signed_headers"])
     )
     bare = [("Accept", "application/json")]
     assert (
-        signing.string_to_sign("GET", "/Third/Tools/checkSign", "", bare, None)
+        canon.string_to_sign("GET", "/Third/Tools/checkSign", "", bare, None)
         == (by_name["higress_get_no_signature_headers"])
     )
     form_headers = [
@@ -84,20 +94,30 @@ def test_higress_requests_give_their_known_strings_to_sign() -> None:
     ]
     body = b"uuid=uuid&nickname=nickname&photo=photo&room_id=6893"
     assert (
-        signing.string_to_sign("POST", "/Third/User/getNyAccessToken", "", form_headers, body)
+        canon.string_to_sign("POST", "/Third/User/getNyAccessToken", "", form_headers, body)
         == (by_name["higress_post_form"])
     )
 
 
-def test_headers_match_case_insensitively_and_the_first_duplicate_wins() -> None:
+def test_headers_match_case_insensitively_and_the_first_duplicate_wins(canon: ModuleType) -> None:
     headers = [("X-Ca-Key", "first"), ("x-ca-key", "second")]
     assert signing.get_header(headers, "X-CA-KEY") == "first"
     assert signing.get_header({"Accept": "a"}, "accept") == "a"
     assert signing.get_header(headers, "absent") is None
+    assert canon.header_map(headers) == {"x-ca-key": "first"}
+    assert canon.header_map({"Accept": "a", "ACCEPT": "b"}) == {"accept": "a"}
 
 
-def test_parameters_are_decoded_first_value_wins_and_query_beats_form() -> None:
-    params = signing.parse_params(
+def test_only_str_pairs_count_as_headers(canon: ModuleType) -> None:
+    # A 2-list or a 2-character str would unpack like a pair, but is not one.
+    assert canon.header_map([("Accept", "a"), ["X-Ca-Key", "k"], "xy"]) == {"accept": "a"}
+    assert canon.header_map((("Accept", "a"), ("X-B",), ("X-C", b"c"), (1, "d"))) == {"accept": "a"}
+    assert canon.header_map(iter([("Accept", "a"), ["X-B", "b"]])) == {"accept": "a"}
+    assert canon.header_map(None) == {}
+
+
+def test_parameters_are_decoded_first_value_wins_and_query_beats_form(canon: ModuleType) -> None:
+    params = canon.parse_params(
         "b=%E4%BD%A0+x&a=1&a=2&empty&bad=%zz%4",
         "application/x-www-form-urlencoded; charset=utf-8",
         b"a=form&b=form&c=only+form",
@@ -105,9 +125,9 @@ def test_parameters_are_decoded_first_value_wins_and_query_beats_form() -> None:
     assert params == {"b": "你 x", "a": "1", "empty": "", "bad": "%zz%4", "c": "only form"}
 
 
-def test_form_parameters_count_only_for_form_content_types() -> None:
-    assert signing.parse_params("", "application/json", b"a=1") == {}
-    assert signing.parse_params("", "Application/X-WWW-Form-Urlencoded", b"a=1") == {"a": "1"}
+def test_form_parameters_count_only_for_form_content_types(canon: ModuleType) -> None:
+    assert canon.parse_params("", "application/json", b"a=1") == {}
+    assert canon.parse_params("", "Application/X-WWW-Form-Urlencoded", b"a=1") == {"a": "1"}
 
 
 def test_empty_values_have_two_spellings() -> None:
@@ -129,10 +149,10 @@ def test_signed_header_names_keep_their_spelling_and_skip_fixed_fields() -> None
     )
 
 
-def test_non_utf8_bytes_never_share_a_string_to_sign() -> None:
+def test_non_utf8_bytes_never_share_a_string_to_sign(canon: ModuleType) -> None:
     headers = [("Content-Type", "application/x-www-form-urlencoded")]
-    one = signing.string_to_sign("POST", "/p", "q=%FF", headers, b"a=\xff")
-    two = signing.string_to_sign("POST", "/p", "q=%FE", headers, b"a=\xfe")
+    one = canon.string_to_sign("POST", "/p", "q=%FF", headers, b"a=\xff")
+    two = canon.string_to_sign("POST", "/p", "q=%FE", headers, b"a=\xfe")
     assert one != two
     assert signing.sign("s", one) != signing.sign("s", two)
 
