@@ -267,6 +267,7 @@ class LedgerVersusModel(RuleBasedStateMachine):
         for p in self._patches:
             p.start()
         self.model = Model()
+        self.keyed: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}  # (account, key) -> (request, receipt)
         self.ledger = self.open()
         self.now = T0
         self.unknown = str(uuid.UUID(int=12345))
@@ -345,6 +346,49 @@ class LedgerVersusModel(RuleBasedStateMachine):
             lambda: self.model.create_app(owner, name, key, secret, code),
             lambda at: self.ledger.create_app(owner, name, app_key=key, app_secret=secret, app_code=code, at=at),
         )
+
+    @rule(owner=st.sampled_from(ACCOUNTS), name=st.sampled_from(NAMES), key=st.sampled_from(["k1", "k2"]))
+    def create_app_under_an_idempotency_key(self, owner: str, name: str, key: str) -> None:
+        """A client's retry: the first success under (account, key) is recorded (one more
+        event); the same request again replays it and writes nothing; another request with
+        the key is refused and writes nothing; a refused first try leaves the key unused."""
+        request = {"name": name}
+        prior = self.keyed.get((owner, key))
+        if prior is None:
+            def model() -> Any:
+                expected, commit = self.model.create_app(owner, name, None, None, None)
+
+                def commit_and_record(r: Any) -> None:
+                    commit(r)
+                    self.keyed[(owner, key)] = (request, r)
+                return expected + 1, commit_and_record
+
+            def ledger(at: datetime) -> Any:
+                with self.ledger.idempotent(key, "test:app create", request):
+                    return self.ledger.create_app(owner, name, at=at)
+
+            self.step(model, ledger)
+            return
+        self.now += timedelta(minutes=1)
+        before = self.ledger.recorder.max_notification_id()
+        first = prior[1]
+        if prior[0] == request:
+            with self.ledger.idempotent(key, "test:app create", request):
+                again = self.ledger.create_app(owner, name, at=self.now)
+            assert again.replayed and again.ids == first.ids and again.revealed == {}
+            assert (again.position, again.events, again.timestamp) == (first.position, first.events, first.timestamp)
+            event("replayed")
+        else:
+            # Input validation comes first (the order of checks), then the key.
+            want = E.IdempotencyKeyReused if NAME_RE.fullmatch(name) else E.InvalidInput
+            try:
+                with self.ledger.idempotent(key, "test:app create", request):
+                    self.ledger.create_app(owner, name, at=self.now)
+                raise AssertionError("a reused key ran another request")
+            except E.LedgerError as e:
+                assert type(e) is want, (type(e), want)
+                event(want.__name__)
+        assert self.ledger.recorder.max_notification_id() == before
 
     @rule(data=st.data(), name=st.sampled_from(NAMES))
     def modify_app(self, data: st.DataObject, name: str) -> None:
