@@ -66,7 +66,7 @@ builder_free(Builder *b)
     b->n = 0;
 }
 
-static int
+static inline int
 builder_reserve_one(Builder *b)
 {
     if (b->n < b->cap) {
@@ -96,7 +96,7 @@ builder_reserve_one(Builder *b)
     return 0;
 }
 
-static int
+static inline int
 builder_grow_length(Builder *b, Py_ssize_t len)
 {
     if (len > PY_SSIZE_T_MAX - b->length) {
@@ -108,7 +108,7 @@ builder_grow_length(Builder *b, Py_ssize_t len)
 }
 
 /* Append an exact str (a new reference is taken). */
-static int
+static inline int
 builder_add(Builder *b, PyObject *s)
 {
     Py_ssize_t len = PyUnicode_GET_LENGTH(s);
@@ -141,7 +141,7 @@ builder_add_steal(Builder *b, PyObject *s)
     return rc;
 }
 
-static int
+static inline int
 builder_add_char(Builder *b, Py_UCS4 ch)
 {
     if (builder_reserve_one(b) < 0 || builder_grow_length(b, 1) < 0) {
