@@ -183,3 +183,31 @@ def test_postgres_commit_answer_lost_on_the_wire_the_command_lands_once(
             assert direct.open_secret(app, r.ids["app_key"]) == r.revealed["app_secret"]
     finally:
         direct.close()
+
+
+@pytest.mark.postgres
+def test_the_cli_over_a_lost_commit_answer_exits_0_once(pg_url: str, secret_key_env: bytes) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proxy = AckLosingProxy(pg_url)
+    try:
+        open_ledger(pg_url, key=TEST_KEY).close()  # tables made
+        proxy.lose(1)
+        r = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--database-url", proxy.url, "--json",
+                            "app", "create", "--owner", "alice", "--name", "OverProxy"],
+                           capture_output=True, text=True, env=os.environ.copy(), timeout=120, check=False)
+        assert r.returncode == 0, r.stderr
+        assert proxy.lost == 1
+        out = json.loads(r.stdout)
+    finally:
+        proxy.close()
+    ledger = open_ledger(pg_url, key=TEST_KEY)
+    try:
+        created = [n for n in log(ledger) if n.topic == "authledger:AppCreated"]
+        assert [str(n.originator_id) for n in created] == [out["app_id"]]
+        assert (out["events"], out["position"]) == (5, ledger.recorder.max_notification_id())
+    finally:
+        ledger.close()
