@@ -311,6 +311,7 @@ class Ledger(Application[UUID]):
                     position = self._committed(events)
                     if position is None:
                         raise
+                    self._wake_listeners(position)  # as a save that heard its answer would
                     return position
             except _STORE_ERRORS as e:
                 if time.monotonic() >= deadline:
