@@ -151,6 +151,9 @@ class RecorderLog:
 
     def batches(self, after: int = 0, until: int | None = None, page: int | None = None) -> Iterator[list[Row]]:
         page = page or PAGE
+        if hasattr(self.recorder, "datastore"):  # PostgreSQL
+            yield from self._pg_batches(after, until, page)
+            return
         while True:
             ns = self.recorder.select_notifications(after + 1, limit=page, stop=until)
             if ns:
@@ -162,6 +165,27 @@ class RecorderLog:
     def rows(self, after: int = 0, until: int | None = None) -> Iterator[Row]:
         for batch in self.batches(after, until):
             yield from batch
+
+    def _pg_batches(self, after: int, until: int | None, page: int) -> Iterator[list[Row]]:
+        """The recorder's ``select_notifications`` as plain tuples, the id already hex: the
+        library's dict rows and Notification objects cost half of a build's time."""
+        from psycopg import sql
+        from psycopg.rows import tuple_row
+
+        ds = self.recorder.datastore
+        q = sql.SQL("SELECT notification_id, replace(originator_id::text, '-', ''), originator_version, topic, state"
+                    " FROM {} WHERE notification_id > %s" + (" AND notification_id <= %s" if until is not None else "")
+                    + " ORDER BY notification_id LIMIT %s").format(
+                        sql.Identifier(ds.schema, self.recorder.events_table_name))
+        while True:
+            args = (after, until, page) if until is not None else (after, page)
+            with ds.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+                batch: list[Row] = cur.execute(q, args, prepare=True).fetchall()
+            if batch:
+                yield batch
+            if len(batch) < page:
+                return
+            after = batch[-1][0]
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Row]:
         """Rows straight from a PostgreSQL recorder's table (audit lookups by position or id)."""
@@ -336,6 +360,9 @@ class TemporalStore:
             self.set_meta("anchor", row_hash(log.row(builder.position)))
             for s in INDEXES:
                 self.conn.execute(s)
+            if self.pg and n >= 10_000:  # fresh statistics: the next catch-up's lookups use the indexes
+                for table in REBUILT:
+                    self.conn.execute(f"ANALYZE {table}")
         if record_chain and not together:  # the chain lags the index: a pass of its own
             for batch in log.batches(chain_pos, max(self.position, chain_pos)):
                 recorded.extend(batch)

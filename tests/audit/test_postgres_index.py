@@ -173,6 +173,19 @@ def _holding_the_lock(url: str) -> bool:
             " AND a.application_name = 'authledger-audit' AND a.pid <> pg_backend_pid()").fetchone()[0])
 
 
+SLOW_CATCH_UP = """
+import sys, time
+import projections.temporal_store as ts
+ts.PAGE = ts.FLUSH_EVERY = 1
+flush = ts.TemporalStore._flush
+def slow_flush(self, builder, *, final=True):
+    time.sleep(0.002)
+    flush(self, builder, final=final)
+ts.TemporalStore._flush = slow_flush
+ts.open_index(sys.argv[1])
+"""
+
+
 def test_a_catch_up_killed_mid_way_leaves_the_last_committed_position(pg_url: str) -> None:
     ledger = open_ledger(pg_url, key=TEST_KEY)
     d = Driver(ledger)
@@ -184,18 +197,17 @@ def test_a_catch_up_killed_mid_way_leaves_the_last_committed_position(pg_url: st
         d.do(("grant", i % 3, 0, "RELEASE", None))
         d.do(("revoke", i % 3, 0, "RELEASE", True))
     ledger.close()
-    # A catch-up that reads the log one row per query (PAGE = 1): slow enough to be killed
-    # while it holds the lock, before its transaction commits.
-    child = subprocess.Popen([sys.executable, "-c",
-                              "import sys, projections.temporal_store as ts; ts.PAGE = 1; ts.open_index(sys.argv[1])",
-                              pg_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The real catch-up in another process, made slow enough to be killed while it holds the
+    # lock, before it commits: one row per read, a write after every event, each 2 ms later.
+    child = subprocess.Popen([sys.executable, "-c", SLOW_CATCH_UP, pg_url], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while not _holding_the_lock(pg_url):
         assert child.poll() is None, child.stderr.read() if child.stderr else ""
         assert time.time() < deadline, "the catch-up never took the lock"
         time.sleep(0.01)
     time.sleep(0.3)
-    assert child.poll() is None, "the catch-up finished before the kill: make the log longer"
+    assert _holding_the_lock(pg_url), "the catch-up finished before the kill: make the log longer"
     child.send_signal(signal.SIGKILL)
     child.wait()
     # Nothing of the killed transaction shows: the index is the rebuild up to the old position.
