@@ -14,6 +14,9 @@ SQLite it runs as written, on the ``sqlite3`` connection itself. On PostgreSQL,
   (``grant_periods`` → ``audit_grant_periods``): they sit beside the ledger's own table in
   its schema, so no table name here may be used as a column name or alias.
 
+``executemany`` of a whole-row ``INSERT INTO t VALUES (?, ...)`` runs as ``COPY`` (a build
+writes hundreds of thousands of rows).
+
 Types (``TABLES``): ``text`` is ``TEXT COLLATE "C"`` (byte order, as SQLite compares, so an
 ORDER BY gives the same rows in the same order), ``int`` is ``BIGINT`` (µs instants,
 positions), ``blob`` is ``BYTEA``, ``any`` (the meta table's value) is ``TEXT``.
@@ -54,7 +57,7 @@ def _ident(name: str) -> str:
 
 
 def pg_schema() -> list[str]:
-    """CREATE TABLE statements for PostgreSQL (in the audit schema, on the search path)."""
+    """CREATE TABLE statements for PostgreSQL (prefixed; in the ledger's schema, on the search path)."""
     out = []
     for table, cols in TABLES.items():
         defs = [f"{_ident(c)} {_PG_TYPES[t]}" + (" PRIMARY KEY" if i == 0 and table in KEYED else "")
@@ -68,7 +71,7 @@ def pg_schema() -> list[str]:
 
 _TOKENS = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|\?|:(?P<name>[A-Za-z_]\w*)|%|(?P<word>[A-Za-z_]\w*)|.""", re.DOTALL)
 _UPSERT = re.compile(r"\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\b", re.IGNORECASE)
-_PLAIN_INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s+VALUES\s*\((?:\s*\?\s*,)*\s*\?\s*\)\s*", re.I)
+_PLAIN_INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s+VALUES\s*\((?:\s*\?\s*,)*\s*\?\s*\)\s*", re.IGNORECASE)
 _CREATE_INDEX = re.compile(r"(\s*CREATE\s+INDEX\s+IF\s+NOT\s+EXISTS\s+)(\w+)", re.IGNORECASE)
 
 
