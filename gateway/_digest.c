@@ -1067,6 +1067,100 @@ done:
     return result;
 }
 
+/* -- the signature ------------------------------------------------------------------------- */
+
+static PyObject *str_copy, *str_update, *str_digest;
+
+/* state.copy(), .update(data), .digest() (new reference to the digest, or NULL). */
+static PyObject *
+digest_after(PyObject *state, PyObject *data)
+{
+    PyObject *hash = PyObject_CallMethodNoArgs(state, str_copy);
+    if (hash == NULL) {
+        return NULL;
+    }
+    PyObject *none = PyObject_CallMethodOneArg(hash, str_update, data);
+    PyObject *digest = none == NULL ? NULL : PyObject_CallMethodNoArgs(hash, str_digest);
+    Py_XDECREF(none);
+    Py_DECREF(hash);
+    if (digest != NULL && !PyBytes_Check(digest)) {
+        PyErr_SetString(PyExc_TypeError, "digest() did not return bytes");
+        Py_CLEAR(digest);
+    }
+    return digest;
+}
+
+/* Standard Base64 with padding, no newline (binascii.b2a_base64(data, newline=False)). */
+static PyObject *
+base64_bytes(const unsigned char *data, Py_ssize_t n)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n > (PY_SSIZE_T_MAX / 4) * 3 - 2) {
+        return PyErr_NoMemory();
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, 4 * ((n + 2) / 3));
+    if (result == NULL) {
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(result);
+    Py_ssize_t i = 0;
+    for (; n - i >= 3; i += 3) {
+        unsigned long v = (unsigned long)data[i] << 16 | (unsigned long)data[i + 1] << 8 | data[i + 2];
+        *out++ = alphabet[v >> 18 & 63];
+        *out++ = alphabet[v >> 12 & 63];
+        *out++ = alphabet[v >> 6 & 63];
+        *out++ = alphabet[v & 63];
+    }
+    if (n - i > 0) {
+        unsigned long v = (unsigned long)data[i] << 16;
+        if (n - i == 2) {
+            v |= (unsigned long)data[i + 1] << 8;
+        }
+        *out++ = alphabet[v >> 18 & 63];
+        *out++ = alphabet[v >> 12 & 63];
+        *out++ = n - i == 2 ? alphabet[v >> 6 & 63] : '=';
+        *out++ = '=';
+    }
+    return result;
+}
+
+PyDoc_STRVAR(signature_doc,
+"signature(states, string_to_sign) -> bytes\n\n"
+"Base64(HMAC(StringToSign)) from keyed_states() (gateway.signing.signature).");
+
+static PyObject *
+signature_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "signature(states, string_to_sign) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *states = args[0], *sts = args[1];
+    if (!PyTuple_CheckExact(states) || PyTuple_GET_SIZE(states) != 2 || !PyUnicode_CheckExact(sts)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *message = PyUnicode_AsEncodedString(sts, "utf-8", "surrogatepass");
+    if (message == NULL) {
+        return NULL;
+    }
+    /* The tuple is the caller's and immutable: its items outlive these calls. */
+    PyObject *inner = digest_after(PyTuple_GET_ITEM(states, 0), message);
+    Py_DECREF(message);
+    if (inner == NULL) {
+        return NULL;
+    }
+    PyObject *outer = digest_after(PyTuple_GET_ITEM(states, 1), inner);
+    Py_DECREF(inner);
+    if (outer == NULL) {
+        return NULL;
+    }
+    PyObject *result =
+        base64_bytes((const unsigned char *)PyBytes_AS_STRING(outer), PyBytes_GET_SIZE(outer));
+    Py_DECREF(outer);
+    return result;
+}
+
 /* -- the reference, for inputs outside the fast domain --------------------------------------- */
 
 static PyObject *signing_module; /* gateway.signing, imported on first use */
@@ -1108,6 +1202,7 @@ WITH_REFERENCE(signed_header_names)
 WITH_REFERENCE(strings_to_sign)
 WITH_REFERENCE(request_strings)
 WITH_REFERENCE(digest_fields)
+WITH_REFERENCE(signature)
 
 /* -- module ---------------------------------------------------------------------------------- */
 
@@ -1120,6 +1215,7 @@ static PyMethodDef digest_methods[] = {
     FASTCALL(strings_to_sign),
     FASTCALL(request_strings),
     FASTCALL(digest_fields),
+    FASTCALL(signature),
     {NULL, NULL, 0, NULL},
 };
 
@@ -1169,6 +1265,12 @@ PyInit__digest(void)
             if (field_keys[i] == NULL) {
                 return NULL;
             }
+        }
+        str_copy = intern("copy");
+        str_update = intern("update");
+        str_digest = intern("digest");
+        if (str_copy == NULL || str_update == NULL || str_digest == NULL) {
+            return NULL;
         }
         default_method = intern("HmacSHA256");
         default_stage = intern("RELEASE");

@@ -2,7 +2,8 @@
 
 ``gateway._digest`` (gateway/_digest.c, built by ``pip install -e .``; optional) computes
 the hot, pure parts of a digest check — the header map, the headers the check reads, the
-decoded parameters, the X-Ca-Signature-Headers names and both spellings of StringToSign — with the semantics of the
+decoded parameters, the X-Ca-Signature-Headers names, both spellings of StringToSign and the
+HMAC from two keyed hash states — with the semantics of the
 pure-Python reference in ``gateway.signing`` (tests/gateway/test_gateway_accelerator.py
 proves them equal with hypothesis). Each C function hands inputs it does not handle itself
 (str subclasses, non-dict mappings, non-str values) to the ``gateway.signing`` function of
@@ -30,6 +31,7 @@ __all__ = [
     "parameters",
     "parse_params",
     "request_strings",
+    "signature",
     "signed_header_names",
     "string_to_sign",
     "strings_to_sign",
@@ -60,6 +62,7 @@ strings_to_sign: Callable[
     [str, Mapping[str, str], str, Mapping[str, str]], tuple[str, str | None]
 ] = _impl.strings_to_sign
 digest_fields: Callable[[Mapping[str, str]], signing.DigestFields] = _impl.digest_fields
+signature: Callable[[signing.KeyedStates, str], bytes] = _impl.signature
 request_strings: Callable[
     [str, Mapping[str, str], str, str, str | None], tuple[str, str | None]
 ] = _impl.request_strings

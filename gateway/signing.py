@@ -30,11 +30,6 @@ from functools import lru_cache
 from typing import Literal, Protocol
 from urllib.parse import unquote, unquote_to_bytes
 
-try:  # OpenSSL's keyed HMAC object, which hmac.HMAC wraps (see keyed_mac)
-    from _hashlib import hmac_new as _openssl_hmac_new
-except ImportError:  # pragma: no cover - interpreters built without OpenSSL
-    _openssl_hmac_new = None  # type: ignore[assignment]
-
 Headers = Iterable[tuple[str, str]] | Mapping[str, str]
 EmptyValueStyle = Literal["bare", "equals"]
 
@@ -273,36 +268,46 @@ def signature_bytes(secret: str, string_to_sign: str, method: str) -> bytes:
     return b2a_base64(digest, newline=False)
 
 
-class KeyedMac(Protocol):
-    """A keyed HMAC state (``hmac.HMAC`` or OpenSSL's ``_hashlib.HMAC``)."""
+class HashState(Protocol):
+    """A hashlib object: what an HMAC is computed from."""
 
-    def copy(self) -> KeyedMac: ...
+    def copy(self) -> HashState: ...
 
-    def update(self, msg: bytes) -> None: ...
+    def update(self, data: bytes, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
 
-def keyed_mac(secret: str, method: str) -> KeyedMac:
-    """Return an HMAC keyed with the secret, to ``copy()`` per message (saves re-keying).
+KeyedStates = tuple[HashState, HashState]
 
-    OpenSSL's HMAC object itself when the interpreter has one: ``hmac.HMAC.copy`` wraps it
-    in a new Python object per message, a quarter of the HMAC's cost (~0.35 µs).
+# XOR tables for HMAC's inner and outer pads (RFC 2104; as the stdlib's hmac module has them).
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def keyed_states(secret: str, method: str) -> KeyedStates:
+    """Return HMAC's inner and outer hash states keyed with the secret (RFC 2104).
+
+    The key (hashed first when longer than a block) is zero-padded to the block size and
+    XORed with ipad / opad: ``signature()`` then only copies two states per message, which
+    costs less than copying a keyed ``hmac`` object (whose ``digest()`` copies again).
     """
+    name = DIGESTS[method]
     key = secret.encode("utf-8", "surrogatepass")
-    if _openssl_hmac_new is not None:
-        try:
-            return _openssl_hmac_new(key, digestmod=DIGESTS[method])  # type: ignore[no-any-return]
-        except ValueError:  # the digest is not available from OpenSSL (FIPS builds)
-            pass
-    return hmac.new(key, digestmod=DIGESTS[method])
+    block_size = hashlib.new(name).block_size
+    if len(key) > block_size:
+        key = hashlib.new(name, key).digest()
+    key = key.ljust(block_size, b"\0")
+    return hashlib.new(name, key.translate(_IPAD)), hashlib.new(name, key.translate(_OPAD))
 
 
-def signature_with(mac: KeyedMac, string_to_sign: str) -> bytes:
-    """Return Base64(HMAC(StringToSign)) as ASCII bytes using a keyed_mac()."""
-    mac = mac.copy()
-    mac.update(string_to_sign.encode("utf-8", "surrogatepass"))
-    return b2a_base64(mac.digest(), newline=False)
+def signature(states: KeyedStates, string_to_sign: str) -> bytes:
+    """Return Base64(HMAC(StringToSign)) as ASCII bytes from keyed_states()."""
+    inner = states[0].copy()
+    inner.update(string_to_sign.encode("utf-8", "surrogatepass"))
+    outer = states[1].copy()
+    outer.update(inner.digest())
+    return b2a_base64(outer.digest(), newline=False)
 
 
 def sign(secret: str, string_to_sign: str, method: str = "HmacSHA256") -> str:

@@ -9,7 +9,9 @@ tests/gateway suite passes again with the accelerator switched off.
 
 from __future__ import annotations
 
+import base64
 import gc
+import hmac
 import importlib
 import os
 import subprocess
@@ -297,6 +299,47 @@ def test_digest_fields_equal_the_reference(hmap: dict[str, str]) -> None:
     same(signing.digest_fields, native.digest_fields, hmap)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    secret=st.one_of(any_text, st.text(min_size=60, max_size=200)),  # keys past a block are hashed
+    method=st.sampled_from(["HmacSHA256", "HmacSHA1"]),
+    message=st.one_of(any_text, st.text(max_size=300)),
+)
+def test_the_signature_is_hmac(secret: str, method: str, message: str) -> None:
+    # The reference against the stdlib's hmac (OpenSSL), then the C function against both.
+    key, data = secret.encode("utf-8", "surrogatepass"), message.encode("utf-8", "surrogatepass")
+    expected = base64.b64encode(hmac.digest(key, data, signing.DIGESTS[method]))
+    states = signing.keyed_states(secret, method)
+    assert signing.signature(states, message) == expected
+    if native is not None:
+        assert native.signature(states, message) == expected
+        assert native.signature(states, message) == expected  # the states are left as they were
+
+
+class FixedDigest:
+    """A stand-in hash state whose digest is given: Base64 of every length, odd outputs."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def copy(self) -> FixedDigest:
+        return self
+
+    def update(self, data: bytes, /) -> None:
+        pass
+
+    def digest(self) -> object:
+        return self.value
+
+
+@compares
+@settings(max_examples=200, deadline=None)
+@given(value=st.one_of(st.binary(max_size=70), st.text(max_size=3), st.none()))
+def test_the_signature_encodes_any_digest_like_the_reference(value: object) -> None:
+    states = (FixedDigest(b"inner"), FixedDigest(value))
+    same(signing.signature, native.signature, states, "message")
+
+
 @compares
 def test_huge_and_odd_values_equal_the_reference() -> None:
     huge = "%" + "9" * 200_000
@@ -333,6 +376,7 @@ def reference_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         "strings_to_sign",
         "request_strings",
         "digest_fields",
+        "signature",
     ):
         original = getattr(signing, name)
 
@@ -353,6 +397,7 @@ def test_the_fast_path_takes_its_own_inputs(reference_calls: list[str]) -> None:
     native.strings_to_sign("GET", hmap, "/", {"a": ""})
     native.request_strings("GET", hmap, "/", "a=%41", None)
     native.digest_fields(hmap)
+    native.signature(signing.keyed_states("s", "HmacSHA1"), "x")
     assert reference_calls == []
 
 
@@ -391,6 +436,11 @@ def test_other_inputs_go_to_the_reference(reference_calls: list[str]) -> None:
     via_reference(calls, "request_strings", native.request_strings, Name("GET"), {}, "/", "a", None)
     via_reference(calls, "digest_fields", native.digest_fields, {"x-ca-key": 1})
     via_reference(calls, "digest_fields", native.digest_fields, OrderedDict())
+    states = list(signing.keyed_states("s", "HmacSHA1"))
+    assert (
+        via_reference(calls, "signature", native.signature, states, "x")
+        == signing.sign("s", "x", "HmacSHA1").encode()
+    )
 
 
 @compares
@@ -418,6 +468,7 @@ def test_nothing_leaks() -> None:
         [("Accept", "a"), ("X-Ca-Signature-Headers", "X-Ca-Key,x-b"), ("X-Ca-Key", "k")]
     )
     odd = [("X-Ca-Key", "k"), ["a", "b"], ("İ", "x"), 7, (None, "v")]
+    states = signing.keyed_states("secret", "HmacSHA256")
 
     def work() -> None:
         native.header_map(odd)
@@ -427,6 +478,7 @@ def test_nothing_leaks() -> None:
         native.request_strings("ǅ", hmap, "/p", "q=%zz&e&\ud800=1", "f=2")
         native.digest_fields({"x-ca-timestamp": "1764300000000", "x-ca-stage": ""})
         native.digest_fields({"x-ca-key": 1})  # through the reference
+        native.signature(states, "GET\n\ud800")
         native.parameters(Name("a=1"), None)  # through the reference
         try:
             native.strings_to_sign("GET", hmap, "/", {"a": 1})  # the reference raises TypeError
