@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pytest
 
@@ -37,9 +39,12 @@ def test_a_replace_into_a_table_without_a_key_is_refused() -> None:
 
 
 @pytest.mark.postgres
-def test_the_translations_run_on_postgres(pg_url: str) -> None:
+def test_the_translations_run_on_postgres(request: pytest.FixtureRequest) -> None:
     from projections.temporal_store import TemporalStore
 
+    if "postgres" not in os.environ.get("AUTHLEDGER_TEST_STORES", "sqlite,postgres"):
+        pytest.skip("AUTHLEDGER_TEST_STORES excludes postgres")
+    pg_url = str(request.getfixturevalue("pg_url"))
     store = TemporalStore(pg_url)  # the tables
     store.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
