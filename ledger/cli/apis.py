@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import block, indent, receipt, table
 
@@ -29,16 +30,20 @@ def api_group() -> None:
 @click.option("--auth-type", type=click.Choice(("APP", "ANONYMOUS")), default="APP", show_default=True)
 @click.option("--method", "http_method", default=None, help="HTTP method (default: any).")
 @click.option("--path", "path_pattern", default=None, metavar="/v1/items/{id}", help="Request path pattern.")
+@KEY_OPTION
 @global_options
 def register_api(owner: str, name: str, group: str, appcode_mode: str, signature_methods: str, nonce: str,
-             auth_type: str, http_method: str | None, path_pattern: str | None) -> None:
+                 auth_type: str, http_method: str | None, path_pattern: str | None,
+                 idempotency_key: str | None) -> None:
     """Register an API with its security settings."""
-    r = settings().ledger().register_api(
-        owner, name, group=group, auth_type=auth_type, appcode_mode=appcode_mode,
-        signature_methods=signature_methods, nonce_required=nonce == "required",
-        http_method=http_method, path_pattern=path_pattern,
-    )
-    emit(r.to_dict(), lambda d: receipt("API registered", d))
+    ledger = settings().ledger(create=True)
+    with keyed(ledger, idempotency_key, "api register"):
+        r = ledger.register_api(
+            owner, name, group=group, auth_type=auth_type, appcode_mode=appcode_mode,
+            signature_methods=signature_methods, nonce_required=nonce == "required",
+            http_method=http_method, path_pattern=path_pattern,
+        )
+    emit(r.to_dict(), keyed_receipt("API registered"))
 
 
 @api_group.command("show")

@@ -90,3 +90,17 @@ def test_without_a_key_a_rerun_runs_again(run: Run, position: Callable[[], int])
     assert run("app", "create", "--owner", "alice", "--name", "MyApp").code == 0
     assert run("app", "create", "--owner", "alice", "--name", "MyApp").code == 0
     assert position() == 10
+
+
+def test_api_register_run_twice_with_one_key_registers_one_api(run: Run, position: Callable[[], int]) -> None:
+    args = ["api", "register", "--owner", "bob", "--name", "Orders", "--idempotency-key", "api-1"]
+    first = run("--json", *args)
+    assert first.code == 0, first.err
+    after_first = position()
+    again = run("--json", *args)
+    assert again.code == 0, again.err
+    assert position() == after_first
+    assert again.json["replayed"] is True and again.json["api_id"] == first.json["api_id"]
+    other = run("api", "register", "--owner", "bob", "--name", "Billing", "--idempotency-key", "api-1")
+    assert other.code == 2 and len(other.err.strip().splitlines()) == 1
+    assert position() == after_first
