@@ -44,7 +44,7 @@ def create(owner: str, name: str, description: str, tags: tuple[str, ...], exten
            app_key: str | None, app_secret: str | None, app_code: str | None, idempotency_key: str | None) -> None:
     """Create an app with its default key pair and an AppCode; their secrets are shown once."""
     tag_map = parse_tags(tags)
-    ledger = settings().ledger()
+    ledger = settings().ledger(create=True)
     with keyed(ledger, idempotency_key, "app create"):
         r = ledger.create_app(
             owner, name, description=description, tags=tag_map, extension=extension,

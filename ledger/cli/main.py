@@ -51,12 +51,22 @@ class Settings:
 
         return resolve(self.db, self.database_url)
 
-    def ledger(self, role: str = "cli") -> Any:
-        """The ledger, opened on first use (``role`` sizes a PostgreSQL connection pool)."""
+    def ledger(self, role: str = "cli", *, create: bool = False) -> Any:
+        """The ledger, opened on first use (``role`` sizes a PostgreSQL connection pool).
+
+        Only commands that start a ledger (``create=True``: api register, app create, token
+        create, serve) make a new SQLite file; any other command on a path where there is no
+        file says so (exit 2) instead of leaving an empty ledger and key file behind."""
         if self._ledger is None:
             from ledger.bootstrap import open_ledger
+            from ledger.store import is_url
 
-            self._ledger = open_ledger(self.target(), key_file=self.secret_key_file, role=role)
+            target = self.target()
+            if not create and not is_url(target) and not os.path.exists(target):
+                from ledger.errors import InvalidInput
+
+                raise InvalidInput(f"no ledger database at {target}", field="db")
+            self._ledger = open_ledger(target, key_file=self.secret_key_file, role=role)
         return self._ledger
 
 

@@ -40,7 +40,7 @@ def serve(host: str, port: int, redis_url: str | None, window: float, http: str,
         from distribution.nonces_redis import RedisNonceStore
 
         nonce_store = RedisNonceStore(connect(redis_url))
-    ledger = settings().ledger(role="serve")  # a larger PostgreSQL pool for request threads
+    ledger = settings().ledger(role="serve", create=True)  # a larger PostgreSQL pool for request threads
     app = create_app(ledger, window=window, access_log=access_log, max_body=max_body,
                      nonce_store=nonce_store)
     config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)

@@ -24,7 +24,7 @@ def create(account: str, label: str, idempotency_key: str | None) -> None:
     """Issue a token; it is printed once and stored only as a SHA-256 hash."""
     from ledger.tokens import issue_token
 
-    ledger = settings().ledger()
+    ledger = settings().ledger(create=True)
     with keyed(ledger, idempotency_key, "token create"):
         r = issue_token(ledger, account, label)
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -129,3 +130,27 @@ def test_a_real_process_exits_with_each_code(run: Run, world: dict[str, str], db
         assert "Traceback" not in p.stderr
         if code:
             assert p.stdout == "" and p.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["api", "list"], ["app", "list"], ["app", "show", str(uuid.UUID(int=1))],
+    ["key", "list", str(uuid.UUID(int=1)), "--actor", "alice"], ["token", "list", "--account", "alice"],
+    ["check", "--app-key", "k", "--api", str(uuid.UUID(int=2)), "--stage", "RELEASE"],
+    ["app", "disable", str(uuid.UUID(int=1)), "--actor", "alice"],
+    ["who-could-call", "--api", str(uuid.UUID(int=2)), "--at", "2025-01-01T00:00:00Z"],
+])
+def test_a_command_on_a_missing_ledger_file_says_so_and_creates_nothing(
+        run: Run, tmp_path: Any, args: list[str]) -> None:
+    missing = tmp_path / "nowhere" / "ledger.db"
+    missing.parent.mkdir()
+    r = run("--db", str(missing), *args, db=False)
+    assert r.code == 2, (r.code, r.err)
+    assert r.err.strip() == f"authledger: error: no ledger database at {missing}"
+    assert list(missing.parent.iterdir()) == []
+
+
+def test_commands_that_start_a_ledger_create_the_file(run: Run, tmp_path: Any) -> None:
+    fresh = tmp_path / "fresh.db"
+    r = run("--db", str(fresh), "api", "register", "--owner", "bob", "--name", "Orders", db=False)
+    assert r.code == 0, r.err
+    assert fresh.exists()
