@@ -32,8 +32,11 @@ POOL = {"cli": (2, 2), "serve": (5, 10)}
 class StoreUnavailable(LedgerError):
     """The event store could not be reached or stayed locked past the retry bound.
 
-    Retriable: nothing was written (or the library's own retry already succeeded);
-    run the command again once the database is back. Exit 7, HTTP 503.
+    The outcome is unknown: usually nothing was written, but a commit whose answer was
+    lost, followed by an outage longer than the retry bound, may have landed. Retry once
+    the database is back, with the same idempotency key (``--idempotency-key`` /
+    ``Idempotency-Key``) so that a command that did land is not applied twice (see
+    docs/ledger.md). Exit 7, HTTP 503.
     """
 
     exit_code = 7
