@@ -113,17 +113,29 @@ def cli(db: str, *args: str) -> dict[str, Any]:
 
 @contextmanager
 def serve(db: str, *extra: str) -> Iterator[int]:
-    """`authledger serve` on a free port over the SQLite file ``db``."""
-    port = free_port()
-    with open(db + ".serve.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli.main", "--db", db, "serve", "--port", str(port), *extra],
-            env=env(), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for(port, "/readyz", proc=proc)
-            yield port
-        finally:
-            stop(proc)
+    """`authledger serve` on a free port over the SQLite file ``db``.
+
+    A port found free can be taken by another process before serve binds it (other test
+    processes run beside this one): serve then exits with "address already in use", and is
+    started again on another port. Any other early exit fails with the log's tail."""
+    for attempt in range(5):
+        port = free_port()
+        with open(db + ".serve.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ledger.cli.main", "--db", db, "serve", "--port", str(port), *extra],
+                env=env(), stdout=log, stderr=subprocess.STDOUT)
+            try:
+                try:
+                    wait_for(port, "/readyz", proc=proc)
+                except RuntimeError:
+                    tail = Path(db + ".serve.log").read_bytes()[-2000:].decode(errors="replace")
+                    if "address already in use" in tail.lower() and attempt < 4:
+                        continue
+                    raise RuntimeError(f"serve did not start on port {port}:\n{tail}") from None
+                yield port
+                return
+            finally:
+                stop(proc)
 
 
 def nginx_conf(prefix: Path, listen: int, authledger: int, backend: int, conf: Path = NGINX_CONF,
