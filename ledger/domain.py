@@ -66,6 +66,12 @@ class LedgerEvent(Aggregate.Event):
         return at if at is not None else datetime.now(timezone.utc)
 
 
+# Each aggregate names its creation event (``@event("AppCreated")`` on ``__init__``), yet
+# the library still generates a ``Created`` class per aggregate; left alone it would inherit
+# ``Event``'s explicit topic and be registered under it. Every aggregate therefore declares
+# its ``Created`` with a topic of its own, so each topic names exactly one class.
+
+
 def _topic(name: str) -> dict[str, str]:
     return {"topic": f"authledger:{name}"}
 
@@ -77,6 +83,9 @@ class Api(Aggregate):
 
     class Event(LedgerEvent):
         TOPIC = "authledger:Api.Event"
+
+    class Created(Event, Aggregate.Created):  # never stored (see above)
+        TOPIC = "authledger:Api.Created"
 
     @event("ApiRegistered", **_topic("ApiRegistered"))
     def __init__(
@@ -140,6 +149,9 @@ class App(Aggregate):
 
     class Event(LedgerEvent):
         TOPIC = "authledger:App.Event"
+
+    class Created(Event, Aggregate.Created):  # never stored (see above)
+        TOPIC = "authledger:App.Created"
 
     @event("AppCreated", **_topic("AppCreated"))
     def __init__(
@@ -398,6 +410,9 @@ class AppKeyClaim(Aggregate):
     class Event(LedgerEvent):
         TOPIC = "authledger:AppKeyClaim.Event"
 
+    class Created(Event, Aggregate.Created):  # never stored (see above)
+        TOPIC = "authledger:AppKeyClaim.Created"
+
     @event("AppKeyClaimed", **_topic("AppKeyClaimed"))
     def __init__(self, app_key: str, app_id: str) -> None:
         self.app_key = app_key
@@ -415,6 +430,9 @@ class AppCodeClaim(Aggregate):
 
     class Event(LedgerEvent):
         TOPIC = "authledger:AppCodeClaim.Event"
+
+    class Created(Event, Aggregate.Created):  # never stored (see above)
+        TOPIC = "authledger:AppCodeClaim.Created"
 
     @event("AppCodeClaimed", **_topic("AppCodeClaimed"))
     def __init__(self, code_hash: str, app_id: str) -> None:
@@ -442,6 +460,9 @@ class IdempotencyRecord(Aggregate):
 
     class Event(LedgerEvent):
         TOPIC = "authledger:IdempotencyRecord.Event"
+
+    class Created(Event, Aggregate.Created):  # never stored (see above)
+        TOPIC = "authledger:IdempotencyRecord.Created"
 
     @event("IdempotencyKeyUsed", **_topic("IdempotencyKeyUsed"))
     def __init__(self, account: str, key: str, operation: str, fingerprint: str, result: dict[str, Any],

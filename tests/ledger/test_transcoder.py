@@ -274,3 +274,20 @@ def test_an_unknown_extension_type_is_refused_when_decoding() -> None:
 
     with pytest.raises(ValueError):
         unpack(msgpack.packb(msgpack.ExtType(42, b"x")))
+
+
+def test_every_event_class_has_a_topic_of_its_own_that_names_it() -> None:
+    # Including the aggregates' base Event and the library's generated Created classes,
+    # which no command stores: a class inheriting another's explicit topic would be
+    # registered under it, and that topic would then name the wrong class.
+    def subclasses(c: type) -> set[type]:
+        out = set()
+        for s in c.__subclasses__():
+            out |= {s} | subclasses(s)
+        return out
+
+    defined = [c for c in subclasses(LedgerEvent) if c.__module__ == "ledger.domain"]
+    own = {c: c.__dict__.get("TOPIC") for c in defined}
+    assert all(own.values()), [c.__qualname__ for c, t in own.items() if not t]
+    assert len(set(own.values())) == len(own)
+    assert all(resolve_topic(t) is c for c, t in own.items() if c.__name__ != "Event")
