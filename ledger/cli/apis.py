@@ -9,7 +9,7 @@ import click
 
 from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
 from ledger.cli.main import emit, global_options, settings
-from ledger.cli.text import block, indent, receipt, table
+from ledger.cli.text import block, indent, table
 
 APPCODE_MODES = ("DISABLE", "HEADER", "HEADER_QUERY")
 

@@ -1,0 +1,93 @@
+"""Grants: an API owner authorizes an app for one API in one stage until an end time; revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ledger import rules
+from ledger.core import LedgerCore, Receipt, _as_list, parse_id
+from ledger.domain import acting
+from ledger.errors import (
+    InvalidInput,
+    NotPermitted,
+)
+
+
+class GrantCommands(LedgerCore):
+    """Grants by an API's owner to apps of any account, per stage, until an end time; revoke."""
+
+    # -- grants -----------------------------------------------------------------------
+
+    def grant(
+        self,
+        actor: str,
+        app_ids: list[object] | object,
+        api_ids: list[object] | object,
+        stage: str,
+        *,
+        until: datetime | str | None = None,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Let apps call APIs in a stage, until an end time (or forever).
+
+        Bulk: one API to up to 100 apps, or one app to up to 100 APIs, in one transaction.
+        Granting an existing grant again changes its end time.
+        """
+        apps = _as_list(app_ids)
+        apis = _as_list(api_ids)
+        if not apps or not apis:
+            raise InvalidInput("grant needs at least one app and one API", field="app_id" if not apps else "api_id")
+        if len(apps) > 1 and len(apis) > 1:
+            raise InvalidInput("bulk grants are one API to many apps or one app to many APIs", field="app_id")
+        if len(apps) > rules.MAX_BULK or len(apis) > rules.MAX_BULK:
+            raise InvalidInput(f"at most {rules.MAX_BULK} apps or APIs in one grant", field="app_id")
+        app_uids = list(dict.fromkeys(parse_id(a, "app") for a in apps))
+        api_uids = list(dict.fromkeys(parse_id(a, "api") for a in apis))
+        rules.stage(stage)
+        end = None if until is None else rules.aware_instant(until, "until")
+
+        def command() -> Receipt:
+            now = acting.get().at or datetime.now(timezone.utc)
+            if end is not None and end <= now:
+                raise InvalidInput(f"until must be in the future, got {end.isoformat()}", field="until")
+            api_objs = [self.get_api(a) for a in api_uids]
+            app_objs = [self.get_app(a) for a in app_uids]
+            for api in api_objs:
+                if api.owner != actor:
+                    raise NotPermitted(f"only the owner of API {api.id} may grant it", field="actor")
+            for app in app_objs:
+                app.require_live()
+            changed: list[dict[str, str]] = []
+            for app in app_objs:
+                for api in api_objs:
+                    if app.grant(str(api.id), stage, end):
+                        changed.append({"app_id": str(app.id), "api_id": str(api.id)})
+            receipt = Receipt(ids={"stage": stage, "until": end.isoformat() if end else None, "granted": changed})
+            return self._commit(*app_objs, receipt=receipt)
+
+        return self._run(actor, source, at, command)
+
+    def revoke(
+        self, actor: str, app_id: object, api_id: object, stage: str, *, source: str = "cli", at: datetime | None = None
+    ) -> Receipt:
+        """Take a grant back: by the API's owner, or by the app's owner giving it up."""
+        app_uid = parse_id(app_id, "app")
+        api_uid = parse_id(api_id, "api")
+        rules.stage(stage)
+
+        def command() -> Receipt:
+            api = self.get_api(api_uid)
+            app = self.get_app(app_uid)
+            if api.owner == actor:
+                role = "provider"
+            elif app.owner == actor:
+                role = "consumer"
+            else:
+                raise NotPermitted(
+                    f"account {actor} owns neither API {api.id} nor app {app.id}", field="actor"
+                )
+            app.revoke(str(api.id), stage, role)
+            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id), "api_id": str(api.id), "stage": stage, "role": role}))
+
+        return self._run(actor, source, at, command)

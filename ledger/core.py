@@ -1,0 +1,434 @@
+"""The ledger's machinery: running one command, saving its events once, lookups, secrets.
+
+The ledger application: every use case is a method; every change is an event.
+
+Order of checks in every command: input validation (InvalidInput), lookups (NotFound),
+the acting account's rights (NotPermitted), then the state's rules (Conflict). Nothing
+is written unless every check passes, and everything one command writes goes in one
+``save()`` — one transaction — so a failed command leaves no trace. Version conflicts
+(another writer changed the same app first) are retried a few times by re-running the
+whole command on fresh state, which is safe because commands are decisions on state,
+not increments.
+
+Exactly once across lost acknowledgements: a command's events (with their generated ids
+and credentials) are built once. When the store fails during the save (a connection cut,
+PostgreSQL restarting, SQLite locked), the *same* events are saved again — never a re-run
+of the command, which would draw new ids. If the first attempt had in fact committed (the
+commit reached the store, its acknowledgement did not), the retry meets the unique key
+``(originator_id, originator_version)``: the stored events are compared with ours and, if
+they are the same, the command succeeded (same receipt, positions looked up). The
+library's own PostgreSQL retry of an insert ends the same way. Client retries (a re-sent
+HTTP request, a re-run CLI command) are made safe by idempotency keys (ledger.idempotency).
+
+The use cases themselves live in ``ledger.commands`` (one module per concept) and are put
+together as ``ledger.application.Ledger``.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
+
+from ledger import crypto, idempotency, rules
+from ledger.crypto import SecretBox
+from ledger.domain import Acting, Api, App, AppCodeClaim, AppKeyClaim, IdempotencyRecord, acting
+from ledger.errors import (
+    ApiNotFound,
+    AppCodeNotFound,
+    AppNotFound,
+    ConcurrentChange,
+    DuplicateAppCode,
+    DuplicateAppKey,
+    IdempotencyKeyReused,
+    InvalidInput,
+    KeyPairNotFound,
+    LedgerError,
+    NotPermitted,
+)
+from ledger.positions import position_of
+from ledger.store import StoreUnavailable
+from ledger.transcoder import MsgpackTranscoder
+
+T = TypeVar("T")
+SOURCES = ("cli", "http", "import", "test")
+MAX_RETRIES = 5
+# How long a command keeps re-running while the store is locked or unreachable.
+STORE_RETRY_SECONDS = 15.0
+
+
+_STORE_ERRORS = (OperationalError, InterfaceError, sqlite3.OperationalError)
+
+
+@dataclass
+class Receipt:
+    """What a command did: the ids it created, secrets to reveal once, and where it landed.
+
+    ``recorded``: the command ran under an idempotency key, and ``events`` counts its
+    IdempotencyKeyUsed record too (written even when nothing else changed, so that the key
+    is taken); ``changed`` says whether anything else was. ``replayed``: the command had
+    already run under the same key; this is the first run's receipt (nothing was written
+    now) without its secrets, which ``withheld`` names: they were shown once, by the first
+    response.
+    """
+
+    events: int = 0
+    position: int | None = None
+    timestamp: datetime | None = None
+    ids: dict[str, Any] = field(default_factory=dict)
+    revealed: dict[str, str] = field(default_factory=dict)
+    recorded: bool = False
+    replayed: bool = False
+    withheld: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = dict(self.ids)
+        d.update(self.revealed)
+        d["changed"] = self.events - int(self.recorded) > 0
+        d["events"] = self.events
+        d["position"] = self.position
+        d["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
+        if self.replayed:
+            d["replayed"] = True
+            d["withheld"] = list(self.withheld)
+        return d
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """The idempotency key the running command records, with its request's fingerprint."""
+
+    account: str
+    key: str
+    operation: str
+    fingerprint: str
+
+    @property
+    def record_id(self) -> UUID:
+        return IdempotencyRecord.create_id(self.account, self.key)
+
+
+_keyed: ContextVar[_Keyed | None] = ContextVar("authledger_keyed", default=None)
+
+
+def parse_id(value: object, what: str) -> UUID:
+    """A UUID given as text; malformed ids are invalid input."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{what} id must be a UUID, got {rules._short(value)!r}", field=f"{what}_id") from None
+
+
+class LedgerCore(Application[UUID]):
+    """The write side's plumbing shared by every use case (see ``ledger.commands``)."""
+    """authledger's write side."""
+
+    name = "Ledger"  # stable: it prefixes settings and names Postgres tables
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "SQLITE_LOCK_TIMEOUT": "30"}
+
+    def __init__(self, env: dict[str, str] | None = None, *, box: SecretBox) -> None:
+        super().__init__(env)
+        self.box = box
+        self._save_listeners: list[Callable[[int], None]] = []
+        self._listening: threading.Thread | None = None
+
+    def add_save_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` after every save in this process (wakes followers at once).
+
+        On PostgreSQL, also after every commit by any other process: a LISTEN on the
+        recorder's NOTIFY channel (its own connection, reconnecting after a restart) calls
+        ``listener(0)`` (position unknown) for each notification, and once after every
+        (re)connect in case something was committed while it was away. So a follower that
+        polls (``authledger publish``) sees other processes' writes in milliseconds.
+        """
+        self._save_listeners.append(listener)
+        if self._listening is None and _is_postgres(self.recorder):
+            self._listening = threading.Thread(target=self._listen, name="authledger-listen", daemon=True)
+            self._listening.start()
+
+    def _wake_listeners(self, position: int) -> None:
+        for listener in list(self._save_listeners):
+            listener(position)
+
+    def _listen(self) -> None:
+        import psycopg
+        from psycopg.sql import SQL, Identifier
+
+        channel = SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name))  # type: ignore[attr-defined]
+        g = self.env.get
+        conninfo = psycopg.conninfo.make_conninfo(
+            dbname=g("POSTGRES_DBNAME"), host=g("POSTGRES_HOST"), port=g("POSTGRES_PORT") or "5432",
+            user=g("POSTGRES_USER"), password=g("POSTGRES_PASSWORD") or "", connect_timeout=5)
+        while not self.closing.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(channel)
+                    self._wake_listeners(0)
+                    while not self.closing.is_set():
+                        for _ in conn.notifies(timeout=0.2, stop_after=1):
+                            self._wake_listeners(0)
+            except Exception:  # noqa: BLE001 - the server is away (restart): listen again shortly
+                self.closing.wait(0.5)
+
+    def _notify(self, recordings: list[Any]) -> None:  # type: ignore[override]
+        super()._notify(recordings)
+        if recordings and self._save_listeners:
+            self._wake_listeners(recordings[-1].notification.id)
+
+    def construct_transcoder(self) -> Transcoder:
+        return MsgpackTranscoder()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _acting(self, actor: str, source: str, at: datetime | None) -> Iterator[None]:
+        rules.account(actor, "actor")
+        if source not in SOURCES:
+            raise InvalidInput(f"source must be one of {', '.join(SOURCES)}", field="source")
+        if at is not None:
+            at = rules.aware_instant(at, "at")
+        token = acting.set(Acting(actor, source, at))
+        try:
+            yield
+        finally:
+            acting.reset(token)
+
+    def idempotent(self, key: str | None, operation: str, params: dict[str, Any]) -> AbstractContextManager[None]:
+        """Run the one command inside under an idempotency key (None: no key). See ledger.idempotency."""
+        return idempotency.requested(key, operation, params)
+
+    def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Receipt]) -> Receipt:
+        with self._acting(actor, source, at):
+            request = idempotency.pending.get()
+            if request is None:
+                return self._attempts(command)
+            idempotency.pending.set(None)  # one command per key
+            keyed = _Keyed(actor, request.key, request.operation,
+                           self.box.code_hash("idempotency-request:" + request.canonical()))
+
+            def once() -> Receipt:
+                done = self._replay(keyed)  # every attempt: another run may have finished meanwhile
+                return done if done is not None else command()
+
+            token = _keyed.set(keyed)
+            try:
+                return self._attempts(once)
+            except LedgerError as refused:
+                # Lost a race with the same key (the other run's claim or record won the
+                # save, or changed the state this run's checks saw): that run is the answer.
+                try:
+                    done = self._replay(keyed)
+                except _STORE_ERRORS:
+                    raise refused from None
+                if done is not None:
+                    return done
+                raise
+            finally:
+                _keyed.reset(token)
+
+    def _attempts(self, command: Callable[[], Receipt]) -> Receipt:
+        attempt = 0
+        deadline = time.monotonic() + STORE_RETRY_SECONDS
+        while True:
+            try:
+                return command()
+            except ConcurrentChange:
+                attempt += 1
+                if attempt >= MAX_RETRIES:
+                    raise
+                time.sleep(random.uniform(0.001, 0.01) * attempt)
+            except _STORE_ERRORS as e:
+                # The store is busy or away while the command read its state (SQLite
+                # "database is locked" past the busy timeout, PostgreSQL restarting). The
+                # save retries on its own (_store); nothing was written by this attempt, so
+                # re-running the command on fresh state is safe; bounded in time.
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; retry the command") from None
+                time.sleep(random.uniform(0.05, 0.25))
+
+    def _replay(self, keyed: _Keyed) -> Receipt | None:
+        """The recorded run of this key: its receipt if the request is the same, else refused."""
+        record = self._get(keyed.record_id, IdempotencyRecord)
+        if record is None or record.account != keyed.account or record.key != keyed.key:
+            return None
+        if record.operation != keyed.operation or record.fingerprint != keyed.fingerprint:
+            raise IdempotencyKeyReused()
+        return Receipt(events=record.events, position=position_of(self.recorder, record.id, 1),
+                       timestamp=record.created_on, ids=dict(record.result), recorded=True, replayed=True,
+                       withheld=tuple(record.withheld))
+
+    def _commit(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> Receipt:
+        """Save all pending events in one transaction and fill in the receipt."""
+        events = [e for a in aggregates for e in a.pending_events]
+        keyed = _keyed.get()
+        if not events and keyed is None:
+            return receipt
+        if keyed is not None:
+            # Recorded last, in the same transaction: the receipt's position is the record's.
+            # A command that changed nothing records its key too: the key is taken either way.
+            receipt.recorded = True
+            record = IdempotencyRecord(
+                account=keyed.account, key=keyed.key, operation=keyed.operation, fingerprint=keyed.fingerprint,
+                result=dict(receipt.ids), withheld=tuple(sorted(receipt.revealed)), events=len(events) + 1,
+            )
+            aggregates = (*aggregates, record)
+            events += record.pending_events
+        try:
+            receipt.position = self._store(aggregates, events)
+        except IntegrityError:
+            for claim in claims:
+                if self._exists(claim.id):
+                    if isinstance(claim, AppKeyClaim):
+                        raise DuplicateAppKey(claim.app_key) from None
+                    raise DuplicateAppCode() from None
+            raise ConcurrentChange() from None
+        receipt.events = len(events)
+        receipt.timestamp = events[-1].timestamp
+        return receipt
+
+    def _store(self, aggregates: tuple[Any, ...], events: list[Any]) -> int:
+        """Save ``events`` (the aggregates' pending events) once; return the last one's position.
+
+        A store error during the save leaves the outcome unknown: the same events are saved
+        again (bounded in time). A refusal by the unique key after an unknown outcome, or
+        after the library's own retry, may be our own commit: if every one of our events is
+        stored as we made it, the save succeeded.
+        """
+        deadline = time.monotonic() + STORE_RETRY_SECONDS
+        objs: tuple[Any, ...] = aggregates  # the save collects (and clears) their pending events
+        while True:
+            try:
+                try:
+                    recordings = self.save(*objs)
+                    return int(recordings[-1].notification.id)
+                except IntegrityError:
+                    position = self._committed(events)
+                    if position is None:
+                        raise
+                    self._wake_listeners(position)  # as a save that heard its answer would
+                    return position
+            except _STORE_ERRORS as e:
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; the command may or may "
+                                           "not have been applied: retry it with an idempotency key") from None
+                time.sleep(random.uniform(0.05, 0.25))
+                objs = tuple(events)
+
+    def _committed(self, events: list[Any]) -> int | None:
+        """The last event's position if all ``events`` are stored exactly as given, else None."""
+        for e in events:
+            stored = self.recorder.select_events(e.originator_id, gt=e.originator_version - 1,
+                                                 lte=e.originator_version)
+            if not stored or self.mapper.to_domain_event(stored[0]) != e:
+                return None
+        last = events[-1]
+        return position_of(self.recorder, last.originator_id, last.originator_version)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _get(self, aggregate_id: UUID, kind: type[T]) -> T | None:
+        try:
+            agg = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return agg if isinstance(agg, kind) else None
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def get_app(self, app_id: object) -> App:
+        uid = parse_id(app_id, "app")
+        app = self._get(uid, App)
+        if app is None:
+            raise AppNotFound(uid)
+        return app
+
+    def get_api(self, api_id: object) -> Api:
+        uid = parse_id(api_id, "api")
+        api = self._get(uid, Api)
+        if api is None:
+            raise ApiNotFound(uid)
+        return api
+
+    def app_id_for_key(self, app_key: str) -> UUID:
+        claim = self._get(AppKeyClaim.create_id(app_key), AppKeyClaim)
+        if claim is None or claim.app_key != app_key:
+            raise KeyPairNotFound(app_key)
+        return UUID(claim.app_id)
+
+    def app_id_for_code(self, code: str) -> UUID:
+        claim = self._get(AppCodeClaim.create_id(self.box.code_hash(code)), AppCodeClaim)
+        if claim is None:
+            raise AppCodeNotFound()
+        return UUID(claim.app_id)
+
+    def _owned_app(self, app_id: object, actor: str) -> App:
+        app = self.get_app(app_id)
+        if app.owner != actor:
+            raise NotPermitted(f"account {actor} does not own app {app.id}", field="actor")
+        return app
+
+    # -- secrets ----------------------------------------------------------------------
+
+    def _new_key_pair(self, app: App, app_key: str | None, app_secret: str | None, receipt: Receipt) -> AppKeyClaim:
+        app_key = app_key if app_key is not None else crypto.generate_app_key()
+        secret = app_secret if app_secret is not None else crypto.generate_app_secret()
+        claim = self._claim_key(app_key, app)
+        app.add_key_pair(app_key, self.box.seal(secret, crypto.keypair_context(str(app.id))))
+        receipt.ids["app_key"] = app_key
+        receipt.revealed["app_secret"] = secret
+        return claim
+
+    def _claim_key(self, app_key: str, app: App) -> AppKeyClaim:
+        # Look before writing: a taken AppKey is reported before the app's own rules (the
+        # key pair limit), and a refused insert would burn PostgreSQL sequence numbers
+        # (gaps in positions). A racing writer still loses at the save (version 1 of the
+        # claim is the unique key the store enforces), and _commit names it.
+        claim = AppKeyClaim(app_key=app_key, app_id=str(app.id))
+        if self._exists(claim.id):
+            raise DuplicateAppKey(app_key)
+        return claim
+
+    def _new_app_code(self, app: App, code: str | None, receipt: Receipt) -> AppCodeClaim:
+        code = code if code is not None else crypto.generate_app_code()
+        claim = self._claim_code(code, app)
+        app.add_app_code(claim.code_hash, self.box.seal(code, crypto.appcode_context(str(app.id))), crypto.code_hint(code))
+        receipt.revealed["app_code"] = code
+        return claim
+
+    def _claim_code(self, code: str, app: App) -> AppCodeClaim:
+        claim = AppCodeClaim(code_hash=self.box.code_hash(code), app_id=str(app.id))
+        if self._exists(claim.id):
+            raise DuplicateAppCode()
+        return claim
+
+    def open_secret(self, app: App, app_key: str) -> str:
+        """The plaintext AppSecret of a live pair (for verification, never for display)."""
+        return self.box.open(app.key_pair(app_key).secret_sealed, crypto.keypair_context(str(app.id)))
+
+
+def _is_postgres(recorder: Any) -> bool:
+    return any(c.__module__ == "eventsourcing.postgres" for c in type(recorder).__mro__)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:200]
+
+
+def _as_list(value: list[object] | object) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
