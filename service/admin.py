@@ -21,8 +21,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -30,10 +28,43 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ledger.errors import InvalidInput, LedgerError, NotFound, NotPermitted
+from ledger.errors import InvalidInput, LedgerError, NotFound
+from service.command_handlers import (
+    add_code,
+    add_key,
+    create_app,
+    delete_app,
+    delete_code,
+    delete_key,
+    disable_app,
+    enable_app,
+    grant,
+    issue_token,
+    list_apis,
+    list_apps,
+    list_keys,
+    list_tokens,
+    modify_app,
+    register_api,
+    reset_code,
+    reset_key,
+    revoke,
+    revoke_token,
+    show_api,
+    show_app,
+)
+from service.operations import Call, Operation, Param
+from service.query_handlers import (
+    access,
+    audit_digest,
+    check,
+    history,
+    replay,
+    verify_request,
+    who_could_call,
+)
 
 LOG_KEY = "authledger.log"
-SOURCE = "http"
 
 
 class Unauthenticated(LedgerError):
@@ -47,421 +78,6 @@ class Unauthenticated(LedgerError):
 class UnknownRoute(NotFound):
     pass
 
-
-# -- operation table --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Param:
-    """A body field or query parameter: its JSON type and whether it is required."""
-
-    type: str  # string | boolean | object | strings | string_or_strings | integer
-    required: bool = False
-    description: str = ""
-    schema: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Operation:
-    op_id: str
-    method: str
-    path: str
-    summary: str
-    handler: Callable[..., Any]
-    status: int = 200
-    body: dict[str, Param] | None = None
-    query: dict[str, Param] = field(default_factory=dict)
-    tag: str = ""
-    reveals: tuple[str, ...] = ()
-    idempotent: bool = False  # takes an Idempotency-Key header
-
-
-@dataclass
-class Call:
-    """One admin call: who acts, path parameters, body and query."""
-
-    service: Any
-    actor: str
-    path: dict[str, str]
-    body: dict[str, Any]
-    query: dict[str, list[str]]
-
-    @property
-    def ledger(self) -> Any:
-        return self.service.ledger
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _receipt(r: Any) -> dict[str, Any]:
-    return r.to_dict()
-
-
-# -- APIs -------------------------------------------------------------------------------
-
-
-def list_apis(c: Call) -> dict[str, Any]:
-    from ledger import catalog, views
-
-    owner = _one(c, "owner")
-    if owner is not None:
-        from ledger import rules
-
-        rules.account(owner, "owner")
-    apis = [views.api(a) for a in catalog.apis(c.ledger, owner)]
-    return {"apis": apis, "count": len(apis)}
-
-
-def register_api(c: Call) -> dict[str, Any]:
-    b = c.body
-    return _receipt(c.ledger.register_api(
-        c.actor, b["name"], group=b.get("group", ""), auth_type=b.get("auth_type", "APP"),
-        appcode_mode=b.get("appcode_mode", "DISABLE"),
-        signature_methods=b.get("signature_methods", ["HmacSHA256"]),
-        nonce_required=b.get("nonce_required", True), http_method=b.get("method"),
-        path_pattern=b.get("path"), source=SOURCE,
-    ))
-
-
-def show_api(c: Call) -> dict[str, Any]:
-    from ledger import catalog, views
-
-    api = c.ledger.get_api(c.path["api_id"])
-    return views.api_with_apps(api, catalog.grants_on(c.ledger, api.id), _now())
-
-
-# -- apps -------------------------------------------------------------------------------
-
-
-def _api_names(ledger: Any, app: Any) -> dict[str, str]:
-    names = {}
-    for api_id, _stage in app.grants:
-        try:
-            names[api_id] = ledger.get_api(api_id).name
-        except LedgerError:
-            pass
-    return names
-
-
-def _app_view(c: Call, app: Any) -> dict[str, Any]:
-    from ledger import views
-
-    if app.owner != c.actor:
-        return views.public_app(app)
-    return views.owner_app(app, _api_names(c.ledger, app), _now())
-
-
-def _tags(values: list[str]) -> dict[str, str]:
-    tags = {}
-    for v in values:
-        k, sep, val = v.partition("=")
-        if not sep or not k:
-            raise InvalidInput(f"tag filter must be KEY=VALUE, got {v[:40]!r}", field="tag")
-        tags[k] = val
-    return tags
-
-
-def list_apps(c: Call) -> dict[str, Any]:
-    from ledger import catalog
-
-    apps = [_app_view(c, a) for a in catalog.apps(c.ledger, c.actor, _tags(c.query.get("tag", [])))]
-    return {"apps": apps, "count": len(apps)}
-
-
-def create_app(c: Call) -> dict[str, Any]:
-    b = c.body
-    return _receipt(c.ledger.create_app(
-        c.actor, b["name"], description=b.get("description", ""), tags=b.get("tags"),
-        extension=b.get("extension", ""), app_key=b.get("app_key"), app_secret=b.get("app_secret"),
-        app_code=b.get("app_code"), source=SOURCE,
-    ))
-
-
-def show_app(c: Call) -> dict[str, Any]:
-    return _app_view(c, c.ledger.get_app(c.path["app_id"]))
-
-
-def modify_app(c: Call) -> dict[str, Any]:
-    b = c.body
-    return _receipt(c.ledger.modify_app(
-        c.path["app_id"], c.actor, name=b.get("name"), description=b.get("description"),
-        tags=b.get("tags"), extension=b.get("extension"), source=SOURCE,
-    ))
-
-
-def delete_app(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.delete_app(c.path["app_id"], c.actor, source=SOURCE))
-
-
-def disable_app(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.disable_app(c.path["app_id"], c.actor, source=SOURCE))
-
-
-def enable_app(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.enable_app(c.path["app_id"], c.actor, source=SOURCE))
-
-
-# -- key pairs and AppCodes -------------------------------------------------------------
-
-
-def list_keys(c: Call) -> dict[str, Any]:
-    from ledger import views
-
-    app = c.ledger.get_app(c.path["app_id"])
-    if app.owner != c.actor:
-        raise NotPermitted(f"account {c.actor} does not own app {app.id}", field="actor")
-    pairs = views.key_pairs(app)
-    return {"app_id": str(app.id), "key_pairs": pairs, "count": len(pairs)}
-
-
-def add_key(c: Call) -> dict[str, Any]:
-    b = c.body
-    return _receipt(c.ledger.add_key_pair(
-        c.path["app_id"], c.actor, app_key=b.get("app_key"), app_secret=b.get("app_secret"), source=SOURCE
-    ))
-
-
-def delete_key(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.delete_key_pair(c.path["app_id"], c.path["app_key"], c.actor, source=SOURCE))
-
-
-def reset_key(c: Call) -> dict[str, Any]:
-    b = c.body
-    return _receipt(c.ledger.reset_key_pair(
-        c.path["app_key"], c.actor, new_app_key=b.get("new_app_key"),
-        new_app_secret=b.get("new_app_secret"), source=SOURCE,
-    ))
-
-
-def add_code(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.add_app_code(c.path["app_id"], c.actor, code=c.body.get("code"), source=SOURCE))
-
-
-def delete_code(c: Call) -> dict[str, Any]:
-    # The code is a secret: it travels in the body, never in a path that logs could keep.
-    return _receipt(c.ledger.delete_app_code(c.path["app_id"], c.body["code"], c.actor, source=SOURCE))
-
-
-def reset_code(c: Call) -> dict[str, Any]:
-    b = c.body
-    return _receipt(c.ledger.reset_app_code(b["code"], c.actor, new_code=b.get("new_code"), source=SOURCE))
-
-
-# -- grants -----------------------------------------------------------------------------
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: str) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``45s``, ``2w``: a positive duration of at most 100 years."""
-    text = value.strip()
-    if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isdigit() or len(text) > 12:
-        raise InvalidInput(f"for must be a number and a unit (s, m, h, d, w), got {text[:40]!r}", field="for")
-    seconds = int(text[:-1]) * _UNITS[text[-1]]
-    if not 0 < seconds <= 100 * 366 * 86400:
-        raise InvalidInput("for must be more than 0 and at most 100 years", field="for")
-    return timedelta(seconds=seconds)
-
-
-def grant(c: Call) -> dict[str, Any]:
-    b = c.body
-    until: Any = b.get("until")
-    if b.get("for") is not None:
-        if until is not None:
-            raise InvalidInput("give until or for, not both", field="for")
-        until = _now() + parse_duration(b["for"])
-    return _receipt(c.ledger.grant(c.actor, b["app_id"], b["api_id"], b["stage"], until=until, source=SOURCE))
-
-
-def revoke(c: Call) -> dict[str, Any]:
-    b = c.body
-    return _receipt(c.ledger.revoke(c.actor, b["app_id"], b["api_id"], b["stage"], source=SOURCE))
-
-
-# -- gateway queries --------------------------------------------------------------------
-
-
-def _instant(value: Any) -> float:
-    if value is None:
-        return _now().timestamp()
-    from ledger import rules
-
-    return rules.aware_instant(value, "at").timestamp()
-
-
-def check(c: Call) -> dict[str, Any]:
-    from ledger import rules
-
-    b = c.body
-    if (b.get("app_key") is None) == (b.get("app_code") is None):
-        raise InvalidInput("give exactly one of app_key or app_code", field="app_key")
-    stage = rules.stage(b.get("stage", "RELEASE"))
-    api_id = b["api_id"]
-    at = _instant(b.get("at"))
-    index = c.service.index
-    if b.get("app_key") is not None:
-        decision = index.check(b["app_key"], api_id, stage, at)
-    else:
-        decision = index.check(c.ledger.box.code_hash(b["app_code"]), api_id, stage, at, kind="app_code_hash")
-    data = decision.to_dict()
-    data.update(api_id=api_id, stage=stage, at=datetime.fromtimestamp(at, UTC).isoformat(),
-                position=index.position)
-    return data
-
-
-def verify_request(c: Call) -> dict[str, Any]:
-    """Verify a raw HTTP/1.1 request as the gateway would (its own nonce store: nothing burnt)."""
-    from gateway.verifier import Verifier
-    from ledger.cli.gateway import parse_http_request
-
-    b = c.body
-    window = b.get("window", 900)
-    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 86400 * 366:
-        raise InvalidInput("window must be a number of seconds (0 to 1 year)", field="window")
-    raw = b["request"].encode("utf-8", "surrogatepass")
-    method, path, query, headers, body = parse_http_request(raw)
-    at = _instant(b.get("at"))
-    verifier = Verifier(c.service.index, window_seconds=window, clock=lambda: at)
-    v = verifier.verify(method, path, query, headers, body, b["api_id"])
-    return {
-        "accepted": v.accepted, "status": v.status, "error_message": v.error_message,
-        "reason": v.reason.value if v.reason is not None else None, "app_id": v.app_id,
-        "app_key": v.app_key, "stage": v.stage, "string_to_sign": v.string_to_sign,
-        "system_parameters": v.system_parameters(), "position": c.service.index.position,
-    }
-
-
-# -- tokens -----------------------------------------------------------------------------
-
-
-def list_tokens(c: Call) -> dict[str, Any]:
-    from ledger.tokens import list_tokens as tokens_of
-
-    found = [t.to_dict() for t in tokens_of(c.ledger, c.actor)]
-    return {"tokens": found, "count": len(found)}
-
-
-def issue_token(c: Call) -> dict[str, Any]:
-    from ledger.tokens import issue_token as issue
-
-    return _receipt(issue(c.ledger, c.actor, c.body.get("label", ""), source=SOURCE))
-
-
-def revoke_token(c: Call) -> dict[str, Any]:
-    from ledger.tokens import revoke_token as revoke_
-
-    return _receipt(revoke_(c.ledger, c.path["token_id"], c.actor, source=SOURCE))
-
-
-# -- audit queries (projections.temporal*, the same answers as `authledger who-could-call` ...) --
-
-
-def _one(c: Call, name: str) -> str | None:
-    values = c.query.get(name)
-    return values[0] if values else None
-
-
-def _audit(c: Call) -> Any:
-    """Audit queries over the SQLite ledger file (the temporal index beside it, caught up)."""
-    from projections.temporal_queries import AuditQueries, LedgerEvents
-    from projections.temporal_store import open_index
-
-    if c.service.db_path is None:
-        raise NotFound("audit queries need the server to run on a SQLite ledger file", field="db")
-    store, log = open_index(c.service.db_path)
-    return AuditQueries(store, LedgerEvents(log))
-
-
-def _owned_api(c: Call, api_id: str) -> str:
-    api = c.ledger.get_api(api_id)
-    if api.owner != c.actor:
-        raise NotPermitted(f"only the owner of API {api.id} may audit it", field="actor")
-    return str(api.id)
-
-
-def _owned_app(c: Call, app_id: str) -> str:
-    app = c.ledger.get_app(app_id)
-    if app.owner != c.actor:
-        raise NotPermitted(f"only the owner of app {app.id} may audit it", field="actor")
-    return str(app.id)
-
-
-def _owned_key(c: Call, app_key: str) -> str:
-    from ledger import rules
-
-    rules.app_key(app_key)
-    return _owned_app(c, str(c.ledger.app_id_for_key(app_key)))
-
-
-def who_could_call(c: Call) -> dict[str, Any]:
-    from ledger import rules
-    from projections.instants import when, with_iso_bounds
-    from projections.temporal import iso
-
-    api_id = _owned_api(c, _one(c, "api_id") or "")
-    stage = _one(c, "stage")
-    if stage is not None:
-        rules.stage(stage)
-    t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
-    q = _audit(c)
-    if t is not None:
-        return {"api_id": api_id, "stage": stage, "at": iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
-    rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
-    return {"api_id": api_id, "stage": stage, "from": iso(lo), "to": iso(hi), "intervals": rows}
-
-
-def access(c: Call) -> dict[str, Any]:
-    from projections.instants import when, with_iso_bounds
-    from projections.temporal import iso
-
-    app_id, app_key = _one(c, "app_id"), _one(c, "app_key")
-    if (app_id is None) == (app_key is None):
-        raise InvalidInput("give exactly one of app_id or app_key", field="app_id")
-    app_id = _owned_app(c, app_id) if app_id is not None else _owned_key(c, app_key or "")
-    t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
-    q = _audit(c)
-    if t is not None:
-        return {"app_id": app_id, "app_key": app_key, "at": iso(t), "could_call": q.access_at(app_id, t, app_key)}
-    rows = with_iso_bounds(q.access_between(app_id, lo, hi, app_key))
-    return {"app_id": app_id, "app_key": app_key, "from": iso(lo), "to": iso(hi), "intervals": rows}
-
-
-def history(c: Call) -> dict[str, Any]:
-    app_id, api_id, app_key = _one(c, "app_id"), _one(c, "api_id"), _one(c, "app_key")
-    if sum(x is not None for x in (app_id, api_id, app_key)) != 1:
-        raise InvalidInput("give exactly one of app_id, api_id or app_key", field="app_id")
-    if app_id is not None:
-        app_id = _owned_app(c, app_id)
-    elif api_id is not None:
-        api_id = _owned_api(c, api_id)
-    else:
-        _owned_key(c, app_key or "")
-    return {"events": _audit(c).history(app_id=app_id, api_id=api_id, app_key=app_key)}
-
-
-def replay(c: Call) -> dict[str, Any]:
-    from projections.instants import instant
-
-    app_id, api_id = _one(c, "app_id"), _one(c, "api_id")
-    if app_id is None and api_id is None:
-        raise InvalidInput("give app_id or api_id (one you own): the whole ledger is not any one account's",
-                           field="app_id")
-    app_id = _owned_app(c, app_id) if app_id is not None else None
-    api_id = _owned_api(c, api_id) if api_id is not None else None
-    until = _one(c, "until")
-    if until is None:
-        raise InvalidInput("until is required", field="until")
-    return _audit(c).replay(instant(until, "until"), app_id=app_id, api_id=api_id)
-
-
-def audit_digest(c: Call) -> dict[str, Any]:
-    from projections.chain import format_digest
-
-    q = _audit(c)
-    head, pos = q.store.chain_head()
-    return {"digest": format_digest(head, pos), "head": head.hex(), "position": pos}
 
 
 # -- the table --------------------------------------------------------------------------

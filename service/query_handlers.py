@@ -1,0 +1,166 @@
+"""Admin API handlers that answer questions: the gateway's (check, verify a request) and the
+auditor's (who could call, access, history, replay, digest) — the same answers as the CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.errors import InvalidInput, NotFound, NotPermitted
+from service.operations import Call, _now, _one
+
+# -- gateway queries --------------------------------------------------------------------
+
+
+def _instant(value: Any) -> float:
+    if value is None:
+        return _now().timestamp()
+    from ledger import rules
+
+    return rules.aware_instant(value, "at").timestamp()
+
+
+def check(c: Call) -> dict[str, Any]:
+    from ledger import rules
+
+    b = c.body
+    if (b.get("app_key") is None) == (b.get("app_code") is None):
+        raise InvalidInput("give exactly one of app_key or app_code", field="app_key")
+    stage = rules.stage(b.get("stage", "RELEASE"))
+    api_id = b["api_id"]
+    at = _instant(b.get("at"))
+    index = c.service.index
+    if b.get("app_key") is not None:
+        decision = index.check(b["app_key"], api_id, stage, at)
+    else:
+        decision = index.check(c.ledger.box.code_hash(b["app_code"]), api_id, stage, at, kind="app_code_hash")
+    data = decision.to_dict()
+    data.update(api_id=api_id, stage=stage, at=datetime.fromtimestamp(at, UTC).isoformat(),
+                position=index.position)
+    return data
+
+
+def verify_request(c: Call) -> dict[str, Any]:
+    """Verify a raw HTTP/1.1 request as the gateway would (its own nonce store: nothing burnt)."""
+    from gateway.verifier import Verifier
+    from ledger.cli.gateway import parse_http_request
+
+    b = c.body
+    window = b.get("window", 900)
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 86400 * 366:
+        raise InvalidInput("window must be a number of seconds (0 to 1 year)", field="window")
+    raw = b["request"].encode("utf-8", "surrogatepass")
+    method, path, query, headers, body = parse_http_request(raw)
+    at = _instant(b.get("at"))
+    verifier = Verifier(c.service.index, window_seconds=window, clock=lambda: at)
+    v = verifier.verify(method, path, query, headers, body, b["api_id"])
+    return {
+        "accepted": v.accepted, "status": v.status, "error_message": v.error_message,
+        "reason": v.reason.value if v.reason is not None else None, "app_id": v.app_id,
+        "app_key": v.app_key, "stage": v.stage, "string_to_sign": v.string_to_sign,
+        "system_parameters": v.system_parameters(), "position": c.service.index.position,
+    }
+
+
+# -- audit queries (projections.temporal*, the same answers as `authledger who-could-call` ...) --
+
+
+def _audit(c: Call) -> Any:
+    """Audit queries over the SQLite ledger file (the temporal index beside it, caught up)."""
+    from projections.temporal_queries import AuditQueries, LedgerEvents
+    from projections.temporal_store import open_index
+
+    if c.service.db_path is None:
+        raise NotFound("audit queries need the server to run on a SQLite ledger file", field="db")
+    store, log = open_index(c.service.db_path)
+    return AuditQueries(store, LedgerEvents(log))
+
+
+def _owned_api(c: Call, api_id: str) -> str:
+    api = c.ledger.get_api(api_id)
+    if api.owner != c.actor:
+        raise NotPermitted(f"only the owner of API {api.id} may audit it", field="actor")
+    return str(api.id)
+
+
+def _owned_app(c: Call, app_id: str) -> str:
+    app = c.ledger.get_app(app_id)
+    if app.owner != c.actor:
+        raise NotPermitted(f"only the owner of app {app.id} may audit it", field="actor")
+    return str(app.id)
+
+
+def _owned_key(c: Call, app_key: str) -> str:
+    from ledger import rules
+
+    rules.app_key(app_key)
+    return _owned_app(c, str(c.ledger.app_id_for_key(app_key)))
+
+
+def who_could_call(c: Call) -> dict[str, Any]:
+    from ledger import rules
+    from projections.instants import when, with_iso_bounds
+    from projections.temporal import iso
+
+    api_id = _owned_api(c, _one(c, "api_id") or "")
+    stage = _one(c, "stage")
+    if stage is not None:
+        rules.stage(stage)
+    t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
+    q = _audit(c)
+    if t is not None:
+        return {"api_id": api_id, "stage": stage, "at": iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
+    rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
+    return {"api_id": api_id, "stage": stage, "from": iso(lo), "to": iso(hi), "intervals": rows}
+
+
+def access(c: Call) -> dict[str, Any]:
+    from projections.instants import when, with_iso_bounds
+    from projections.temporal import iso
+
+    app_id, app_key = _one(c, "app_id"), _one(c, "app_key")
+    if (app_id is None) == (app_key is None):
+        raise InvalidInput("give exactly one of app_id or app_key", field="app_id")
+    app_id = _owned_app(c, app_id) if app_id is not None else _owned_key(c, app_key or "")
+    t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
+    q = _audit(c)
+    if t is not None:
+        return {"app_id": app_id, "app_key": app_key, "at": iso(t), "could_call": q.access_at(app_id, t, app_key)}
+    rows = with_iso_bounds(q.access_between(app_id, lo, hi, app_key))
+    return {"app_id": app_id, "app_key": app_key, "from": iso(lo), "to": iso(hi), "intervals": rows}
+
+
+def history(c: Call) -> dict[str, Any]:
+    app_id, api_id, app_key = _one(c, "app_id"), _one(c, "api_id"), _one(c, "app_key")
+    if sum(x is not None for x in (app_id, api_id, app_key)) != 1:
+        raise InvalidInput("give exactly one of app_id, api_id or app_key", field="app_id")
+    if app_id is not None:
+        app_id = _owned_app(c, app_id)
+    elif api_id is not None:
+        api_id = _owned_api(c, api_id)
+    else:
+        _owned_key(c, app_key or "")
+    return {"events": _audit(c).history(app_id=app_id, api_id=api_id, app_key=app_key)}
+
+
+def replay(c: Call) -> dict[str, Any]:
+    from projections.instants import instant
+
+    app_id, api_id = _one(c, "app_id"), _one(c, "api_id")
+    if app_id is None and api_id is None:
+        raise InvalidInput("give app_id or api_id (one you own): the whole ledger is not any one account's",
+                           field="app_id")
+    app_id = _owned_app(c, app_id) if app_id is not None else None
+    api_id = _owned_api(c, api_id) if api_id is not None else None
+    until = _one(c, "until")
+    if until is None:
+        raise InvalidInput("until is required", field="until")
+    return _audit(c).replay(instant(until, "until"), app_id=app_id, api_id=api_id)
+
+
+def audit_digest(c: Call) -> dict[str, Any]:
+    from projections.chain import format_digest
+
+    q = _audit(c)
+    head, pos = q.store.chain_head()
+    return {"digest": format_digest(head, pos), "head": head.hex(), "position": pos}
