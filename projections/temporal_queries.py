@@ -16,7 +16,7 @@ from typing import Any
 from ledger.errors import ApiNotFound, AppNotFound, InvalidInput, KeyPairNotFound
 from projections import intervals as iv
 from projections.temporal import PREFIX, decode_fast, hex_to_uuid, iso
-from projections.temporal_store import SqliteLog, TemporalStore
+from projections.temporal_store import RecorderLog, SqliteLog, TemporalStore
 
 STAGES = ("RELEASE", "PRE", "TEST")
 HIDDEN = {"secret_sealed", "code_sealed", "token_hash", "originator_topic", "timestamp", "actor", "source"}
@@ -54,17 +54,17 @@ def describe(pos: int, oid: str, topic: str, state: dict[str, Any]) -> dict[str,
 class LedgerEvents:
     """Event descriptions read from the ledger file by position or by aggregate."""
 
-    def __init__(self, log: SqliteLog) -> None:
+    def __init__(self, log: SqliteLog | RecorderLog) -> None:
         self.log = log
 
     def _rows(self, sql: str, args: Iterable[Any]) -> list[dict[str, Any]]:
         if not self.log.has_table:
             return []
-        if not hasattr(self.log, "conn"):  # a PostgreSQL ledger (RecorderLog): no SQLite SQL
+        if isinstance(self.log, RecorderLog):  # a PostgreSQL ledger: no SQLite SQL
             args = tuple(args)
             rows = self.log.rows_of(args[0]) if "originator_id = ?" in sql else self.log.rows_at(list(args))
         else:
-            rows = self.log.conn.execute(sql, tuple(args))
+            rows = self.log.conn.execute(sql, tuple(args)).fetchall()
         return [describe(p, hex_to_uuid(o), t, decode_fast(p, t, s)) for p, o, _v, t, s in rows]
 
     def at(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
