@@ -224,6 +224,51 @@ lower(PyObject *s)
     return r;
 }
 
+/* Header names repeat from request to request (a handful of spellings per client), so the
+ * lower-case form of a name that has upper case is kept: a lookup in this bounded dict costs
+ * less than a new string and its hash. Names already in lower case (what ASGI servers pass)
+ * skip it. Random names cannot grow it past NAME_CACHE_MAX: it is cleared when full. */
+#define NAME_CACHE_MAX 256
+#define NAME_CACHEABLE 64
+static PyObject *name_cache; /* dict: header name -> name.lower() */
+
+static PyObject *
+lower_name(PyObject *name)
+{
+    if (PyUnicode_IS_ASCII(name)) {
+        const Py_UCS1 *d = PyUnicode_1BYTE_DATA(name);
+        Py_ssize_t i = 0, n = PyUnicode_GET_LENGTH(name);
+        while (i < n && !(d[i] >= 'A' && d[i] <= 'Z')) {
+            i++;
+        }
+        if (i == n) {
+            return Py_NewRef(name);
+        }
+    }
+    int cacheable = PyUnicode_GET_LENGTH(name) <= NAME_CACHEABLE;
+    if (cacheable) {
+        PyObject *cached = PyDict_GetItemWithError(name_cache, name);
+        if (cached != NULL) {
+            return Py_NewRef(cached);
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    PyObject *low = lower(name);
+    if (low == NULL || !cacheable) {
+        return low;
+    }
+    if (PyDict_GET_SIZE(name_cache) >= NAME_CACHE_MAX) {
+        PyDict_Clear(name_cache);
+    }
+    if (PyDict_SetItem(name_cache, name, low) < 0) {
+        Py_DECREF(low);
+        return NULL;
+    }
+    return low;
+}
+
 /* str.upper() of an exact str (ASCII inline; other strings through str.upper). */
 static PyObject *
 upper(PyObject *s)
@@ -274,7 +319,7 @@ add_header(PyObject *result, PyObject *name, PyObject *value)
     if (!PyUnicode_CheckExact(name) || !PyUnicode_CheckExact(value)) {
         return 0; /* not a (str, str) pair: ignored */
     }
-    PyObject *key = lower(name);
+    PyObject *key = lower_name(name);
     if (key == NULL) {
         return -1;
     }
@@ -1252,6 +1297,10 @@ PyInit__digest(void)
         excluded = PyFrozenSet_New(names);
         Py_DECREF(names);
         names_cache = PyDict_New();
+        name_cache = PyDict_New();
+        if (name_cache == NULL) {
+            return NULL;
+        }
         str_lower = intern("lower");
         str_upper = intern("upper");
         empty_str = PyUnicode_New(0, 0);

@@ -63,9 +63,7 @@ class InMemoryNonceStore:
 
     def seen(self, app_key: str, nonce: str, ttl_seconds: float, now: float) -> bool:
         """Atomically record the nonce; return True if it was already present and unexpired."""
-        expiry = now + ttl_seconds
-        if type(expiry) is not float:  # ints may be shared objects; the claim needs its own
-            expiry = float(expiry)
+        expiry = now + ttl_seconds + 0.0  # a float object of its own (small ints are shared)
         if now >= self._rotate_at or ttl_seconds > self._period:
             return self._seen_locked((app_key, nonce), expiry, now, ttl_seconds)
         generations = self._generations
