@@ -3,6 +3,8 @@ auditor's (who could call, access, history, replay, digest) — the same answers
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,15 +67,26 @@ def verify_request(c: Call) -> dict[str, Any]:
 # -- audit queries (projections.temporal*, the same answers as `authledger who-could-call` ...) --
 
 
-def _audit(c: Call) -> Any:
-    """Audit queries over the SQLite ledger file (the temporal index beside it, caught up)."""
+@contextmanager
+def _audit(c: Call) -> Iterator[Any]:
+    """Audit queries over the server's ledger: its temporal index, caught up, closed after
+    the request. On PostgreSQL the log is read through the server's own recorder (its pool),
+    not a connection of its own per request."""
+    from ledger.store import is_url
     from projections.temporal_queries import AuditQueries, LedgerEvents
-    from projections.temporal_store import open_index
+    from projections.temporal_store import RecorderLog, SqliteLog, open_index
 
     if c.service.db_path is None:
-        raise NotFound("audit queries need the server to run on a SQLite ledger file", field="db")
-    store, log = open_index(c.service.db_path)
-    return AuditQueries(store, LedgerEvents(log))
+        raise NotFound("audit queries need a ledger file or database (this server's ledger is in memory)",
+                       field="db")
+    reader = RecorderLog(c.ledger.recorder) if is_url(c.service.db_path) else None
+    store, log = open_index(c.service.db_path, log=reader)
+    try:
+        yield AuditQueries(store, LedgerEvents(log))  # type: ignore[arg-type]
+    finally:
+        store.close()
+        if isinstance(log, SqliteLog):
+            log.close()
 
 
 def _owned_api(c: Call, api_id: str) -> str:
@@ -107,10 +120,10 @@ def who_could_call(c: Call) -> dict[str, Any]:
     if stage is not None:
         rules.stage(stage)
     t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
-    q = _audit(c)
-    if t is not None:
-        return {"api_id": api_id, "stage": stage, "at": iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
-    rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
+    with _audit(c) as q:
+        if t is not None:
+            return {"api_id": api_id, "stage": stage, "at": iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
+        rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
     return {"api_id": api_id, "stage": stage, "from": iso(lo), "to": iso(hi), "intervals": rows}
 
 
@@ -123,10 +136,10 @@ def access(c: Call) -> dict[str, Any]:
         raise InvalidInput("give exactly one of app_id or app_key", field="app_id")
     app_id = _owned_app(c, app_id) if app_id is not None else _owned_key(c, app_key or "")
     t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
-    q = _audit(c)
-    if t is not None:
-        return {"app_id": app_id, "app_key": app_key, "at": iso(t), "could_call": q.access_at(app_id, t, app_key)}
-    rows = with_iso_bounds(q.access_between(app_id, lo, hi, app_key))
+    with _audit(c) as q:
+        if t is not None:
+            return {"app_id": app_id, "app_key": app_key, "at": iso(t), "could_call": q.access_at(app_id, t, app_key)}
+        rows = with_iso_bounds(q.access_between(app_id, lo, hi, app_key))
     return {"app_id": app_id, "app_key": app_key, "from": iso(lo), "to": iso(hi), "intervals": rows}
 
 
@@ -140,7 +153,8 @@ def history(c: Call) -> dict[str, Any]:
         api_id = _owned_api(c, api_id)
     else:
         _owned_key(c, app_key or "")
-    return {"events": _audit(c).history(app_id=app_id, api_id=api_id, app_key=app_key)}
+    with _audit(c) as q:
+        return {"events": q.history(app_id=app_id, api_id=api_id, app_key=app_key)}
 
 
 def replay(c: Call) -> dict[str, Any]:
@@ -155,12 +169,13 @@ def replay(c: Call) -> dict[str, Any]:
     until = _one(c, "until")
     if until is None:
         raise InvalidInput("until is required", field="until")
-    return _audit(c).replay(instant(until, "until"), app_id=app_id, api_id=api_id)
+    with _audit(c) as q:
+        return q.replay(instant(until, "until"), app_id=app_id, api_id=api_id)
 
 
 def audit_digest(c: Call) -> dict[str, Any]:
     from projections.chain import format_digest
 
-    q = _audit(c)
-    head, pos = q.store.chain_head()
+    with _audit(c) as q:
+        head, pos = q.store.chain_head()
     return {"digest": format_digest(head, pos), "head": head.hex(), "position": pos}

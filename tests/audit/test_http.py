@@ -45,3 +45,24 @@ def test_http_audit_answers_equal_the_index_and_leave_no_local_file(ledger: Any,
         app.state.service.close()
     assert os.listdir(os.environ["AUTHLEDGER_CACHE_DIR"]) == []
 
+
+
+def test_audit_requests_close_what_they_open(ledger: Any, db_path: str) -> None:
+    # Each request opens the index (and, on SQLite, a read-only log connection); none may
+    # linger after the response: 40 requests leave the process's open files as they were.
+    d = Driver(ledger)
+    d.setup()
+    d.play([(timedelta(0), ("grant", 0, 0, "RELEASE", None))])
+    app = create_app(ledger)
+    try:
+        client = TestClient(app, raise_server_exceptions=False)
+        provider = {"Authorization": "Bearer " + issue_token(ledger, PROVIDER, "tests").revealed["token"]}
+        params = {"api_id": d.apis[0], "at": d.now.isoformat().replace("+00:00", "Z")}
+        assert client.get("/v1/audit/who-could-call", params=params, headers=provider).status_code == 200
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(40):
+            assert client.get("/v1/audit/who-could-call", params=params, headers=provider).status_code == 200
+            assert client.get("/v1/audit/digest", headers=provider).status_code == 200
+        assert len(os.listdir("/proc/self/fd")) <= before + 2
+    finally:
+        app.state.service.close()
