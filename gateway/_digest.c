@@ -1206,6 +1206,45 @@ signature_impl(PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+PyDoc_STRVAR(signature_matches_doc,
+"signature_matches(states, string_to_sign, provided) -> bool\n\n"
+"Whether provided is the signature() of StringToSign, compared in constant time\n"
+"(gateway.signing.signature_matches).");
+
+static PyObject *
+signature_matches_impl(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "signature_matches(states, string_to_sign, provided) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *provided = args[2];
+    if (!PyUnicode_CheckExact(provided)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *expected = signature_impl(args, 2);
+    if (expected == NULL || expected == Py_NotImplemented) {
+        return expected;
+    }
+    /* A signature is ASCII: a provided value with other characters (whose UTF-8 bytes are
+     * not ASCII) cannot match. Otherwise compare every byte, whatever differs (as
+     * hmac.compare_digest): the time depends on the lengths only. */
+    int equal = PyUnicode_IS_ASCII(provided)
+                && PyUnicode_GET_LENGTH(provided) == PyBytes_GET_SIZE(expected);
+    if (equal) {
+        const unsigned char *a = (const unsigned char *)PyBytes_AS_STRING(expected);
+        const Py_UCS1 *b = PyUnicode_1BYTE_DATA(provided);
+        unsigned char diff = 0;
+        for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(expected); i++) {
+            diff |= (unsigned char)(a[i] ^ b[i]);
+        }
+        equal = diff == 0;
+    }
+    Py_DECREF(expected);
+    return PyBool_FromLong(equal);
+}
+
 /* -- the reference, for inputs outside the fast domain --------------------------------------- */
 
 static PyObject *signing_module; /* gateway.signing, imported on first use */
@@ -1248,6 +1287,7 @@ WITH_REFERENCE(strings_to_sign)
 WITH_REFERENCE(request_strings)
 WITH_REFERENCE(digest_fields)
 WITH_REFERENCE(signature)
+WITH_REFERENCE(signature_matches)
 
 /* -- module ---------------------------------------------------------------------------------- */
 
@@ -1261,6 +1301,7 @@ static PyMethodDef digest_methods[] = {
     FASTCALL(request_strings),
     FASTCALL(digest_fields),
     FASTCALL(signature),
+    FASTCALL(signature_matches),
     {NULL, NULL, 0, NULL},
 };
 

@@ -32,6 +32,7 @@ __all__ = [
     "parse_params",
     "request_strings",
     "signature",
+    "signature_matches",
     "signed_header_names",
     "string_to_sign",
     "strings_to_sign",
@@ -63,6 +64,7 @@ strings_to_sign: Callable[
 ] = _impl.strings_to_sign
 digest_fields: Callable[[Mapping[str, str]], signing.DigestFields] = _impl.digest_fields
 signature: Callable[[signing.KeyedStates, str], bytes] = _impl.signature
+signature_matches: Callable[[signing.KeyedStates, str, str], bool] = _impl.signature_matches
 request_strings: Callable[
     [str, Mapping[str, str], str, str, str | None], tuple[str, str | None]
 ] = _impl.request_strings

@@ -310,6 +310,12 @@ def signature(states: KeyedStates, string_to_sign: str) -> bytes:
     return b2a_base64(outer.digest(), newline=False)
 
 
+def signature_matches(states: KeyedStates, string_to_sign: str, provided: str) -> bool:
+    """Tell, in constant time, whether ``provided`` is the signature() of StringToSign."""
+    wanted = provided.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(signature(states, string_to_sign), wanted)
+
+
 def sign(secret: str, string_to_sign: str, method: str = "HmacSHA256") -> str:
     """Return Base64(HMAC-SHA256 or HMAC-SHA1(secret, StringToSign)); ValueError on other methods."""
     if method not in DIGESTS:

@@ -74,7 +74,7 @@ from gateway.accelerator import (
     header_map,
     parameters,
     request_strings,
-    signature,
+    signature_matches,
 )
 from gateway.errors import DECISION_ERRORS, Verdict, reject
 from gateway.nonces import InMemoryNonceStore, NonceStore
@@ -229,17 +229,14 @@ class Verifier:
 
         form = form_text(hmap.get("content-type"), data) if data else None
         sts, alternative = request_strings(method, hmap, path, query, form)
-        wanted = provided.encode("utf-8", "surrogatepass")
         keyed = self._keyed
         states = keyed.get((secret, sig_method))
         if states is None:
             if len(keyed) >= _MAX_CACHED_KEYS:
                 keyed.clear()
             states = keyed[(secret, sig_method)] = keyed_states(secret, sig_method)
-        if not compare_digest(signature(states, sts), wanted):
-            if alternative is not None and not compare_digest(
-                signature(states, alternative), wanted
-            ):
+        if not signature_matches(states, sts, provided):
+            if alternative is not None and not signature_matches(states, alternative, provided):
                 alternative = None
             if alternative is None:
                 message = "Invalid Signature, Server StringToSign:" + sts.replace("\n", "#")

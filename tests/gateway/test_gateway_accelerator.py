@@ -316,6 +316,33 @@ def test_the_signature_is_hmac(secret: str, method: str, message: str) -> None:
         assert native.signature(states, message) == expected  # the states are left as they were
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    secret=any_text,
+    method=st.sampled_from(["HmacSHA256", "HmacSHA1"]),
+    message=any_text,
+    provided=st.one_of(
+        any_text,
+        st.sampled_from(["", "=", "\x00" * 44, "é" * 44, "\ud800" * 28]),
+        st.binary(min_size=20, max_size=32).map(lambda b: base64.b64encode(b).decode()),
+    ),
+    tamper=st.integers(-1, 43),
+)
+def test_signature_matching_equals_the_reference(
+    secret: str, method: str, message: str, provided: str, tamper: int
+) -> None:
+    states = signing.keyed_states(secret, method)
+    right = signing.signature(states, message).decode()
+    candidates = [provided, right, right + "x", right[:-1]]
+    if 0 <= tamper < len(right):  # one character changed
+        candidates.append(right[:tamper] + chr(ord(right[tamper]) ^ 1) + right[tamper + 1 :])
+    for candidate in candidates:
+        expected = signing.signature_matches(states, message, candidate)
+        assert expected == (candidate == right)
+        if native is not None:
+            assert native.signature_matches(states, message, candidate) is expected
+
+
 class FixedDigest:
     """A stand-in hash state whose digest is given: Base64 of every length, odd outputs."""
 
@@ -377,6 +404,7 @@ def reference_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         "request_strings",
         "digest_fields",
         "signature",
+        "signature_matches",
     ):
         original = getattr(signing, name)
 
@@ -398,6 +426,7 @@ def test_the_fast_path_takes_its_own_inputs(reference_calls: list[str]) -> None:
     native.request_strings("GET", hmap, "/", "a=%41", None)
     native.digest_fields(hmap)
     native.signature(signing.keyed_states("s", "HmacSHA1"), "x")
+    native.signature_matches(signing.keyed_states("s", "HmacSHA1"), "x", "y")
     assert reference_calls == []
 
 
@@ -441,6 +470,11 @@ def test_other_inputs_go_to_the_reference(reference_calls: list[str]) -> None:
         via_reference(calls, "signature", native.signature, states, "x")
         == signing.sign("s", "x", "HmacSHA1").encode()
     )
+    right = signing.sign("s", "x", "HmacSHA1")
+    assert via_reference(calls, "signature_matches", native.signature_matches, states, "x", right)
+    assert not via_reference(
+        calls, "signature_matches", native.signature_matches, tuple(states), "x", Name(right + "=")
+    )
 
 
 @compares
@@ -479,6 +513,7 @@ def test_nothing_leaks() -> None:
         native.digest_fields({"x-ca-timestamp": "1764300000000", "x-ca-stage": ""})
         native.digest_fields({"x-ca-key": 1})  # through the reference
         native.signature(states, "GET\n\ud800")
+        native.signature_matches(states, "GET", "é")
         native.parameters(Name("a=1"), None)  # through the reference
         try:
             native.strings_to_sign("GET", hmap, "/", {"a": 1})  # the reference raises TypeError
