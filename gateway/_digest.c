@@ -259,6 +259,9 @@ lower_name(PyObject *name)
     if (low == NULL || !cacheable) {
         return low;
     }
+    /* Interned, a cached name is the very object the C lookups ("x-ca-key", ...) and Python
+     * literals use, so dict lookups match it by identity. */
+    PyUnicode_InternInPlace(&low);
     if (PyDict_GET_SIZE(name_cache) >= NAME_CACHE_MAX) {
         PyDict_Clear(name_cache);
     }
@@ -714,7 +717,7 @@ parameters_impl(PyObject *const *args, Py_ssize_t nargs)
 
 /* Parse a listed value (exact str) into sorted ((spelling, lower), ...) (new reference). */
 static PyObject *
-parse_signed_names(PyObject *listed)
+parse_signed_names(PyObject *listed, int intern_names)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(listed);
     int kind = PyUnicode_KIND(listed);
@@ -751,6 +754,9 @@ parse_signed_names(PyObject *listed)
         if (low == NULL) {
             Py_DECREF(name);
             goto error;
+        }
+        if (intern_names) {
+            PyUnicode_InternInPlace(&low); /* see lower_name */
         }
         int skip = PySet_Contains(excluded, low);
         int rc = skip;
@@ -791,7 +797,7 @@ signed_names(PyObject *listed)
             return NULL;
         }
     }
-    PyObject *names = parse_signed_names(listed);
+    PyObject *names = parse_signed_names(listed, cacheable);
     if (names == NULL || !cacheable) {
         return names;
     }
@@ -1116,16 +1122,66 @@ done:
 
 static PyObject *str_copy, *str_update, *str_digest;
 
+/* OpenSSL's hash type (_hashlib.HASH, what hashlib.new returns) and its copy, update and
+ * digest method descriptors, looked up once: calling them saves a method lookup per call.
+ * Other state types take the generic path. hash_type is Py_None when _hashlib is missing. */
+static PyObject *hash_type, *hash_copy, *hash_update, *hash_digest;
+
+static int
+load_hash_type(void)
+{
+    PyObject *module = PyImport_ImportModule("_hashlib");
+    if (module == NULL) {
+        PyErr_Clear(); /* no OpenSSL: every state takes the generic path */
+        hash_type = Py_NewRef(Py_None);
+        return 0;
+    }
+    PyObject *type = PyObject_GetAttrString(module, "HASH");
+    Py_DECREF(module);
+    if (type == NULL || !PyType_Check(type)) {
+        Py_XDECREF(type);
+        PyErr_Clear();
+        hash_type = Py_NewRef(Py_None);
+        return 0;
+    }
+    hash_copy = PyObject_GetAttr(type, str_copy);
+    hash_update = PyObject_GetAttr(type, str_update);
+    hash_digest = PyObject_GetAttr(type, str_digest);
+    if (hash_copy == NULL || hash_update == NULL || hash_digest == NULL) {
+        Py_CLEAR(hash_copy);
+        Py_CLEAR(hash_update);
+        Py_CLEAR(hash_digest);
+        Py_DECREF(type);
+        return -1;
+    }
+    hash_type = type;
+    return 0;
+}
+
+/* method(obj, *rest): through the cached descriptor for OpenSSL hashes, else by name. */
+static PyObject *
+call_hash_method(PyObject *obj, PyObject *descriptor, PyObject *name, PyObject *arg)
+{
+    PyObject *args[2] = {obj, arg};
+    if ((PyObject *)Py_TYPE(obj) == hash_type) {
+        return PyObject_Vectorcall(descriptor, args, arg == NULL ? 1 : 2, NULL);
+    }
+    return PyObject_VectorcallMethod(name, args, arg == NULL ? 1 : 2, NULL);
+}
+
 /* state.copy(), .update(data), .digest() (new reference to the digest, or NULL). */
 static PyObject *
 digest_after(PyObject *state, PyObject *data)
 {
-    PyObject *hash = PyObject_CallMethodNoArgs(state, str_copy);
+    if (hash_type == NULL && load_hash_type() < 0) {
+        return NULL;
+    }
+    PyObject *hash = call_hash_method(state, hash_copy, str_copy, NULL);
     if (hash == NULL) {
         return NULL;
     }
-    PyObject *none = PyObject_CallMethodOneArg(hash, str_update, data);
-    PyObject *digest = none == NULL ? NULL : PyObject_CallMethodNoArgs(hash, str_digest);
+    PyObject *none = call_hash_method(hash, hash_update, str_update, data);
+    PyObject *digest = none == NULL ? NULL : call_hash_method(hash, hash_digest, str_digest, NULL);
     Py_XDECREF(none);
     Py_DECREF(hash);
     if (digest != NULL && !PyBytes_Check(digest)) {
