@@ -76,12 +76,33 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The rows of a saved run as the README's Markdown table."""
+    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        cells = (r["section"], r["metric"], fmt(r["value"]), r["unit"], r["peer"], fmt(r["peer_value"]),
+                 fmt(r["ratio"]), r["goal"], met)
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--only", action="append", metavar="SECTION", help="run only this section (repeatable)")
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "benchmark.json"), help="where to write the JSON")
+    parser.add_argument("--markdown-from", metavar="JSON", help="print a saved run's rows as a Markdown table and exit")
     args = parser.parse_args(argv)
+    if args.markdown_from:
+        try:
+            saved = json.loads(Path(args.markdown_from).read_text())
+            only = set(args.only or ())
+            print(markdown([r for r in saved["rows"] if not only or r["section"] in only]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"cannot read a saved run from {args.markdown_from}: {e}", file=sys.stderr)
+            return 2
+        return 0
 
     try:
         sections = discover()
