@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -112,23 +112,34 @@ def cli(db: str, *args: str) -> dict[str, Any]:
 
 
 @contextmanager
-def serve(db: str, *extra: str) -> Iterator[int]:
-    """`authledger serve` on a free port over the SQLite file ``db``.
+def serve_instances(url: str, n: int, logs: Path, *extra: str) -> Iterator[list[int]]:
+    """``n`` `authledger serve` instances on one PostgreSQL database; their ports."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(serve(url, "--no-access-log", *extra, log_path=str(logs / f"serve{i}.log")))
+               for i in range(n)]
+
+
+@contextmanager
+def serve(db: str, *extra: str, log_path: str | None = None) -> Iterator[int]:
+    """`authledger serve` on a free port over the SQLite file ``db`` (or a postgresql:// URL,
+    then with ``log_path`` for its output).
 
     A port found free can be taken by another process before serve binds it (other test
     processes run beside this one): serve then exits with "address already in use", and is
     started again on another port. Any other early exit fails with the log's tail."""
+    log_path = log_path or db + ".serve.log"
+    store = ["--database-url", db] if db.startswith("postgresql:") else ["--db", db]
     for attempt in range(5):
         port = free_port()
-        with open(db + ".serve.log", "wb") as log:
+        with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli.main", "--db", db, "serve", "--port", str(port), *extra],
+                [sys.executable, "-m", "ledger.cli.main", *store, "serve", "--port", str(port), *extra],
                 env=env(), stdout=log, stderr=subprocess.STDOUT)
             try:
                 try:
-                    wait_for(port, "/readyz", proc=proc)
+                    wait_for(port, "/readyz", timeout=30, proc=proc)
                 except RuntimeError:
-                    tail = Path(db + ".serve.log").read_bytes()[-2000:].decode(errors="replace")
+                    tail = Path(log_path).read_bytes()[-2000:].decode(errors="replace")
                     if "address already in use" in tail.lower() and attempt < 4:
                         continue
                     raise RuntimeError(f"serve did not start on port {port}:\n{tail}") from None

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 import pytest
 
 from ledger.bootstrap import open_ledger
-from tests.service.harness import env, free_port, wait_for
+from tests.service.harness import serve_instances
 from tests.service.test_many_serves import KEY, _cli
 
 pytestmark = pytest.mark.postgres
@@ -37,17 +35,7 @@ def _post(port: int, path: str, token: str, body: Any, key: str) -> tuple[int, s
 
 def test_one_key_sent_to_three_instances_at_once_creates_one_app(pg_url: str, tmp_path: Path) -> None:
     token = _cli(pg_url, "token", "create", "--account", "alice")["token"]
-    procs, ports = [], []
-    try:
-        for i in range(INSTANCES):
-            port = free_port()
-            log = open(tmp_path / f"serve{i}.log", "wb")  # noqa: SIM115 - kept open while the server runs
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli.main", "--database-url", pg_url, "serve", "--port", str(port),
-                 "--no-access-log"], env=env(), stdout=log, stderr=subprocess.STDOUT))
-            ports.append(port)
-        for port, proc in zip(ports, procs):
-            wait_for(port, "/readyz", timeout=30, proc=proc)
+    with serve_instances(pg_url, INSTANCES, tmp_path) as ports:
 
         for round_, body in enumerate([{"name": "Retried"}, {"name": "RetriedKey", "app_key": "RetriedKey01"}]):
             key = f"lb-retry-{round_}"
@@ -80,11 +68,3 @@ def test_one_key_sent_to_three_instances_at_once_creates_one_app(pg_url: str, tm
         topics = Counter(n.topic for n in ledger.recorder.select_notifications(1, 10_000))
         ledger.close()
         assert topics["authledger:AppCreated"] == 2 and topics["authledger:IdempotencyKeyUsed"] == 2
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ledger.bootstrap import open_ledger
-from tests.service.harness import env, free_port, wait_for
+from tests.service.harness import env, serve_instances
 
 pytestmark = pytest.mark.postgres
 INSTANCES = 3
@@ -48,17 +48,7 @@ def _call(port: int, method: str, path: str, token: str, body: Any = None) -> tu
 def test_three_serve_instances_on_one_postgres(pg_url: str, tmp_path: Path) -> None:
     tokens = {a: _cli(pg_url, "token", "create", "--account", a)["token"] for a in ("alice", "bob")}
     shared = _cli(pg_url, "app", "create", "--owner", "alice", "--name", "Shared")["app_id"]
-    procs, ports = [], []
-    try:
-        for i in range(INSTANCES):
-            port = free_port()
-            log = open(tmp_path / f"serve{i}.log", "wb")  # noqa: SIM115 - kept open while the server runs
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli.main", "--database-url", pg_url, "serve", "--port", str(port),
-                 "--no-access-log"], env=env(), stdout=log, stderr=subprocess.STDOUT))
-            ports.append(port)
-        for port, proc in zip(ports, procs):
-            wait_for(port, "/readyz", timeout=30, proc=proc)
+    with serve_instances(pg_url, INSTANCES, tmp_path) as ports:
 
         results: list[tuple[str, int, Any]] = []
         lock = threading.Lock()
@@ -118,14 +108,7 @@ def test_three_serve_instances_on_one_postgres(pg_url: str, tmp_path: Path) -> N
             for port in ports:
                 status, _view = _call(port, "GET", f"/v1/apps/{body['app_id']}", tokens["alice"])
                 assert status == 200
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+
 
 
 def test_an_unavailable_store_is_503_with_retry_after(ledger: Any, acme: Any, monkeypatch: pytest.MonkeyPatch) -> None:
