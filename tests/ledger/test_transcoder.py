@@ -128,13 +128,14 @@ def mapper() -> Any:
     return ledger.mapper
 
 
-def test_the_event_list_covers_every_event_the_domain_defines() -> None:
-    def subclasses(c: type) -> set[type]:
-        out = set()
-        for s in c.__subclasses__():
-            out |= {s} | subclasses(s)
-        return out
+def subclasses(c: type) -> set[type]:
+    out = set()
+    for s in c.__subclasses__():
+        out |= {s} | subclasses(s)
+    return out
 
+
+def test_the_event_list_covers_every_event_the_domain_defines() -> None:
     defined = {c for c in subclasses(LedgerEvent) if c.__module__ == "ledger.domain"}
     # The aggregates' base Event classes, and the library's unused default Created classes.
     bases = {c for c in defined if c.__name__ in ("Event", "Created")}
@@ -280,12 +281,6 @@ def test_every_event_class_has_a_topic_of_its_own_that_names_it() -> None:
     # Including the aggregates' base Event and the library's generated Created classes,
     # which no command stores: a class inheriting another's explicit topic would be
     # registered under it, and that topic would then name the wrong class.
-    def subclasses(c: type) -> set[type]:
-        out = set()
-        for s in c.__subclasses__():
-            out |= {s} | subclasses(s)
-        return out
-
     defined = [c for c in subclasses(LedgerEvent) if c.__module__ == "ledger.domain"]
     own = {c: c.__dict__.get("TOPIC") for c in defined}
     assert all(own.values()), [c.__qualname__ for c, t in own.items() if not t]
