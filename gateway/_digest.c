@@ -194,17 +194,18 @@ builder_finish(Builder *b)
 
 /* -- case mapping ---------------------------------------------------------------------------- */
 
-/* str.lower() of an exact str (ASCII inline; other strings through str.lower). */
+/* str.lower()/str.upper() of an exact str: ASCII inline (letters from..to shifted by delta),
+ * other strings through the str method (method_name). */
 static PyObject *
-lower(PyObject *s)
+ascii_case(PyObject *s, Py_UCS1 from, Py_UCS1 to, int delta, PyObject *method_name)
 {
     if (!PyUnicode_IS_ASCII(s)) {
-        return PyObject_CallMethodNoArgs(s, str_lower);
+        return PyObject_CallMethodNoArgs(s, method_name);
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     const Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
     Py_ssize_t i = 0;
-    while (i < n && !(d[i] >= 'A' && d[i] <= 'Z')) {
+    while (i < n && !(d[i] >= from && d[i] <= to)) {
         i++;
     }
     if (i == n) {
@@ -219,9 +220,16 @@ lower(PyObject *s)
     memcpy(o, d, (size_t)i);
     for (; i < n; i++) {
         Py_UCS1 c = d[i];
-        o[i] = (c >= 'A' && c <= 'Z') ? (Py_UCS1)(c + 32) : c;
+        o[i] = (c >= from && c <= to) ? (Py_UCS1)(c + delta) : c;
     }
     return r;
+}
+
+/* str.lower() of an exact str. */
+static PyObject *
+lower(PyObject *s)
+{
+    return ascii_case(s, 'A', 'Z', 32, str_lower);
 }
 
 /* Header names repeat from request to request (a handful of spellings per client), so the
@@ -272,34 +280,11 @@ lower_name(PyObject *name)
     return low;
 }
 
-/* str.upper() of an exact str (ASCII inline; other strings through str.upper). */
+/* str.upper() of an exact str. */
 static PyObject *
 upper(PyObject *s)
 {
-    if (!PyUnicode_IS_ASCII(s)) {
-        return PyObject_CallMethodNoArgs(s, str_upper);
-    }
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
-    Py_ssize_t i = 0;
-    while (i < n && !(d[i] >= 'a' && d[i] <= 'z')) {
-        i++;
-    }
-    if (i == n) {
-        Py_INCREF(s);
-        return s;
-    }
-    PyObject *r = PyUnicode_New(n, 127);
-    if (r == NULL) {
-        return NULL;
-    }
-    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
-    memcpy(o, d, (size_t)i);
-    for (; i < n; i++) {
-        Py_UCS1 c = d[i];
-        o[i] = (c >= 'a' && c <= 'z') ? (Py_UCS1)(c - 32) : c;
-    }
-    return r;
+    return ascii_case(s, 'a', 'z', -32, str_upper);
 }
 
 /* -- header_map ------------------------------------------------------------------------------ */
