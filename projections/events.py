@@ -10,7 +10,7 @@ answer authorization questions from a history that never happened.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -83,8 +83,10 @@ def select(recorder: Any, after: int, page: int = PAGE, until: int | None = None
             sql += "AND rowid<=? "
             params = (after, until, page)
         with recorder.datastore.transaction(commit=False) as c:
-            c.execute(sql + "ORDER BY rowid LIMIT ?", params)
-            return c.fetchall()  # sqlite3.Row: unpacks like a tuple
+            cursor = getattr(c, "sqlite_cursor", c)
+            cursor.row_factory = None  # plain tuples: a sqlite3.Row per row costs ~0.3 µs more
+            cursor.execute(sql + "ORDER BY rowid LIMIT ?", params)
+            return cursor.fetchall()
     rows = recorder.select_notifications(after + 1, limit=page, stop=until)
     return [(n.id, n.topic, n.originator_id, n.state) for n in rows]
 
@@ -110,6 +112,31 @@ def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int
     gc.disable()
     try:
         return _apply_pages(recorder, sink, until, page)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def replay_from(recorder: Any, sink: Sink, apply_rows: Callable[[list[Any], dict[Any, str]], None], *,
+                until: int | None = None, page: int = PAGE) -> int:
+    """Like ``apply_from``, but hands each page of raw rows to ``apply_rows(rows, ids)``.
+
+    For a sink's bulk replay (``AuthIndex.build``): it decodes the rows itself and may
+    apply the common events without going through ``sink.apply`` — it must leave the sink
+    exactly as ``apply_from`` would, ``sink.position`` included (the tests compare both).
+    ``ids`` maps a row's stored originator id to ``str(UUID)``.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        count = 0
+        ids = _Ids()
+        while True:
+            rows = select(recorder, sink.position, page, until)
+            apply_rows(rows, ids)
+            count += len(rows)
+            if len(rows) < page:
+                return count
     finally:
         if paused:
             gc.enable()
