@@ -21,6 +21,7 @@ from projections.temporal_store import RecorderLog, SqliteLog, TemporalStore
 STAGES = ("RELEASE", "PRE", "TEST")
 HIDDEN = {"secret_sealed", "code_sealed", "token_hash", "originator_topic", "timestamp", "actor", "source"}
 _LIVE = "{a}.start <= :t AND ({a}.end IS NULL OR {a}.end > :t)"
+_OPEN = "{a}.end IS NULL"  # the same, at t >= TemporalStore.horizon
 
 
 def public_fields(state: dict[str, Any]) -> dict[str, Any]:
@@ -163,12 +164,16 @@ class AuditQueries:
         """Every (app, stage, credential) that could call the API at t."""
         self.api(api_id)
         codes = self.codes_ok(api_id)
+        horizon = self.store.horizon
+        # At or after the horizon the live periods are the open ones: their own small indexes
+        # (grant_open, enabled_open, cred_open), not every period the API's history holds.
+        live = _OPEN if horizon is not None and t >= horizon else _LIVE
         sql = ("SELECT g.app_id, g.stage, c.kind, c.cred, c.display, g.until FROM grant_periods g"
-               " JOIN enabled_periods e ON e.app_id=g.app_id AND " + _LIVE.format(a="e") +
-               " JOIN cred_periods c ON c.app_id=g.app_id AND " + _LIVE.format(a="c") +
+               " JOIN enabled_periods e ON e.app_id=g.app_id AND " + live.format(a="e") +
+               " JOIN cred_periods c ON c.app_id=g.app_id AND " + live.format(a="c") +
                (" AND c.kind='app_key'" if not codes else "") +
                " WHERE g.api_id=:api" + (" AND g.stage=:stage" if stage else "") +
-               " AND " + _LIVE.format(a="g") + " AND (g.until IS NULL OR g.until > :t)")
+               " AND " + live.format(a="g") + " AND (g.until IS NULL OR g.until > :t)")
         rows = self.conn.execute(sql, {"api": api_id, "stage": stage, "t": t}).fetchall()
         rows.sort()  # cheaper here than an ORDER BY's temporary b-tree
         return [{"app_id": a, "stage": s, "kind": k, "credential": d, "credential_id": c, "grant_until": u}
