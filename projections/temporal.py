@@ -181,6 +181,7 @@ class TemporalBuilder:
         self.new_apis: list[tuple[Any, ...]] = []
         self.new_names: list[tuple[Any, ...]] = []
         self.position = 0
+        self.horizon: int | None = None  # the latest instant of the events applied (not ignored)
         self._handlers: dict[str, Callable[[int, str, int, dict[str, Any]], None]] = {
             PREFIX + "ApiRegistered": self._api_registered,
             PREFIX + "AppCreated": self._app_created,
@@ -209,7 +210,10 @@ class TemporalBuilder:
                 raise ProjectionError(position, topic, "unknown event topic")
         else:
             try:
-                handler(position, originator_id, state["timestamp"], state)
+                t = state["timestamp"]
+                handler(position, originator_id, t, state)
+                if self.horizon is None or t > self.horizon:
+                    self.horizon = t
             except ProjectionError:
                 raise
             except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -225,6 +229,7 @@ class TemporalBuilder:
         # of a build's time), so it waits until the batch is applied.
         collecting = gc.isenabled()
         gc.disable()
+        latest = self.horizon if self.horizon is not None else -2**63
         try:
             for pos, oid, _ver, topic, data in batch:
                 h = handlers.get(topic)
@@ -233,7 +238,11 @@ class TemporalBuilder:
                         raise ValueError(topic)
                 else:
                     state = micros(unpackb(data, ext_hook=ext, raw=False, timestamp=2))
-                    h(pos, uuids[oid], state["timestamp"], state)
+                    t = state["timestamp"]
+                    h(pos, uuids[oid], t, state)
+                    if t > latest:
+                        latest = t
+                        self.horizon = t
                 self.position = pos
         finally:
             if collecting:

@@ -20,7 +20,6 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +34,6 @@ from projections.temporal import (
     UuidCache,
     decode_fast,
 )
-from projections.temporal_sql import TABLES
 
 SUFFIX = ".audit.sqlite"
 SCHEMA_VERSION = "4"
@@ -308,9 +306,10 @@ class TemporalStore:
 
     @property
     def horizon(self) -> int | None:
-        """The latest instant any period starts or ends at (None: no period yet). At an
-        instant t >= horizon every period has started, and none has an end after t: the
-        periods live at t are exactly the open ones (end IS NULL)."""
+        """The latest instant of the events applied (None: none yet). Every period starts
+        and ends at an event's instant, so at an instant t >= horizon every period has
+        started and none ends after t: the periods live at t are exactly the open ones
+        (end IS NULL)."""
         h = self.meta("horizon")
         return None if h is None else int(h)
 
@@ -462,14 +461,7 @@ class TemporalStore:
         its row; ids given here, the writer holding the lock) and the ends of loaded periods
         it closed. Mid-build (not final) new periods still open wait in the builder."""
         c = self.conn
-        latest = None  # the latest start or end written here (the horizon moves only forward)
         for table, (rows, ended) in b.take_rows(final=final).items():
-            if rows:
-                cols = [name for name, _type in TABLES[table]]
-                starts, ends = itemgetter(cols.index("start")), itemgetter(cols.index("end"))
-                latest = max(latest or 0, max(map(starts, rows)), max(filter(None, map(ends, rows)), default=0))
-            if ended:
-                latest = max(latest or 0, max(e for e, _pos, _id in ended))
             if rows:
                 for i, p in enumerate(rows, self._next_id(table)):
                     p[0] = i
@@ -477,8 +469,8 @@ class TemporalStore:
                 c.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
             if ended:
                 c.executemany(f"UPDATE {table} SET end=?, end_pos=? WHERE id=?", ended)
-        if latest is not None and (self.horizon is None or latest > self.horizon):
-            self.set_meta("horizon", latest)
+        if b.horizon is not None and (self.horizon is None or b.horizon > self.horizon):
+            self.set_meta("horizon", b.horizon)
         c.executemany("INSERT OR REPLACE INTO apis VALUES (?,?,?,?,?,?,?)", b.new_apis)
         c.executemany("INSERT INTO app_names VALUES (?,?,?,?)", b.new_names)
         b.new_apis.clear()

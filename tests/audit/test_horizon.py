@@ -1,5 +1,5 @@
-"""The horizon: the latest instant a period starts or ends at. At or after it, who-could-call
-reads only the open periods (their partial indexes); before it, the history."""
+"""The horizon: the latest instant of the events applied. At or after it, who-could-call reads
+only the open periods (their partial indexes); before it, the history."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from tests.audit.histories import CONSUMER, PROVIDER, T0
 from tests.conftest import TEST_KEY
 
 H = timedelta(hours=1)
-HORIZON = to_micros(T0 + 4 * H)
+HORIZON = to_micros(T0 + 5 * H)
 
 
 def story(ledger: Any, db_path: str) -> tuple[AuditQueries, str, str]:
-    """An app granted an API, disabled and enabled again; a rename after (no period moves)."""
+    """An app granted an API, disabled and enabled again, then renamed (the latest event)."""
     api = ledger.register_api(PROVIDER, "weather", at=T0).ids["api_id"]
     app = ledger.create_app(CONSUMER, "app1", app_key="key-first", at=T0 + H).ids["app_id"]
     ledger.grant(PROVIDER, app, api, "RELEASE", at=T0 + 2 * H)
@@ -29,11 +29,11 @@ def story(ledger: Any, db_path: str) -> tuple[AuditQueries, str, str]:
     return AuditQueries(store, LedgerEvents(log)), api, app
 
 
-def test_the_horizon_is_the_latest_start_or_end_and_answers_hold_on_both_sides(ledger, db_path):
+def test_the_horizon_is_the_latest_event_and_answers_hold_on_both_sides(ledger, db_path):
     q, api, app = story(ledger, db_path)
     assert q.store.horizon == HORIZON
-    assert q.who_could_call_at(api, HORIZON - 1) == []  # disabled: the history's answer
-    for t in (HORIZON, HORIZON + 1, to_micros(T0 + 10 * H)):
+    assert q.who_could_call_at(api, to_micros(T0 + 3 * H)) == []  # disabled: the history's answer
+    for t in (HORIZON - 1, HORIZON, HORIZON + 1, to_micros(T0 + 10 * H)):
         assert [(r["app_id"], r["credential"]) for r in q.who_could_call_at(api, t)] == [(app, "key-first")]
     q.store.close()
 
