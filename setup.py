@@ -1,7 +1,10 @@
-"""Build the optional C accelerator gateway._digest (metadata lives in pyproject.toml).
+"""Build the optional C accelerators (metadata lives in pyproject.toml).
+
+- gateway._digest: the verifier's canonicalisation (gateway.accelerator selects it);
+- projections._check: AuthIndex.check / check_app (projections.accelerator selects it).
 
 ``optional=True``: when the compiler or the Python headers are missing, the install still
-succeeds and gateway.accelerator falls back to the pure-Python reference (gateway.signing).
+succeeds and each selector falls back to its pure-Python reference.
 """
 
 from setuptools import Extension, setup
@@ -13,6 +16,12 @@ setup(
             sources=["gateway/_digest.c"],
             optional=True,
             extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
-        )
+        ),
+        Extension(
+            "projections._check",
+            sources=["projections/_check.c"],
+            optional=True,
+            extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+        ),
     ]
 )

@@ -49,12 +49,14 @@ import time
 import msgpack
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from types import MethodType
 from typing import Any
 from uuid import UUID
 
 from ledger.crypto import SecretBox, keypair_context
 from ledger.errors import LedgerError
 from ledger.transcoder import _ext_hook
+from projections import accelerator
 from projections.changes import APP_FIELDS, TRANSLATORS, Change
 from projections.decision import ApiSettings, Decision, Reason
 from projections.events import ProjectionError, read, replay_from
@@ -168,6 +170,15 @@ class AuthIndex:
             "grant_set": self._grant_set,
             "grant_removed": self._grant_removed,
         }
+        # The C check (projections._check) when built: the same answers, the same Decision
+        # objects, as the Python methods below (the reference, still reachable as
+        # ``AuthIndex.check(index, ...)``); it defers to them for anything unusual.
+        native = accelerator.native
+        if native is not None and type(self).check is AuthIndex.check and type(self).check_app is AuthIndex.check_app:
+            self.check = native.Checker(self._keys, self._apis, _App, _UNKNOWN_KEY, epoch,  # type: ignore[method-assign]
+                                        MethodType(AuthIndex.check, self), True)
+            self.check_app = native.Checker(self._apps, self._apis, _App, _UNKNOWN_KEY, epoch,  # type: ignore[method-assign]
+                                            MethodType(AuthIndex.check_app, self), False)
 
     def __repr__(self) -> str:
         return f"AuthIndex(position={self.position}, apps={len(self._apps)}, apis={len(self._apis)})"

@@ -1,0 +1,247 @@
+"""The C check (projections._check) against the Python reference (AuthIndex.check / check_app).
+
+Random index states are built with ``apply_change`` (the same dicts the C Checker holds),
+changed between queries, and queried with random and hostile arguments (non-str ids,
+str subclasses, odd ``at`` values, other kinds, keyword spellings): the C answer must be
+the very same Decision object as the reference's, or the same exception. Nothing leaks;
+under CI the module must be built; and the whole tests/projections suite passes again
+with the accelerator switched off.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import subprocess
+import sys
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from projections import accelerator
+from projections.auth_index import AuthIndex
+
+ROOT = Path(__file__).parents[2]
+native = pytest.mark.skipif(not accelerator.ACCELERATED, reason="the C check is not in use: this run is the pure-Python one")
+
+APIS = ("api-a", "api-b", "api-c")
+APPS = ("app-1", "app-2", "app-3")
+KEYS = ("key-1", "key-2", "key-3", "key-4")
+STAGES = ("RELEASE", "PRE", "TEST")
+NOW_FAR = (0.0, 10.0, 1e9, 3e9, float("inf"))
+
+
+class Str(str):
+    """A str subclass: the C code must hand it to the reference."""
+
+
+def test_the_extension_is_built_under_ci() -> None:
+    if not os.environ.get("CI"):
+        pytest.skip("outside CI the accelerator is optional")
+    assert importlib.import_module("projections._check") is not None
+    if not os.environ.get(accelerator.PURE_PYTHON_ENV):
+        assert accelerator.ACCELERATED
+
+
+def test_the_environment_variable_forces_the_reference() -> None:
+    code = ("from projections import accelerator as a; from projections.auth_index import AuthIndex as I; "
+            "i = I(None); print(a.ACCELERATED, i.check.__func__ is I.check, i.check_app.__func__ is I.check_app)")
+    env = {**os.environ, accelerator.PURE_PYTHON_ENV: "1"}
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "True", "True"], out.stderr
+
+
+@native
+def test_the_projections_suite_passes_without_the_accelerator() -> None:
+    env = {**os.environ, accelerator.PURE_PYTHON_ENV: "1", "PYTHONHASHSEED": "0"}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/projections"],
+        check=False, cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout
+
+
+# -- random index states -------------------------------------------------------------------
+
+end = st.one_of(st.none(), st.sampled_from(NOW_FAR[:-1]), st.floats(0, 4e9), st.integers(0, 4_000_000_000))
+grant_change = st.one_of(
+    st.tuples(st.just("key_set"), st.sampled_from(KEYS), st.sampled_from(APPS)),
+    st.tuples(st.just("grant_set"), st.sampled_from(APPS), st.sampled_from(APIS), st.sampled_from(STAGES), end),
+)
+any_change = st.one_of(
+    st.tuples(st.just("api_set"), st.sampled_from(APIS), st.sampled_from(("HEADER", "DISABLE"))),
+    st.tuples(st.just("app_set"), st.sampled_from(APPS),
+              st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "deleted": st.booleans(),
+                                                  "extension": st.sampled_from(("", "x"))})),
+    st.tuples(st.just("key_set"), st.sampled_from(KEYS), st.sampled_from(APPS)),
+    st.tuples(st.just("key_removed"), st.sampled_from(KEYS), st.sampled_from(APPS)),
+    st.tuples(st.just("grant_set"), st.sampled_from(APPS), st.sampled_from(APIS), st.sampled_from(STAGES), end),
+    st.tuples(st.just("grant_removed"), st.sampled_from(APPS), st.sampled_from(APIS), st.sampled_from(STAGES)),
+    st.tuples(st.just("deny"), st.sampled_from(APPS),
+              st.sampled_from(("expired", "not_authorized", "stage_not_authorized", "unknown_api"))),
+)
+change = st.integers(0, 9).flatmap(lambda n: grant_change if n < 5 else any_change)
+
+
+def _apply(index: AuthIndex, c: tuple[Any, ...]) -> None:
+    kind = c[0]
+    if kind == "api_set":
+        index.apply_change(("api_set", c[1], "acme", "APP", c[2], ["HmacSHA256"], False, None, None))
+    elif kind == "app_set":
+        if c[1] not in index._apps:
+            index.apply_change(("app_set", c[1], {"owner": "bob", "extension": ""}))
+        index.apply_change(("app_set", c[1], c[2]))
+    elif kind == "key_set":
+        _apply(index, ("app_set", c[2], {}))
+        index.apply_change(("key_set", c[1], c[2], b"sealed"))
+    elif kind == "deny":  # a denial built before the query (the reference's lazy cache)
+        if c[1] in index._apps:
+            index._apps[c[1]].deny(c[2])
+    else:
+        _apply(index, ("app_set", c[1] if kind != "key_removed" else c[2], {}))
+        index.apply_change(c)
+
+
+def _mostly(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``usual`` 8 times in 10 (st.one_of would draw the rare branches about as often)."""
+    return st.integers(0, 9).flatmap(lambda n: usual if n < 8 else rare)
+
+
+def _arg(likely: tuple[str, ...]) -> st.SearchStrategy[Any]:
+    """Mostly a plausible id, sometimes any text, now and then something hostile."""
+    hostile = st.one_of(st.none(), st.integers(), st.binary(max_size=2), st.lists(st.integers(), max_size=1),
+                        st.builds(Str, st.sampled_from(likely)), st.tuples(st.text(max_size=1)))
+    return _mostly(st.sampled_from(likely), st.one_of(st.text(max_size=3), hostile))
+
+
+good_at = st.one_of(st.sampled_from(NOW_FAR), st.floats(0, 4e9))
+at = _mostly(good_at, st.one_of(st.floats(allow_nan=True), st.none(), st.integers(0, 4_000_000_000),
+               st.just(datetime(2030, 1, 1, tzinfo=UTC)), st.just(datetime(2030, 1, 1)),
+               st.sampled_from(("1.5", "soon", b"1")), st.lists(st.none(), max_size=0)))
+query = st.sampled_from(("check", "check_app")).flatmap(lambda name: st.tuples(
+    st.just(name), _arg(KEYS if name == "check" else APPS), _arg(APIS), _arg(STAGES),
+    _mostly(st.just("positional"), st.sampled_from(("keyword", "absent", "both"))), at,
+    _mostly(st.none(), st.one_of(st.sampled_from(("app_key", "app_code_hash", "bogus")),
+                                 st.builds(Str, st.just("app_key")), st.integers())),
+    st.booleans(),  # which side answers first (a lazily built denial is then cached for the other)
+))
+
+
+def _call(fn: Any, q: tuple[Any, ...]) -> tuple[str, Any]:
+    _name, a, b, c, how, when, kind, _first = q
+    args: list[Any] = [a, b, c]
+    kwargs: dict[str, Any] = {}
+    if how == "positional":
+        args.append(when)
+    elif how == "keyword":
+        kwargs["at"] = when
+    elif how == "both":
+        args.append(when)
+        kwargs["at"] = when
+    if kind is not None and _name == "check":
+        kwargs["kind"] = kind
+    try:
+        return "value", fn(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - the same exception is the point
+        return "raised", (type(e), str(e))
+
+
+@native
+@settings(max_examples=500, deadline=None)
+@given(steps=st.lists(st.tuples(st.lists(change, max_size=10), st.lists(query, max_size=10)), min_size=1, max_size=6))
+def test_the_c_check_returns_the_reference_decision(steps: list[Any]) -> None:
+    index = AuthIndex(None)
+    assert type(index.check).__name__ == "Checker"
+    for changes, queries in steps:
+        for c in changes:
+            _apply(index, c)
+        for q in queries:
+            mine = getattr(index, q[0])
+            reference = getattr(AuthIndex, q[0]).__get__(index)
+            first, second = (mine, reference) if q[-1] else (reference, mine)
+            got_first, got_second = _call(first, q), _call(second, q)
+            if got_first[0] == "value":
+                assert got_second[0] == "value" and got_first[1] is got_second[1], (q, got_first, got_second)
+                event(f"{q[0]}: {got_first[1].reason.value}")
+            else:
+                assert got_first == got_second, q
+                event(f"{q[0]}: raised")
+
+
+@native
+def test_the_checker_follows_the_index_it_was_built_for() -> None:
+    index = AuthIndex(None)
+    _apply(index, ("api_set", "api-a", "HEADER"))
+    _apply(index, ("key_set", "key-1", "app-1"))
+    assert index.check("key-1", "api-a", "RELEASE", 1.0).reason.value == "not_authorized"
+    index.apply_change(("grant_set", "app-1", "api-a", "RELEASE", 100.0))
+    assert index.check("key-1", "api-a", "RELEASE", 1.0) is index._apps["app-1"].allowed
+    assert index.check_app("app-1", "api-a", "RELEASE", 100.0).reason.value == "authorization_expired"
+    index.apply_change(("app_set", "app-1", {"enabled": False}))
+    assert index.check("key-1", "api-a", "RELEASE", 1.0).reason.value == "app_disabled"
+
+
+# -- no leaks -------------------------------------------------------------------------------
+
+
+@native
+def test_nothing_leaks() -> None:
+    index = AuthIndex(None)
+    for c in (("api_set", "api-a", "HEADER"), ("key_set", "key-1", "app-1"), ("key_set", "key-2", "app-2"),
+              ("app_set", "app-2", {"deleted": True}), ("grant_set", "app-1", "api-a", "RELEASE", 100.0),
+              ("grant_set", "app-1", "api-a", "PRE", None)):
+        _apply(index, c)
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def work() -> None:
+        check, check_app = index.check, index.check_app
+        check("key-1", "api-a", "RELEASE", 1.0)
+        check("key-1", "api-a", "RELEASE", 1e9)
+        check("key-1", "api-a", "PRE")
+        check("key-1", "api-a", "PRE", at=at)
+        check("key-1", "api-a", "TEST", 1.0)
+        check("key-1", "api-b", "TEST", 1.0, kind="app_key")
+        check("key-2", "api-a", "RELEASE", 1.0)
+        check("nope", "api-a", "RELEASE", 1.0)
+        check(Str("key-1"), "api-a", "RELEASE", 1.0)
+        check("key-1", "api-a", "RELEASE", 1.0, kind="app_code_hash")
+        check_app("app-1", "api-a", "RELEASE", 50)
+        check_app("app-1", "api-a", "PRE", 50.0)
+        for bad in (lambda: check([], "a", "b"), lambda: check("key-1", "api-a", "PRE", "x"),
+                    lambda: check_app("app-1", "api-a", "RELEASE"), lambda: check("key-1", "api-a", "PRE", datetime(2030, 1, 1))):
+            try:
+                bad()
+            except (TypeError, ValueError):
+                pass
+
+    for _ in range(100):
+        work()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(20_000):
+            work()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64_000  # a leaked object per call would be > 1 MB
+
+
+@native
+def test_an_index_with_its_checkers_is_collected() -> None:
+    import weakref
+
+    index = AuthIndex(None)
+    ref = weakref.ref(index)
+    del index
+    gc.collect()
+    assert ref() is None
