@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 
 import msgpack
@@ -63,6 +64,16 @@ from projections.events import ProjectionError, read, replay_from
 
 _INF = math.inf
 _GRANT_TOPICS = frozenset(("authledger:GrantGiven", "authledger:GrantEndChanged"))
+
+
+def _shared(name: Any) -> Any:
+    """One str object per API id / stage name across all grants (sys.intern), not one per event.
+
+    A grant's keys are what each check compares against: 50,000 grants then touch ~1,000
+    API-id strings and 3 stage strings instead of 100,000 copies (fewer cache misses on a
+    check over many apps, less memory). Only exact str: equality, hence answers, unchanged.
+    """
+    return sys.intern(name) if type(name) is str else name
 _UNKNOWN_KEY = Decision(False, Reason.UNKNOWN_KEY)
 
 
@@ -261,8 +272,11 @@ class AuthIndex:
                         stages = app.grants.get(api_id)
                         if stages is None:
                             hash(stage)  # change nothing before the reference path takes over
-                            stages = app.grants[api_id] = {}
-                        stages[stage] = end
+                            stages = app.grants[_shared(api_id)] = {}
+                        if stage in stages:
+                            stages[stage] = end
+                        else:
+                            stages[_shared(stage)] = end
                     except TypeError:  # an unhashable id: the reference path raises the error
                         pass
                     else:
@@ -368,8 +382,11 @@ class AuthIndex:
             end = _INF if end is None else float(end)
         stages = app.grants.get(api_id)
         if stages is None:
-            stages = app.grants[api_id] = {}
-        stages[stage] = end
+            stages = app.grants[_shared(api_id)] = {}
+        if stage in stages:
+            stages[stage] = end
+        else:
+            stages[_shared(stage)] = end
 
     def _grant_removed(self, c: Sequence[Any]) -> None:
         _kind, app_id, api_id, stage = c
