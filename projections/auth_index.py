@@ -46,13 +46,13 @@ import json
 import math
 import sys
 import time
-
-import msgpack
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from types import MethodType
 from typing import Any
 from uuid import UUID
+
+import msgpack
 
 from ledger.crypto import SecretBox, keypair_context
 from ledger.errors import LedgerError
