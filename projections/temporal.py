@@ -119,18 +119,18 @@ END, END_POS = 6, 8  # credential and grant periods
 ENABLED_END, ENABLED_END_POS = 3, 5
 
 
-def Period(app_id: str, start: int, start_pos: int, id: int | None = None) -> list[Any]:  # noqa: N802
+def Period(app_id: str, start: int, start_pos: int, id: int | None = None) -> list[Any]:
     """An enabled period: [id, app_id, start, end, start_pos, end_pos]."""
     return [id, app_id, start, None, start_pos, None]
 
 
-def CredPeriod(app_id: str, cred: str, kind: str, display: str, start: int, start_pos: int,  # noqa: N802
+def CredPeriod(app_id: str, cred: str, kind: str, display: str, start: int, start_pos: int,
                id: int | None = None) -> list[Any]:
     """A credential period: [id, app_id, cred, kind, display, start, end, start_pos, end_pos]."""
     return [id, app_id, cred, kind, display, start, None, start_pos, None]
 
 
-def GrantPeriod(app_id: str, api_id: str, stage: str, until: int | None, start: int,  # noqa: N802
+def GrantPeriod(app_id: str, api_id: str, stage: str, until: int | None, start: int,
                 start_pos: int, id: int | None = None) -> list[Any]:
     """A grant period: [id, app_id, api_id, stage, until, start, end, start_pos, end_pos]."""
     return [id, app_id, api_id, stage, until, start, None, start_pos, None]
