@@ -140,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     failures: dict[str, str] = {}
     timings: dict[str, float] = {}
-    isolate = len(sections) > 1  # each section in a process of its own (see _in_own_process)
     for name, run in sections.items():
         print(f"[{name}] running{' (quick)' if args.quick else ''}...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
+        # Each scripts/bench section in a process of its own when there are several (see
+        # _in_own_process); a section given any other way runs here.
+        isolate = len(sections) > 1 and getattr(run, "__module__", "").startswith("scripts.bench.")
         try:
             got = _in_own_process(name, args.quick) if isolate else list(run(args.quick))
             if not all(isinstance(r, Row) for r in got):

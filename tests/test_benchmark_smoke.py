@@ -47,3 +47,14 @@ def test_a_failing_section_is_reported_and_fails_the_run(tmp_path: Path, monkeyp
     result = json.loads(out.read_text())
     assert "section exploded" in result["sections"]["bad"]["error"]
     assert [r["section"] for r in result["rows"]] == ["good"]
+
+
+def test_a_section_run_in_its_own_process_returns_its_rows() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        import scripts.benchmark as benchmark
+    finally:
+        sys.path.remove(str(ROOT))
+    rows = benchmark._in_own_process("ledger", quick=True)
+    assert {r.section for r in rows} == {"ledger"}
+    assert any(r.metric.startswith("create_app") and r.value > 0 and r.peer_value for r in rows)
