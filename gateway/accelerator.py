@@ -15,12 +15,12 @@ import). ``ACCELERATED`` tells which one is in use; ``native`` is the C module o
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from gateway import signing
 from gateway.signing import EmptyValueStyle, Headers, form_text
+from projections.accelerator import PURE_PYTHON_ENV, load_native
 
 __all__ = [
     "ACCELERATED",
@@ -38,21 +38,7 @@ __all__ = [
     "strings_to_sign",
 ]
 
-PURE_PYTHON_ENV = "AUTHLEDGER_PURE_PYTHON"
-
-
-def _load() -> ModuleType | None:
-    """Return gateway._digest unless the reference is forced or the module was not built."""
-    if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
-        return None
-    try:
-        from gateway import _digest  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _digest  # type: ignore[no-any-return]
-
-
-native = _load()
+native = load_native("gateway._digest")
 ACCELERATED = native is not None
 _impl: ModuleType = native if native is not None else signing
 

@@ -7,30 +7,31 @@ does not handle itself (other kinds, non-str ids, unusual arguments) goes to the
 method. tests/projections/test_check_accelerator.py proves them equal with hypothesis.
 
 ``AUTHLEDGER_PURE_PYTHON`` set to anything but ``""``/``"0"`` forces the reference (read at
-import, the same switch as gateway.accelerator). ``ACCELERATED`` tells which one is in use;
-``native`` is the C module or None.
+import; ``load_native`` is the one switch, gateway.accelerator uses it too). ``ACCELERATED``
+tells which one is in use; ``native`` is the C module or None.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
-__all__ = ["ACCELERATED", "PURE_PYTHON_ENV", "native"]
+__all__ = ["ACCELERATED", "PURE_PYTHON_ENV", "load_native", "native"]
 
 PURE_PYTHON_ENV = "AUTHLEDGER_PURE_PYTHON"
 
 
-def _load() -> ModuleType | None:
-    """Return projections._check unless the reference is forced or the module was not built."""
+def load_native(name: str) -> ModuleType | None:
+    """The optional C module ``name``, unless the reference is forced (``PURE_PYTHON_ENV``)
+    or the module was not built. Shared by every accelerator (gateway.accelerator too)."""
     if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
         return None
     try:
-        from projections import _check  # type: ignore[attr-defined]
+        return importlib.import_module(name)
     except ImportError:
         return None
-    return _check  # type: ignore[no-any-return]
 
 
-native = _load()
+native = load_native("projections._check")
 ACCELERATED = native is not None

@@ -10,16 +10,9 @@ tests/gateway suite passes again with the accelerator switched off.
 from __future__ import annotations
 
 import base64
-import gc
 import hmac
-import importlib
-import os
-import subprocess
-import sys
-import tracemalloc
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,26 +20,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway import accelerator, signing
-
-ROOT = Path(__file__).parents[2]
+from tests.accelerated import (
+    assert_built_under_ci,
+    assert_suite_passes_pure,
+    memory_growth,
+    pure_python,
+)
 
 
 def test_the_extension_is_built_under_ci() -> None:
-    if not os.environ.get("CI"):
-        pytest.skip("outside CI the accelerator is optional")
-    # A silent fallback to pure Python must not hide a broken build.
-    assert importlib.import_module("gateway._digest") is not None
-    if not os.environ.get(accelerator.PURE_PYTHON_ENV):
-        assert accelerator.ACCELERATED
+    assert_built_under_ci("gateway._digest", accelerator.ACCELERATED)
 
 
 def test_the_environment_variable_forces_the_reference() -> None:
     code = "from gateway import accelerator as a, signing as s; print(a.ACCELERATED, a.header_map is s.header_map)"
-    env = {**os.environ, accelerator.PURE_PYTHON_ENV: "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=False, cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert out.stdout.split() == ["False", "True"], out.stderr
+    assert pure_python(code) == ["False", "True"]
 
 
 @pytest.mark.skipif(
@@ -54,17 +42,7 @@ def test_the_environment_variable_forces_the_reference() -> None:
     reason="the accelerator is not in use: this run is the pure-Python one",
 )
 def test_the_gateway_suite_passes_without_the_accelerator() -> None:
-    env = {**os.environ, accelerator.PURE_PYTHON_ENV: "1", "PYTHONHASHSEED": "0"}
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/gateway"],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert " passed" in out.stdout
+    assert_suite_passes_pure("gateway")
 
 
 # -- the C functions against the reference ------------------------------------------------------
@@ -520,16 +498,5 @@ def test_nothing_leaks() -> None:
         except TypeError:
             pass
 
-    for _ in range(2_000):  # warm: caches filled, free lists settled
-        work()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(20_000):
-            work()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert grown < 64_000  # a leaked object per call would be > 1 MB
+    # Warm: caches filled, free lists settled. A leaked object per call would be > 1 MB.
+    assert memory_growth(work, warm=2_000) < 64_000

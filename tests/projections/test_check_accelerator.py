@@ -11,13 +11,7 @@ with the accelerator switched off.
 from __future__ import annotations
 
 import gc
-import importlib
-import os
-import subprocess
-import sys
-import tracemalloc
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +20,13 @@ from hypothesis import strategies as st
 
 from projections import accelerator
 from projections.auth_index import AuthIndex
+from tests.accelerated import (
+    assert_built_under_ci,
+    assert_suite_passes_pure,
+    memory_growth,
+    pure_python,
+)
 
-ROOT = Path(__file__).parents[2]
 native = pytest.mark.skipif(not accelerator.ACCELERATED, reason="the C check is not in use: this run is the pure-Python one")
 
 APIS = ("api-a", "api-b", "api-c")
@@ -42,30 +41,18 @@ class Str(str):
 
 
 def test_the_extension_is_built_under_ci() -> None:
-    if not os.environ.get("CI"):
-        pytest.skip("outside CI the accelerator is optional")
-    assert importlib.import_module("projections._check") is not None
-    if not os.environ.get(accelerator.PURE_PYTHON_ENV):
-        assert accelerator.ACCELERATED
+    assert_built_under_ci("projections._check", accelerator.ACCELERATED)
 
 
 def test_the_environment_variable_forces_the_reference() -> None:
     code = ("from projections import accelerator as a; from projections.auth_index import AuthIndex as I; "
             "i = I(None); print(a.ACCELERATED, i.check.__func__ is I.check, i.check_app.__func__ is I.check_app)")
-    env = {**os.environ, accelerator.PURE_PYTHON_ENV: "1"}
-    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env=env, capture_output=True, text=True)
-    assert out.stdout.split() == ["False", "True", "True"], out.stderr
+    assert pure_python(code) == ["False", "True", "True"]
 
 
 @native
 def test_the_projections_suite_passes_without_the_accelerator() -> None:
-    env = {**os.environ, accelerator.PURE_PYTHON_ENV: "1", "PYTHONHASHSEED": "0"}
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/projections"],
-        check=False, cwd=ROOT, env=env, capture_output=True, text=True,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert " passed" in out.stdout
+    assert_suite_passes_pure("projections")
 
 
 # -- random index states -------------------------------------------------------------------
@@ -222,19 +209,7 @@ def test_nothing_leaks() -> None:
             except (TypeError, ValueError):
                 pass
 
-    for _ in range(100):
-        work()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(20_000):
-            work()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert grown < 64_000  # a leaked object per call would be > 1 MB
+    assert memory_growth(work, warm=100) < 64_000  # a leaked object per call would be > 1 MB
 
 
 @native
