@@ -16,6 +16,24 @@ NOW = NOW_MS / 1000
 APP_KEY, APP_SECRET, APP_ID = "203753385", "ExampleAppSecret-0123456789abcdef", "app-shop"
 APP_CODE = "c0ffee0c0ffee0c0ffee0c0ffee0c0ff"
 API_ID = "api-items"
+# Header names the verifier reads, in the spellings clients send (for generated requests).
+HEADER_NAMES = [
+    "X-Ca-Key",
+    "x-ca-key",
+    "X-Ca-Signature",
+    "X-Ca-Signature-Method",
+    "X-Ca-SignatureMethod",
+    "X-Ca-Signature-Headers",
+    "X-Ca-Timestamp",
+    "X-Ca-Nonce",
+    "X-Ca-Stage",
+    "Content-MD5",
+    "Content-Type",
+    "Accept",
+    "Date",
+    "Authorization",
+    "X-Custom",
+]
 
 
 @dataclass
