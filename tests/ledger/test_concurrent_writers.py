@@ -33,6 +33,7 @@ from ledger.bootstrap import open_ledger
 from ledger.errors import IdempotencyKeyReused, LedgerError
 from tests.conftest import TEST_KEY
 from tests.ledger.test_model import LedgerVersusModel, Model, Reject
+from tests.ledger.test_race import _run
 
 CTX = mp.get_context("spawn")
 TIMEOUT = 300
@@ -227,14 +228,8 @@ def run_writers(target: str, processes: int, commands: int) -> None:
     start = ledger.recorder.max_notification_id() or 0
 
     barrier, out = CTX.Barrier(processes), CTX.Queue()
-    procs = [CTX.Process(target=_worker, args=(target, seed, commands, list(owners), apis, owners, barrier, out))
-             for seed in range(processes)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=TIMEOUT) for _ in procs]
-    for p in procs:
-        p.join(TIMEOUT)
-        assert p.exitcode == 0
+    results = _run([(_worker, (target, seed, commands, list(owners), apis, owners)) for seed in range(processes)],
+                   barrier, out, TIMEOUT)
 
     refusals: Counter[str] = Counter()
     acks = []

@@ -64,13 +64,15 @@ def _modify(db: str, app_id: str, owner: str, n: int, seed: int, barrier: Any, o
     out.put((acks, errors))
 
 
-def _run(targets: list[tuple[Any, tuple[Any, ...]]], barrier: Any, out: Any) -> list[Any]:
+def _run(targets: list[tuple[Any, tuple[Any, ...]]], barrier: Any, out: Any, timeout: float = TIMEOUT) -> list[Any]:
+    """Start one spawned process per (target, args), each also given (barrier, out); return
+    what each put on ``out``; every process must exit 0."""
     procs = [CTX.Process(target=t, args=(*a, barrier, out)) for t, a in targets]
     for p in procs:
         p.start()
-    results = [out.get(timeout=TIMEOUT) for _ in procs]
+    results = [out.get(timeout=timeout) for _ in procs]
     for p in procs:
-        p.join(TIMEOUT)
+        p.join(timeout)
         assert p.exitcode == 0
     return results
 
