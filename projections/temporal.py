@@ -117,6 +117,8 @@ class UuidCache(dict):  # type: ignore[type-arg]
 TABLES = ("enabled_periods", "cred_periods", "grant_periods")
 END, END_POS = 6, 8  # credential and grant periods
 ENABLED_END, ENABLED_END_POS = 3, 5
+ENDS = {"enabled_periods": (ENABLED_END, ENABLED_END_POS), "cred_periods": (END, END_POS),
+        "grant_periods": (END, END_POS)}
 
 
 def Period(app_id: str, start: int, start_pos: int, id: int | None = None) -> list[Any]:
@@ -281,31 +283,20 @@ class TemporalBuilder:
                 self.new_grants = keep
         return out
 
-    def _close_enabled(self, p: list[Any] | None, t: int, pos: int) -> None:
+    def _close(self, table: str, p: list[Any] | None, t: int, pos: int) -> None:
+        """End period ``p`` (a row of ``table``) at t by the event at pos; a row already
+        written (it has an id) gets its end updated."""
         if p is not None:
-            p[3] = t
-            p[5] = pos
+            end, end_pos = ENDS[table]
+            p[end] = t
+            p[end_pos] = pos
             if p[0] is not None:
-                self.ended["enabled_periods"].append((t, pos, p[0]))
-
-    def _close_cred(self, p: list[Any] | None, t: int, pos: int) -> None:
-        if p is not None:
-            p[6] = t
-            p[8] = pos
-            if p[0] is not None:
-                self.ended["cred_periods"].append((t, pos, p[0]))
+                self.ended[table].append((t, pos, p[0]))
 
     def _open_cred(self, app: AppState, cred: str, kind: str, display: str, t: int, pos: int) -> None:
-        self._close_cred(app.creds.get(cred), t, pos)
+        self._close("cred_periods", app.creds.get(cred), t, pos)
         p = app.creds[cred] = [None, app.app_id, cred, kind, display, t, None, pos, None]
         self.new_creds.append(p)
-
-    def _close_grant(self, p: list[Any] | None, t: int, pos: int) -> None:
-        if p is not None:
-            p[6] = t
-            p[8] = pos
-            if p[0] is not None:
-                self.ended["grant_periods"].append((t, pos, p[0]))
 
     def _open_enabled(self, app: AppState, t: int, pos: int) -> None:
         p = app.enabled = [None, app.app_id, t, None, pos, None]
@@ -328,7 +319,7 @@ class TemporalBuilder:
 
     def _app_disabled(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close_enabled(app.enabled, t, pos)
+        self._close("enabled_periods", app.enabled, t, pos)
         app.enabled = None
         app.dirty = True
 
@@ -340,12 +331,12 @@ class TemporalBuilder:
 
     def _app_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close_enabled(app.enabled, t, pos)
+        self._close("enabled_periods", app.enabled, t, pos)
         app.enabled = None
         for p in app.creds.values():
-            self._close_cred(p, t, pos)
+            self._close("cred_periods", p, t, pos)
         for g in app.grants.values():
-            self._close_grant(g, t, pos)
+            self._close("grant_periods", g, t, pos)
         app.creds.clear()
         app.grants.clear()
         app.deleted, app.deleted_pos, app.dirty = t, pos, True
@@ -356,14 +347,14 @@ class TemporalBuilder:
 
     def _key_pair_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close_cred(app.creds.pop(s["app_key"], None), t, pos)
+        self._close("cred_periods", app.creds.pop(s["app_key"], None), t, pos)
 
     def _key_pair_reset(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         old, new = s["app_key"], s["new_app_key"]
         if new == old:
             return  # a new secret, the same credential: its period goes on
         app = self._app(app_id)
-        self._close_cred(app.creds.pop(old, None), t, pos)
+        self._close("cred_periods", app.creds.pop(old, None), t, pos)
         self._open_cred(app, new, "app_key", new, t, pos)
 
     def _app_code_added(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
@@ -371,11 +362,11 @@ class TemporalBuilder:
 
     def _app_code_deleted(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close_cred(app.creds.pop(s["code_hash"], None), t, pos)
+        self._close("cred_periods", app.creds.pop(s["code_hash"], None), t, pos)
 
     def _app_code_reset(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close_cred(app.creds.pop(s["code_hash"], None), t, pos)
+        self._close("cred_periods", app.creds.pop(s["code_hash"], None), t, pos)
         self._open_cred(app, s["new_code_hash"], "app_code", mask_code(s["hint"]), t, pos)
 
     def _grant_given(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
@@ -396,4 +387,4 @@ class TemporalBuilder:
 
     def _grant_revoked(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = self._app(app_id)
-        self._close_grant(app.grants.pop((s["api_id"], s["stage"]), None), t, pos)
+        self._close("grant_periods", app.grants.pop((s["api_id"], s["stage"]), None), t, pos)
