@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from gateway import signing
-from gateway.signing import Headers
+from gateway.signing import EmptyValueStyle, Headers, form_text
 from projections.accelerator import PURE_PYTHON_ENV, load_native
 
 __all__ = [
@@ -29,10 +29,12 @@ __all__ = [
     "header_map",
     "native",
     "parameters",
+    "parse_params",
     "request_strings",
     "signature",
     "signature_matches",
     "signed_header_names",
+    "string_to_sign",
     "strings_to_sign",
 ]
 
@@ -53,3 +55,25 @@ request_strings: Callable[
     [str, Mapping[str, str], str, str, str | None], tuple[str, str | None]
 ] = _impl.request_strings
 
+
+def parse_params(query: str, content_type: str | None, body: bytes | None) -> dict[str, str]:
+    """Return the decoded parameters (gateway.signing.parse_params)."""
+    return parameters(query, form_text(content_type, body))
+
+
+def string_to_sign(
+    method: str,
+    path: str,
+    query: str,
+    headers: Headers,
+    body: bytes | None,
+    *,
+    empty_value_style: EmptyValueStyle = "bare",
+) -> str:
+    """Return the StringToSign of a request as received (gateway.signing.string_to_sign)."""
+    hmap = header_map(headers)
+    form = form_text(hmap.get("content-type"), body)
+    bare, equals = request_strings(method, hmap, path, query, form)
+    if empty_value_style == "equals" and equals is not None:
+        return equals
+    return bare
