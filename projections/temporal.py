@@ -25,7 +25,8 @@ Events of one app are assumed stamped in non-decreasing time (the ledger's clock
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -98,6 +99,21 @@ def hex_to_uuid(h: str) -> str:
     if len(h) == 32:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     return str(UUID(h))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a build (back as it was after). A build allocates
+    millions of lists, tuples and dicts that live on (periods, rows read) and makes no
+    reference cycles: the collector would only walk the live ones again and again — while
+    reading the log's rows as much as while applying them (2 of a 1M-event build's 12 s)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class UuidCache(dict):  # type: ignore[type-arg]
@@ -226,13 +242,8 @@ class TemporalBuilder:
         """``apply`` for a batch of raw rows, with the per-event checks left to the caller:
         on any exception the caller replays the batch through ``apply`` for a precise error."""
         handlers, ignored, unpackb, ext, micros = self._handlers, self._ignored, msgpack.unpackb, _ext, _micros
-        # A batch allocates thousands of lists and dicts that live on (periods) and makes no
-        # reference cycles: the cyclic collector would only walk them again and again (a fifth
-        # of a build's time), so it waits until the batch is applied.
-        collecting = gc.isenabled()
-        gc.disable()
         latest = self.horizon if self.horizon is not None else -2**63
-        try:
+        with collector_paused():
             for pos, oid, _ver, topic, data in batch:
                 h = handlers.get(topic)
                 if h is None:
@@ -246,9 +257,6 @@ class TemporalBuilder:
                         latest = t
                         self.horizon = t
                 self.position = pos
-        finally:
-            if collecting:
-                gc.enable()
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from projections.temporal import (
     Period,
     TemporalBuilder,
     UuidCache,
+    collector_paused,
     decode_fast,
 )
 
@@ -326,14 +327,14 @@ class TemporalStore:
         if self.position >= target and (not record_chain or self.chain_head()[1] >= target):
             self._check_anchor(log)
             return 0
-        with self._writing():
+        with self._writing(), collector_paused():
             return self._apply_log(log, until, record_chain)
 
     def rebuild(self, log: SqliteLog | RecorderLog) -> int:
         """Empty the index and build it again from the whole log, in one transaction: readers
         see the old index until it commits, and a failure (a crash, an undecodable row) keeps
         it. The way out of a ``LogMismatch`` once verify-log has explained it."""
-        with self._writing():
+        with self._writing(), collector_paused():
             for table in REBUILT:
                 self.conn.execute(f"DELETE FROM {table}")
             self.set_meta("schema", SCHEMA_VERSION)
@@ -398,7 +399,7 @@ class TemporalStore:
 
     def apply_rows(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         """Apply already-decoded events (an export's) and record the position; no chain."""
-        with self._writing():
+        with self._writing(), collector_paused():
             builder = TemporalBuilder(self._load_app)
             for pos, oid, topic, state in rows:
                 builder.apply(pos, topic, oid, state)
