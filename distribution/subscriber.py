@@ -160,9 +160,10 @@ class Subscriber:
         # is a KeyError, a wrong arity a ValueError from the handler's unpacking.
         handlers = index._change_handlers
         try:
-            for chunk in chunks:
-                for change in chunk.changes:
-                    handlers[change[0]](change)
+            with index.bulk():  # the C check's flat table: built once, at the end
+                for chunk in chunks:
+                    for change in chunk.changes:
+                        handlers[change[0]](change)
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise WireFormatError(f"snapshot at {pos}: cannot apply a change ({type(e).__name__}: {e})") from None
         index.position = pos

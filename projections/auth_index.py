@@ -47,6 +47,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import MethodType
 from typing import Any
@@ -190,6 +191,10 @@ class AuthIndex:
                                         MethodType(AuthIndex.check, self), True)
             self.check_app = native.Checker(self._apps, self._apis, _App, _UNKNOWN_KEY, epoch,  # type: ignore[method-assign]
                                             MethodType(AuthIndex.check_app, self), False)
+        # The C check's flat table ((AppKey, API id) -> entry) is a cache of _keys and the
+        # grants: every change of a key's app or of an app's grants re-syncs the pairs it
+        # touches (_sync_*); a bulk load (build, bootstrap) syncs once at the end (bulk()).
+        self._sync: Callable[[str, str], None] | None = getattr(self.check, "sync", None)
 
     def __repr__(self) -> str:
         return f"AuthIndex(position={self.position}, apps={len(self._apps)}, apis={len(self._apis)})"
@@ -206,18 +211,19 @@ class AuthIndex:
     ) -> AuthIndex:
         """Replay the ledger's log (up to a position, or events stamped at or before a time)."""
         index = cls(ledger.box)
-        if until_time is None:
-            replay_from(ledger.recorder, index, index._replay_rows, until=until_position)
-            return index
-        limit = epoch(until_time)
-        for position, topic, originator_id, state in read(ledger.recorder, 0, until_position):
-            stamp = state.get("timestamp")
-            if not isinstance(stamp, (datetime, float)):
-                raise ProjectionError(position, topic, "event has no timestamp")
-            if epoch(stamp) <= limit:
-                index.apply(position, topic, originator_id, state)
-            else:
-                index.position = position
+        with index.bulk():
+            if until_time is None:
+                replay_from(ledger.recorder, index, index._replay_rows, until=until_position)
+                return index
+            limit = epoch(until_time)
+            for position, topic, originator_id, state in read(ledger.recorder, 0, until_position):
+                stamp = state.get("timestamp")
+                if not isinstance(stamp, (datetime, float)):
+                    raise ProjectionError(position, topic, "event has no timestamp")
+                if epoch(stamp) <= limit:
+                    index.apply(position, topic, originator_id, state)
+                else:
+                    index.position = position
         return index
 
     def apply(self, position: int, topic: str, originator_id: UUID | str, state: dict[str, Any]) -> None:
@@ -246,7 +252,9 @@ class AuthIndex:
         ``changes._grant_set`` + ``_grant_set`` inlined. Anything it does not expect (a
         missing field, an unknown app, an ``until`` that is not None or a datetime, an
         unhashable id) goes to ``apply``, which raises exactly what the reference raises.
-        tests/projections/test_replay.py proves both ways build the same index.
+        tests/projections/test_replay.py proves both ways build the same index. The grants
+        set here do not re-sync the C check's flat table: ``build`` runs this inside
+        ``bulk()``; called outside it, the table is rebuilt after the page.
         """
         unpackb, ext_hook, apps, grant_topics, apply = msgpack.unpackb, _ext_hook, self._apps, _GRANT_TOPICS, self.apply
         for position, topic, originator_id, data in rows:
@@ -283,6 +291,8 @@ class AuthIndex:
                         self.position = position
                         continue
             apply(position, topic, app_id, state)
+        if self._sync is not None:
+            self.check.rebuild()  # type: ignore[attr-defined]
 
     def apply_change(self, change: Sequence[Any]) -> None:
         """Apply one index change (projections.changes); raises KeyError/ValueError/TypeError if malformed."""
@@ -292,6 +302,27 @@ class AuthIndex:
         handler(change)
 
     # -- index changes (projections.changes) ----------------------------------------------
+
+    @contextmanager
+    def bulk(self) -> Iterator[AuthIndex]:
+        """Apply many changes without re-syncing the C check's flat table after each one;
+        it is rebuilt once at the end (also when the load fails half way)."""
+        sync, self._sync = self._sync, None
+        try:
+            yield self
+        finally:
+            if sync is not None:
+                self._sync = sync
+                self.check.rebuild()  # type: ignore[attr-defined]
+
+    def _sync_key(self, app_key: str, *apps: _App | None) -> None:
+        """The key's pairs after a change of the app it names (old and new app's APIs)."""
+        sync = self._sync
+        if sync is not None:
+            for app in apps:
+                if app is not None:
+                    for api_id in app.grants:
+                        sync(app_key, api_id)
 
     def _app(self, app_id: str) -> _App:
         app = self._apps.get(app_id)
@@ -342,9 +373,11 @@ class AuthIndex:
         app = self._app(app_id)
         if not isinstance(app_key, str) or not isinstance(sealed, bytes):
             raise TypeError("key_set needs a str AppKey and sealed bytes")
+        before = self._keys.get(app_key)
         self._keys[app_key] = app
         app.keys.add(app_key)
         self._sealed[app_key] = sealed
+        self._sync_key(app_key, app, before if before is not app else None)
         if self._box is not None and not app.deleted:
             self._secrets[app_key] = (app.app_id, self._box.open(sealed, keypair_context(app.app_id)))
 
@@ -354,6 +387,7 @@ class AuthIndex:
         if self._keys.get(app_key) is app:
             del self._keys[app_key]
             self._sealed.pop(app_key, None)
+            self._sync_key(app_key, app)
         self._secrets.pop(app_key, None)
         app.keys.discard(app_key)
 
@@ -387,15 +421,24 @@ class AuthIndex:
             stages[stage] = end
         else:
             stages[_shared(stage)] = end
+        sync = self._sync
+        if sync is not None:
+            for key in app.keys:
+                sync(key, api_id)
 
     def _grant_removed(self, c: Sequence[Any]) -> None:
         _kind, app_id, api_id, stage = c
-        grants = self._app(app_id).grants
+        app = self._app(app_id)
+        grants = app.grants
         stages = grants.get(api_id)
         if stages is not None:
             stages.pop(stage, None)
             if not stages:
                 del grants[api_id]
+            sync = self._sync
+            if sync is not None:
+                for key in app.keys:
+                    sync(key, api_id)
 
     def changes(self) -> Iterator[Change]:
         """The whole index as index changes which, applied to an empty index, rebuild it (snapshots)."""

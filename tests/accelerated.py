@@ -12,6 +12,7 @@ import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,45 @@ def memory_growth(work: Callable[[], None], *, warm: int, rounds: int = 20_000) 
         return int(tracemalloc.get_traced_memory()[0] - before)
     finally:
         tracemalloc.stop()
+
+
+STANDARD_STAGES = ("RELEASE", "PRE", "TEST")
+
+
+def flat_table_model(index: Any) -> list[tuple[str, str, int, tuple[float | None, ...]]]:
+    """What the C check's flat table must hold, worked out in plain Python from the index's
+    dicts (the rule of projections/_check.c's flat_entry): one entry per (AppKey, API id) of
+    the grants of the app the key names, for plain cases only — exact ASCII str ids of at
+    most 85 bytes together, exact dicts, str stage names, float ends of the standard stages."""
+    from projections.auth_index import _App
+
+    out = []
+    for key, app in index._keys.items():
+        if type(app) is not _App or type(app.grants) is not dict:
+            continue
+        for api, stages in app.grants.items():
+            if not (type(key) is str and type(api) is str and key.isascii() and api.isascii()
+                    and len(key) + len(api) <= 85):
+                continue
+            if type(stages) is not dict or any(type(s) is not str for s in stages):
+                continue
+            if any(type(stages[s]) is not float for s in STANDARD_STAGES if s in stages):
+                continue
+            out.append((key, api, id(app), tuple(stages.get(s) for s in STANDARD_STAGES)))
+    return sorted(out)
+
+
+def assert_flat_table_true(index: Any) -> None:
+    """The C check's flat table (a cache kept by re-syncing after each change) holds exactly
+    what the model says, and exactly what rebuilding it from scratch gives. A no-op when
+    the index runs on the pure-Python reference."""
+    flat_items = getattr(index.check, "flat_items", None)
+    if flat_items is None:
+        return
+
+    def held() -> list[tuple[str, str, int, tuple[float | None, ...]]]:
+        return sorted((k, a, id(app), ends) for k, a, app, ends in flat_items())
+    incremental = held()
+    assert incremental == flat_table_model(index)
+    index.check.rebuild()
+    assert held() == incremental

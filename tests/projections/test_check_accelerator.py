@@ -3,7 +3,9 @@
 Random index states are built with ``apply_change`` (the same dicts the C Checker holds),
 changed between queries, and queried with random and hostile arguments (non-str ids,
 str subclasses, odd ``at`` values, other kinds, keyword spellings): the C answer must be
-the very same Decision object as the reference's, or the same exception. Nothing leaks;
+the very same Decision object as the reference's, or the same exception. The flat table
+(a cache of the dicts, re-synced after each change) is compared with a plain model of what
+it must hold and with its rebuild, over many keys, long and non-ASCII ids. Nothing leaks;
 under CI the module must be built; and the whole tests/projections suite passes again
 with the accelerator switched off.
 """
@@ -22,6 +24,7 @@ from projections import accelerator
 from projections.auth_index import AuthIndex
 from tests.accelerated import (
     assert_built_under_ci,
+    assert_flat_table_true,
     assert_suite_passes_pure,
     memory_growth,
     pure_python,
@@ -202,6 +205,13 @@ def test_nothing_leaks() -> None:
         check("key-1", "api-a", "RELEASE", 1.0, kind="app_code_hash")
         check_app("app-1", "api-a", "RELEASE", 50)
         check_app("app-1", "api-a", "PRE", 50.0)
+        check.sync("key-1", "api-a")
+        check.sync("key-1", "api-zz")
+        check.sync("ключ", "api-a")
+        check.rebuild()
+        check.flat_items()
+        index.apply_change(("grant_removed", "app-1", "api-a", "TEST"))
+        index.apply_change(("grant_set", "app-1", "api-a", "TEST", 5.0))
         for bad in (lambda: check([], "a", "b"), lambda: check("key-1", "api-a", "PRE", "x"),
                     lambda: check_app("app-1", "api-a", "RELEASE"), lambda: check("key-1", "api-a", "PRE", datetime(2030, 1, 1))):
             try:
@@ -217,7 +227,94 @@ def test_an_index_with_its_checkers_is_collected() -> None:
     import weakref
 
     index = AuthIndex(None)
+    _apply(index, ("key_set", "key-1", "app-1"))
+    _apply(index, ("grant_set", "app-1", "api-a", "RELEASE", 100.0))
+    assert index.check.flat_size()[0] == 1  # the table holds the _App; the index holds the table
     ref = weakref.ref(index)
     del index
     gc.collect()
     assert ref() is None
+
+
+# -- the flat table -----------------------------------------------------------------------------
+
+# Many keys and APIs (the table grows, probes collide, deletions shift entries back), some ids
+# the table must leave to the dicts: too long together, not ASCII.
+FLAT_KEYS = (*(f"k{i}" for i in range(60)), "k" * 60, "ключ")
+FLAT_APIS = (*(f"api-{i}" for i in range(15)), "a" * 30, "apí")
+FLAT_APPS = APPS + ("app-4", "app-5")
+flat_key_set = st.tuples(st.just("key_set"), st.sampled_from(FLAT_KEYS), st.sampled_from(FLAT_APPS))
+flat_grant_set = st.tuples(st.just("grant_set"), st.sampled_from(FLAT_APPS), st.sampled_from(FLAT_APIS),
+                           st.sampled_from((*STAGES, "CANARY")), end)
+flat_other = st.one_of(
+    st.tuples(st.just("key_removed"), st.sampled_from(FLAT_KEYS), st.sampled_from(FLAT_APPS)),
+    st.tuples(st.just("grant_removed"), st.sampled_from(FLAT_APPS), st.sampled_from(FLAT_APIS),
+              st.sampled_from((*STAGES, "CANARY"))),
+    st.tuples(st.just("app_set"), st.sampled_from(FLAT_APPS),
+              st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "deleted": st.booleans()})),
+    st.tuples(st.just("api_set"), st.sampled_from(FLAT_APIS), st.sampled_from(("HEADER", "DISABLE"))),
+)
+flat_change = st.integers(0, 9).flatmap(lambda n: flat_key_set if n < 4 else flat_grant_set if n < 7 else flat_other)
+flat_query = st.tuples(st.sampled_from(FLAT_KEYS), st.sampled_from(FLAT_APIS),
+                       st.sampled_from((*STAGES, "CANARY", "release")), st.sampled_from(NOW_FAR))
+
+
+@native
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.tuples(st.lists(flat_change, min_size=5, max_size=100), st.lists(flat_query, max_size=30)),
+                      min_size=1, max_size=5))
+def test_the_flat_table_is_what_the_dicts_say_after_every_change(steps: list[Any]) -> None:
+    index = AuthIndex(None)
+    for changes, queries in steps:
+        for c in changes:
+            _apply(index, c)
+        assert_flat_table_true(index)
+        for q in queries:
+            assert index.check(*q) is AuthIndex.check(index, *q), q
+    event(f"flat entries: {min(index.check.flat_size()[0] // 25 * 25, 100)}+")
+
+
+@native
+def test_bulk_loads_build_the_flat_table_once_at_the_end_even_when_they_fail() -> None:
+    index = AuthIndex(None)
+    with index.bulk():
+        for i in range(200):
+            _apply(index, ("key_set", f"k{i}", f"app-{i % 7}"))
+            _apply(index, ("grant_set", f"app-{i % 7}", f"api-{i % 11}", STAGES[i % 3], float(i)))
+        assert index.check.flat_size()[0] == 0  # deferred
+    assert index.check.flat_size()[0] > 0
+    assert_flat_table_true(index)
+    with pytest.raises(ValueError), index.bulk():
+        _apply(index, ("grant_set", "app-0", "api-99", "PRE", None))
+        index.apply_change(("grant_set", "no-such-app", "api-1", "PRE", None))
+    assert ("k0", "api-99") in {(k, a) for k, a, _app, _ends in index.check.flat_items()}
+    assert_flat_table_true(index)
+
+
+@native
+@pytest.mark.parametrize("seed", range(3))
+def test_the_flat_table_survives_long_churn(seed: int) -> None:
+    """Thousands of entries: the table grows several times, deletions shift probe chains."""
+    import random
+
+    rng = random.Random(seed)
+    index = AuthIndex(None)
+    keys = [f"key-{i}" for i in range(400)]
+    apps = [f"app-{i}" for i in range(40)]
+    apis = [f"api-{i}" for i in range(30)]
+    for i in range(6000):
+        r = rng.random()
+        if r < 0.25:
+            _apply(index, ("key_set", rng.choice(keys), rng.choice(apps)))
+        elif r < 0.7:
+            _apply(index, ("grant_set", rng.choice(apps), rng.choice(apis), rng.choice(STAGES), rng.choice((None, 5.0))))
+        elif r < 0.85:
+            _apply(index, ("grant_removed", rng.choice(apps), rng.choice(apis), rng.choice(STAGES)))
+        else:
+            _apply(index, ("key_removed", rng.choice(keys), rng.choice(apps)))
+        if i % 500 == 499:
+            assert_flat_table_true(index)
+            for _ in range(200):
+                q = (rng.choice(keys), rng.choice(apis), rng.choice(STAGES), 1.0)
+                assert index.check(*q) is AuthIndex.check(index, *q), q
+    assert index.check.flat_size()[0] > 1000
