@@ -26,6 +26,7 @@ from ledger.errors import LedgerError
 from projections.auth_index import AuthIndex
 from projections.decision import Reason
 from projections.follow import Follower
+from tests.accelerated import assert_flat_table_true
 from tests.conftest import TEST_KEY
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -254,6 +255,8 @@ def test_following_equals_rebuilding_and_check_equals_the_model(ops: list[tuple[
 
             rebuilt = AuthIndex.build(ledger)
             assert followed.digest() == rebuilt.digest()
+            assert_flat_table_true(followed)  # the C check's cache, kept change by change
+            assert_flat_table_true(rebuilt)
             assert followed.snapshot() == rebuilt.snapshot()
             assert followed.position == rebuilt.position
 
