@@ -539,8 +539,18 @@ app_usable(Checker *self, PyObject *app, PyObject **result, PyObject *const *arg
     return 1;
 }
 
+/* A prebuilt decision whose truth test runs no code (an exact Decision: no __bool__, no
+ * __len__, checked at construction), else NULL: the dict path then builds it (app.deny). */
+static PyObject *
+ready(Checker *self, PyObject *decision)
+{
+    return decision != NULL && Py_TYPE(decision) == Py_TYPE(self->unknown) ? decision : NULL;
+}
+
 /* The flat table's answer: 1 and *result (NULL: an error is set) when the pair has an
- * entry and the stage is a standard one; 0 to take the dict path. */
+ * entry and the stage is a standard one; 0 to take the dict path (also for anything
+ * unusual: an unset slot, a denial not built yet). With a float ``at`` it runs no Python
+ * code, so it reads the entry and the _App without holding references. */
 static int
 flat_check(Checker *self, PyObject *credential, PyObject *api_id, PyObject *stage, PyObject *at,
            PyObject **result, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -555,14 +565,27 @@ flat_check(Checker *self, PyObject *credential, PyObject *api_id, PyObject *stag
     int i = stage_index(stage);
     if (i < 0)
         return 0;
-    /* copy out before any Python code runs (it may change the table) */
     const Entry *entry = &self->flat.entries[(uint32_t)self->flat.slots[j] - 1];
-    PyObject *app = Py_NewRef(entry->app);
-    int present = (entry->present >> i) & 1;
-    double e = entry->end[i];
-    if (app_usable(self, app, result, args, nargsf, kwnames))
-        *result = present ? decide(self, app, e, at, args, nargsf, kwnames) : denial(app, S_STAGE_NOT_AUTH);
-    Py_DECREF(app);
+    PyObject *app = entry->app, *d;
+    PyObject *blocked = SLOT(app, S_BLOCKED);
+    if (blocked == NULL || SLOT(app, S_GRANTS) == NULL) /* the reference raises AttributeError */
+        return 0;
+    if (blocked != Py_None)
+        d = blocked;
+    else if (!((entry->present >> i) & 1))
+        d = ready(self, SLOT(app, S_STAGE_NOT_AUTH));
+    else if (PyFloat_CheckExact(at))
+        d = PyFloat_AS_DOUBLE(at) < entry->end[i] ? SLOT(app, S_ALLOWED) : ready(self, SLOT(app, S_EXPIRED));
+    else { /* epoch(at) is Python code: hold the app, copy the end, then decide */
+        double e = entry->end[i];
+        Py_INCREF(app);
+        *result = decide(self, app, e, at, args, nargsf, kwnames);
+        Py_DECREF(app);
+        return 1;
+    }
+    if (d == NULL)
+        return 0;
+    *result = Py_NewRef(d);
     return 1;
 }
 
@@ -705,6 +728,12 @@ checker_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     if (load_offsets(app_type) < 0)
         return NULL;
+    PyTypeObject *dt = Py_TYPE(unknown); /* the flat path returns decisions without a truth test */
+    if ((dt->tp_as_number && dt->tp_as_number->nb_bool) || (dt->tp_as_mapping && dt->tp_as_mapping->mp_length)
+        || (dt->tp_as_sequence && dt->tp_as_sequence->sq_length)) {
+        PyErr_SetString(PyExc_TypeError, "the decision type must not define __bool__ or __len__");
+        return NULL;
+    }
     Checker *self = (Checker *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
