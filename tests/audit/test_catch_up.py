@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
 from ledger.bootstrap import open_ledger
 from projections.chain import LogMismatch
-from projections.temporal_store import RecorderLog, TemporalStore, index_path, open_index
+from projections.temporal_store import RecorderLog, TemporalStore, index_path, log_for, open_index
 from tests.audit.histories import T0, Driver, histories
 from tests.conftest import TEST_KEY
 
@@ -160,3 +163,40 @@ def test_an_undecodable_row_stops_the_build_naming_its_position(ledger, db_path)
     conn.close()
     with pytest.raises(ProjectionError, match="position 5"):
         open_index(db_path)
+
+
+class _WatchedLog:
+    """A log reader that notes whether the cyclic collector runs while its rows are read."""
+
+    def __init__(self, log: Any, fail_after: int | None = None) -> None:
+        self.log, self.fail_after = log, fail_after
+        self.collecting: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.log, name)
+
+    def batches(self, *args: Any, **kwargs: Any) -> Iterator[list[Any]]:
+        for i, batch in enumerate(self.log.batches(*args, page=2, **{k: v for k, v in kwargs.items() if k != "page"})):
+            self.collecting.append(gc.isenabled())
+            if self.fail_after is not None and i >= self.fail_after:
+                raise OSError("disk gone")
+            yield batch
+
+
+def test_a_catch_up_pauses_the_cyclic_collector_and_restores_it(ledger: Any) -> None:
+    Driver(ledger).setup()
+    log: Any = _WatchedLog(log_for(ledger))
+    assert gc.isenabled()
+    TemporalStore(":memory:").catch_up(log)
+    assert log.collecting and not any(log.collecting)  # paused while rows are read, not only applied
+    assert gc.isenabled()
+    failing: Any = _WatchedLog(log_for(ledger), fail_after=1)
+    with pytest.raises(OSError):
+        TemporalStore(":memory:").catch_up(failing)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        TemporalStore(":memory:").catch_up(log_for(ledger))
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
