@@ -18,6 +18,8 @@ Figures and their floors/peers, measured in the same run:
   one transaction) next to SQLite's, and catch-up per new event.
 
 Run: python -m scripts.bench.audit [--quick]
+     python -m scripts.bench.audit --build-pairs N [--quick]   (only the build vs its floor:
+     N alternating pairs in one process, medians and ratio)
 """
 
 from __future__ import annotations
@@ -307,6 +309,36 @@ def _postgres(path: Path, built: int, total: int, sqlite_first: float, sqlite_pe
     ]
 
 
+def build_pairs(quick: bool, pairs: int) -> dict[str, Any]:
+    """Only the index build and its floor, alternating ``pairs`` times in this process (the
+    machine is shared: medians, and the ratio of the medians)."""
+    from projections.temporal_accel import ACCELERATED
+    from projections.temporal_store import SqliteLog, TemporalStore
+
+    path, _info = ledger_db(quick)
+    log = SqliteLog(str(path))
+    built = log.max_position() - 1000
+    builds, floors = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(pairs):
+            floors.append(built / _floor(path))  # seconds for as many events as the build
+            idx = os.path.join(tmp, f"bench{k}.audit.sqlite")
+            t = time.perf_counter()
+            bulk = TemporalStore(idx, bulk=True)
+            bulk.catch_up(log, until=built, record_chain=False)
+            bulk.close()
+            builds.append(time.perf_counter() - t)
+            os.remove(idx)
+    b, f = statistics.median(builds), statistics.median(floors)
+    return {"events": built, "accelerated": ACCELERATED, "build_s": [round(x, 3) for x in builds],
+            "floor_s": [round(x, 3) for x in floors], "build_median_s": round(b, 3),
+            "floor_median_s": round(f, 3), "ratio": round(f / b, 3)}
+
+
 if __name__ == "__main__":  # pragma: no cover
-    for r in run("--quick" in sys.argv):
-        print(json.dumps(r.to_dict()))
+    if "--build-pairs" in sys.argv:
+        n = int(sys.argv[sys.argv.index("--build-pairs") + 1])
+        print(json.dumps(build_pairs("--quick" in sys.argv, n)))
+    else:
+        for r in run("--quick" in sys.argv):
+            print(json.dumps(r.to_dict()))
