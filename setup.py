@@ -1,7 +1,8 @@
 """Build the optional C accelerators (metadata lives in pyproject.toml).
 
 - gateway._digest: the verifier's canonicalisation (gateway.accelerator selects it);
-- projections._check: AuthIndex.check / check_app (projections.accelerator selects it).
+- projections._check: AuthIndex.check / check_app (projections.accelerator selects it);
+- projections._temporal: the audit index builder's grant rows (projections.temporal_accel selects it).
 
 ``optional=True``: when the compiler or the Python headers are missing, the install still
 succeeds and each selector falls back to its pure-Python reference.
@@ -20,6 +21,12 @@ setup(
         Extension(
             "projections._check",
             sources=["projections/_check.c"],
+            optional=True,
+            extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+        ),
+        Extension(
+            "projections._temporal",
+            sources=["projections/_temporal.c"],
             optional=True,
             extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
         ),

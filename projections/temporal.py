@@ -35,9 +35,14 @@ import msgpack
 
 from ledger.crypto import mask_code
 from projections.events import ProjectionError
+from projections.temporal_accel import native as _native
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PREFIX = "authledger:"
+# The topics the C accelerator takes (projections/_temporal.c): fast_apply hands it the rows from one of them on.
+_NATIVE_TOPICS = frozenset(PREFIX + n for n in (
+    "GrantGiven", "GrantEndChanged", "GrantRevoked", "AppDisabled", "AppEnabled", "KeyPairReset",
+    "AppKeyClaimed", "AppCodeClaimed", "TokenIssued", "TokenRevoked", "IdempotencyKeyUsed"))
 
 
 # -- instants -----------------------------------------------------------------------------
@@ -240,23 +245,54 @@ class TemporalBuilder:
 
     def fast_apply(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
         """``apply`` for a batch of raw rows, with the per-event checks left to the caller:
-        on any exception the caller replays the batch through ``apply`` for a precise error."""
+        on any exception the caller replays the batch through ``apply`` for a precise error.
+
+        With the C accelerator (``projections.temporal_accel``), its ``grant_rows`` applies
+        the rows it fully understands (grants given, renewed, revoked; apps disabled, enabled;
+        key pairs reset; ignored topics) from the row given on, and returns the index of the
+        first one it did not apply: that row, and the rows after it that are plainly for
+        Python (another topic), go through ``_apply_rows`` (the reference), then C goes on."""
+        with collector_paused():
+            if (_native is None or type(self) is not TemporalBuilder or type(batch) is not list
+                    or type(uuids) not in (dict, UuidCache)):
+                self._apply_rows(batch, uuids)
+                return
+            grant_rows, n, native_topics = _native.grant_rows, len(batch), _NATIVE_TOPICS
+            apply_rows = self._apply_rows
+            i = grant_rows(self, batch, 0, uuids, AppState)
+            while i < n:
+                j = i + 1  # the row C left, and the next ones it would leave too
+                while j < n:
+                    r = batch[j]
+                    if type(r) is tuple and len(r) == 5 and type(r[3]) is str and r[3] not in native_topics:
+                        j += 1
+                    else:
+                        break
+                apply_rows(batch[i:j], uuids)
+                i = grant_rows(self, batch, j, uuids, AppState)
+
+    def fast_apply_python(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
+        """``fast_apply`` in pure Python: the reference (and the only path without the C module)."""
+        with collector_paused():
+            self._apply_rows(batch, uuids)
+
+    def _apply_rows(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
+        """The reference loop over raw rows (projections/_temporal.c makes the same changes)."""
         handlers, ignored, unpackb, ext, micros = self._handlers, self._ignored, msgpack.unpackb, _ext, _micros
         latest = self.horizon if self.horizon is not None else -2**63
-        with collector_paused():
-            for pos, oid, _ver, topic, data in batch:
-                h = handlers.get(topic)
-                if h is None:
-                    if topic not in ignored:
-                        raise ValueError(topic)
-                else:
-                    state = micros(unpackb(data, ext_hook=ext, raw=False, timestamp=2))
-                    t = state["timestamp"]
-                    h(pos, uuids[oid], t, state)
-                    if t > latest:
-                        latest = t
-                        self.horizon = t
-                self.position = pos
+        for pos, oid, _ver, topic, data in batch:
+            h = handlers.get(topic)
+            if h is None:
+                if topic not in ignored:
+                    raise ValueError(topic)
+            else:
+                state = micros(unpackb(data, ext_hook=ext, raw=False, timestamp=2))
+                t = state["timestamp"]
+                h(pos, uuids[oid], t, state)
+                if t > latest:
+                    latest = t
+                    self.horizon = t
+            self.position = pos
 
     # -- helpers --------------------------------------------------------------------------
 
