@@ -9,15 +9,16 @@
  *
  * - it is an exact 5-tuple (exact int position, originator id, version, topic, state) whose
  *   topic is an exact str naming GrantGiven, GrantEndChanged, GrantRevoked, AppDisabled,
- *   AppEnabled or KeyPairReset (with an exact str originator id and exact bytes state), or
+ *   AppEnabled, KeyPairReset or AppCodeReset (with an exact str originator id and exact bytes state), or
  *   a topic the builder ignores (AppKeyClaimed, AppCodeClaimed, TokenIssued, TokenRevoked,
  *   IdempotencyKeyUsed: only the position advances, as in the reference);
  * - the state is a msgpack map of exactly the topic's keys (timestamp, actor, source and:
  *   api_id, stage, until | api_id, stage, role | nothing | app_key, new_app_key,
- *   secret_sealed), each once, any order, nothing after the map; timestamp an int or a
- *   msgpack timestamp (ext -1, 32/64/96-bit, nanoseconds < 10^9, |seconds| <= 9e12), until
- *   nil, an int or a timestamp; api_id, stage, app_key, new_app_key str; the keys no
- *   handler reads any of nil, bool, int, timestamp, str, bin; every str valid UTF-8;
+ *   secret_sealed | code_hash, new_code_hash, code_sealed, hint), each once, any order,
+ *   nothing after the map; timestamp an int or a msgpack timestamp (ext -1, 32/64/96-bit,
+ *   nanoseconds < 10^9, |seconds| <= 9e12), until nil, an int or a timestamp; api_id, stage,
+ *   app_key, new_app_key, code_hash, new_code_hash, hint str; the keys no handler reads any
+ *   of nil, bool, int, timestamp, str, bin; every str valid UTF-8;
  * - the originator id is already in the uuids cache (an exact str app id) and, except for a
  *   reset that keeps its AppKey (the reference returns before looking the app up), that app
  *   is in builder.apps as an exact AppState whose slots hold what the handler expects (exact
@@ -275,14 +276,15 @@ read_value(Reader *r, Value *v)
 /* -- the states of the topics handled here ---------------------------------------------------- */
 
 enum { K_TIMESTAMP, K_ACTOR, K_SOURCE, K_API_ID, K_STAGE, K_UNTIL, K_ROLE, K_APP_KEY, K_NEW_APP_KEY, K_SECRET,
-       N_KEYS };
+       K_CODE_HASH, K_NEW_CODE_HASH, K_CODE_SEALED, K_HINT, N_KEYS };
 #define BIT(k) (1u << (k))
 #define S_EVENT (BIT(K_TIMESTAMP) | BIT(K_ACTOR) | BIT(K_SOURCE))
 #define S_GRANT (S_EVENT | BIT(K_API_ID) | BIT(K_STAGE) | BIT(K_UNTIL))
 #define S_REVOKE (S_EVENT | BIT(K_API_ID) | BIT(K_STAGE) | BIT(K_ROLE))
 #define S_RESET (S_EVENT | BIT(K_APP_KEY) | BIT(K_NEW_APP_KEY) | BIT(K_SECRET))
+#define S_CODE_RESET (S_EVENT | BIT(K_CODE_HASH) | BIT(K_NEW_CODE_HASH) | BIT(K_CODE_SEALED) | BIT(K_HINT))
 /* Keys whose value no handler reads: any scalar msgpack decodes is fine (a str valid UTF-8). */
-#define FREE_KEYS (BIT(K_ACTOR) | BIT(K_SOURCE) | BIT(K_ROLE) | BIT(K_SECRET))
+#define FREE_KEYS (BIT(K_ACTOR) | BIT(K_SOURCE) | BIT(K_ROLE) | BIT(K_SECRET) | BIT(K_CODE_SEALED))
 
 static int
 key_index(const Value *k)
@@ -290,7 +292,8 @@ key_index(const Value *k)
     if (k->kind != V_STR)
         return -1;
     static const char *const names[N_KEYS] = {"timestamp", "actor", "source", "api_id", "stage", "until", "role",
-                                              "app_key", "new_app_key", "secret_sealed"};
+                                              "app_key", "new_app_key", "secret_sealed", "code_hash", "new_code_hash",
+                                              "code_sealed", "hint"};
     for (int i = 0; i < N_KEYS; i++)
         if ((size_t)k->n == strlen(names[i]) && memcmp(k->s, names[i], (size_t)k->n) == 0)
             return i;
@@ -354,7 +357,7 @@ read_state(const unsigned char *data, Py_ssize_t size, unsigned schema, Value va
                 return -1;
         }
         else if (i != K_TIMESTAMP && vals[i].kind != V_STR)
-            return -1;  /* api_id, stage, app_key, new_app_key */
+            return -1;  /* api_id, stage, app_key, new_app_key, code_hash, new_code_hash, hint */
     }
     return 0;
 }
@@ -377,7 +380,7 @@ value_str(const Value *v, int cached)
     return u;
 }
 
-enum { T_OTHER, T_GRANT, T_REVOKE, T_DISABLED, T_ENABLED, T_RESET, T_IGNORED };
+enum { T_OTHER, T_GRANT, T_REVOKE, T_DISABLED, T_ENABLED, T_RESET, T_CODE_RESET, T_IGNORED };
 
 /* Which handler the reference runs for a topic (T_IGNORED: none, T_OTHER: not one of ours). */
 static int
@@ -402,6 +405,8 @@ topic_kind(PyObject *topic)
         return T_ENABLED;
     if (IS("KeyPairReset"))
         return T_RESET;
+    if (IS("AppCodeReset"))
+        return T_CODE_RESET;
     if (IS("AppCodeClaimed") || IS("AppKeyClaimed") || IS("TokenIssued") || IS("TokenRevoked")
         || IS("IdempotencyKeyUsed"))
         return T_IGNORED;
@@ -409,7 +414,7 @@ topic_kind(PyObject *topic)
     return T_OTHER;
 }
 
-static const unsigned schema_of[] = {0, S_GRANT, S_REVOKE, S_EVENT, S_EVENT, S_RESET, 0};
+static const unsigned schema_of[] = {0, S_GRANT, S_REVOKE, S_EVENT, S_EVENT, S_RESET, S_CODE_RESET, 0};
 
 /* -- applying rows ---------------------------------------------------------------------------- */
 
@@ -423,7 +428,7 @@ typedef struct {
 } Run;
 
 static PyObject *str_enabled, *str_deleted, *str_dirty, *str_app_id, *str_creds, *str_app_key_kind,
-    *str_enabled_periods, *str_cred_periods;
+    *str_app_code_kind, *str_mask, *str_enabled_periods, *str_cred_periods;
 
 /* The period ``p`` (a list of ``size``) may be closed here: a list of that size, or None. */
 static inline int
@@ -629,9 +634,12 @@ done:
     return result;
 }
 
-/* _key_pair_reset with another AppKey: close the old key's period, open the new key's. */
+/* _key_pair_reset with another AppKey, or _app_code_reset: close the old credential's period
+ * (popped from app.creds), then _open_cred: close the new one's (if another key), open it with
+ * ``cred_kind`` and ``display``. */
 static int
-do_reset(Run *run, PyObject *app, PyObject *old_key, PyObject *new_key, PyObject *t, PyObject *pos)
+do_reset(Run *run, PyObject *app, PyObject *old_key, PyObject *new_key, PyObject *cred_kind, PyObject *display,
+         PyObject *t, PyObject *pos)
 {
     int result = 0;
     PyObject *creds = NULL, *owner = NULL, *old = NULL, *cur = NULL, *ended_old = NULL, *ended_cur = NULL,
@@ -642,16 +650,21 @@ do_reset(Run *run, PyObject *app, PyObject *old_key, PyObject *new_key, PyObject
     if (old == NULL && PyErr_Occurred())
         goto fail;
     Py_XINCREF(old);
-    cur = PyDict_GetItemWithError(creds, new_key);
-    if (cur == NULL && PyErr_Occurred())
+    int same = PyUnicode_Compare(old_key, new_key);
+    if (same == -1 && PyErr_Occurred())
         goto fail;
-    Py_XINCREF(cur);
+    if (same != 0) {  /* the same key: popped just before, so _open_cred finds nothing to close */
+        cur = PyDict_GetItemWithError(creds, new_key);
+        if (cur == NULL && PyErr_Occurred())
+            goto fail;
+        Py_XINCREF(cur);
+    }
     if (!closable(old, 9) || !closable(cur, 9))
         goto done;
     if ((ended_old = ended_tuple(old, t, pos)) == NULL || (ended_cur = ended_tuple(cur, t, pos)) == NULL)
         goto fail;
-    /* [None, app.app_id, new, "app_key", new, t, None, pos, None] */
-    PyObject *items[9] = {Py_None, owner, new_key, str_app_key_kind, new_key, t, Py_None, pos, Py_None};
+    /* [None, app.app_id, new, kind, display, t, None, pos, None] */
+    PyObject *items[9] = {Py_None, owner, new_key, cred_kind, display, t, Py_None, pos, Py_None};
     if ((p = list_of(9, items)) == NULL)
         goto fail;
     /* the reference: creds.pop(old) closed; _open_cred closes creds.get(new), sets it, appends */
@@ -704,10 +717,21 @@ apply_row(Run *run, PyObject *row)
     if (!PyUnicode_CheckExact(app_id))
         return 0;
     int rc = 0;
-    PyObject *t = NULL, *old_key = NULL, *new_key = NULL;
+    PyObject *t = NULL, *old_key = NULL, *new_key = NULL, *hint = NULL, *display = NULL;
     if (kind == T_RESET) {
         if ((old_key = value_str(&vals[K_APP_KEY], 0)) == NULL || (new_key = value_str(&vals[K_NEW_APP_KEY], 0)) == NULL) {
             rc = PyErr_Occurred() ? -1 : 0;
+            goto done;
+        }
+    }
+    else if (kind == T_CODE_RESET) {
+        if ((old_key = value_str(&vals[K_CODE_HASH], 0)) == NULL
+            || (new_key = value_str(&vals[K_NEW_CODE_HASH], 0)) == NULL || (hint = value_str(&vals[K_HINT], 0)) == NULL) {
+            rc = PyErr_Occurred() ? -1 : 0;
+            goto done;
+        }
+        if ((display = PyUnicode_Concat(str_mask, hint)) == NULL) {  /* mask_code(hint): "****" + hint */
+            rc = -1;
             goto done;
         }
     }
@@ -740,8 +764,11 @@ apply_row(Run *run, PyObject *row)
     case T_ENABLED:
         rc = do_enabled(run, app, t, pos);
         break;
+    case T_CODE_RESET:
+        rc = do_reset(run, app, old_key, new_key, str_app_code_kind, display, t, pos);
+        break;
     default:  /* T_RESET */
-        rc = app == NULL ? 1 : do_reset(run, app, old_key, new_key, t, pos);
+        rc = app == NULL ? 1 : do_reset(run, app, old_key, new_key, str_app_key_kind, new_key, t, pos);
     }
     Py_XDECREF(app);
     if (rc == 1) {
@@ -755,6 +782,8 @@ done:
     Py_XDECREF(t);
     Py_XDECREF(old_key);
     Py_XDECREF(new_key);
+    Py_XDECREF(hint);
+    Py_XDECREF(display);
     return rc;
 }
 
@@ -781,7 +810,8 @@ finish(Run *run)
 PyDoc_STRVAR(grant_rows_doc,
 "grant_rows(builder, batch, start, uuids, app_type) -> int\n\n"
 "Apply batch[start:] to the TemporalBuilder while each row is one it fully understands\n"
-"(GrantGiven, GrantEndChanged, GrantRevoked, AppDisabled, AppEnabled, KeyPairReset, or an\n"
+"(GrantGiven, GrantEndChanged, GrantRevoked, AppDisabled, AppEnabled, KeyPairReset,\n"
+"AppCodeReset, or an\n"
 "ignored topic); return the index of the first row not applied.");
 
 /* A list attribute of the builder (borrowed: the builder's own reference keeps it), or, for
@@ -909,7 +939,8 @@ PyInit__temporal(void)
         || intern(&str_enabled_periods, "enabled_periods") < 0 || intern(&str_cred_periods, "cred_periods") < 0
         || intern(&str_enabled, "enabled") < 0 || intern(&str_deleted, "deleted") < 0
         || intern(&str_dirty, "dirty") < 0 || intern(&str_app_id, "app_id") < 0 || intern(&str_creds, "creds") < 0
-        || intern(&str_app_key_kind, "app_key") < 0)
+        || intern(&str_app_key_kind, "app_key") < 0 || intern(&str_app_code_kind, "app_code") < 0
+        || intern(&str_mask, "****") < 0)
         return NULL;
     return PyModule_Create(&moduledef);
 }

@@ -41,7 +41,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PREFIX = "authledger:"
 # The topics the C accelerator takes (projections/_temporal.c): fast_apply hands it the rows from one of them on.
 _NATIVE_TOPICS = frozenset(PREFIX + n for n in (
-    "GrantGiven", "GrantEndChanged", "GrantRevoked", "AppDisabled", "AppEnabled", "KeyPairReset",
+    "GrantGiven", "GrantEndChanged", "GrantRevoked", "AppDisabled", "AppEnabled", "KeyPairReset", "AppCodeReset",
     "AppKeyClaimed", "AppCodeClaimed", "TokenIssued", "TokenRevoked", "IdempotencyKeyUsed"))
 
 
@@ -249,7 +249,7 @@ class TemporalBuilder:
 
         With the C accelerator (``projections.temporal_accel``), its ``grant_rows`` applies
         the rows it fully understands (grants given, renewed, revoked; apps disabled, enabled;
-        key pairs reset; ignored topics) from the row given on, and returns the index of the
+        key pairs and AppCodes reset; ignored topics) from the row given on, and returns the index of the
         first one it did not apply: that row, and the rows after it that are plainly for
         Python (another topic), go through ``_apply_rows`` (the reference), then C goes on."""
         with collector_paused():

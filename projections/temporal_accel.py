@@ -2,7 +2,7 @@
 
 ``projections._temporal`` (projections/_temporal.c, built by ``pip install -e .``; optional)
 applies, for ``TemporalBuilder.fast_apply``, the rows of the topics that make most of a log
-— grants given, renewed and revoked, apps disabled and enabled, key pairs reset, and the
+— grants given, renewed and revoked, apps disabled and enabled, key pairs and AppCodes reset, and the
 topics the builder ignores: it decodes their msgpack state itself and makes exactly the
 changes of the Python handlers. It stops at the first row it does not fully understand
 (another topic, an app the builder does not hold yet, unexpected types or keys, malformed

@@ -1,7 +1,7 @@
 """The C rows of the audit builder (projections._temporal) against the Python reference (fast_apply_python).
 
 Hypothesis writes random histories (grants given, renewed, revoked; apps disabled, enabled;
-key pairs reset; and the topics C leaves to Python) as raw log rows — real encodings (ledger.transcoder)
+key pairs and AppCodes reset; and the topics C leaves to Python) as raw log rows — real encodings (ledger.transcoder)
 and hand-made ones (every width of str, int, map header and timestamp, non-canonical forms),
 then hostile ones: truncated or extended bytes, flipped bytes, wrong types, extra, missing
 or repeated keys, huge ints, invalid UTF-8, other ext types, timestamps with nanoseconds out
@@ -53,6 +53,8 @@ UNKNOWN = [f"{0xEE:032x}", "not-hex", "zz" * 16]
 APIS = ["api-1", "api-2", "apí-3"]
 STAGES = ["RELEASE", "PRE", "TEST"]
 KEYS = ["k1", "k2", "ключ"]
+CODES = ["h1", "h2", "хэш"]  # AppCode hashes (the loader's apps hold the first two)
+HINTS = ["ab12", "", "é9", "****"]
 GIVEN, CHANGED = PREFIX + "GrantGiven", PREFIX + "GrantEndChanged"
 
 
@@ -71,6 +73,8 @@ def loader(app_id: str) -> AppState | None:
                 app.grants[(api, stage)] = GrantPeriod(app_id, api, stage, 5_000 + k, 10, 1, id=200 + 10 * n + k)
             for k, key in enumerate(KEYS[:2]):
                 app.creds[key] = CredPeriod(app_id, key, "app_key", key, 10, 1, id=300 + 10 * n + k)
+            for k, code in enumerate(CODES[:2]):
+                app.creds[code] = CredPeriod(app_id, code, "app_code", "****zz", 10, 1, id=400 + 10 * n + k)
             return app
     return None
 
@@ -171,6 +175,7 @@ FIELDS = {  # the keys of each topic's state the C path takes
     "AppDisabled": EVENT,
     "AppEnabled": EVENT,
     "KeyPairReset": (*EVENT, "app_key", "new_app_key", "secret_sealed"),
+    "AppCodeReset": (*EVENT, "code_hash", "new_code_hash", "code_sealed", "hint"),
 }
 usual = {  # each key's value as the ledger writes it, in any msgpack width
     "timestamp": st.one_of(ts_value, ts_value, int_value),
@@ -180,6 +185,11 @@ usual = {  # each key's value as the ledger writes it, in any msgpack width
     "app_key": st.builds(m_str, st.sampled_from([*KEYS[:2], *KEYS]).map(str.encode), widths),
     "new_app_key": st.builds(m_str, st.sampled_from([*KEYS[:2], *KEYS]).map(str.encode), widths),
     "secret_sealed": st.builds(m_bin, st.binary(max_size=40), widths),
+    # the old hash one the app holds, or not (also an AppKey's name: another credential), the new one likewise
+    "code_hash": st.builds(m_str, st.sampled_from([*CODES[:2], *CODES, "k1"]).map(str.encode), widths),
+    "new_code_hash": st.builds(m_str, st.sampled_from([*CODES[:2], *CODES, "k2"]).map(str.encode), widths),
+    "code_sealed": st.builds(m_bin, st.binary(max_size=40), widths),
+    "hint": st.one_of(st.builds(m_str, st.sampled_from(HINTS).map(str.encode), widths), text_value),
 }
 
 
@@ -197,7 +207,9 @@ def state_of(draw: Any, topic: str) -> bytes:
                   "stage": draw(st.sampled_from(STAGES)), "until": until, "role": "provider",
                   "app_key": draw(st.sampled_from([*KEYS[:2], *KEYS])),
                   "new_app_key": draw(st.sampled_from([*KEYS[:2], *KEYS])),
-                  "secret_sealed": b"\x01sealed"}
+                  "secret_sealed": b"\x01sealed", "code_hash": draw(st.sampled_from([*CODES[:2], *CODES])),
+                  "new_code_hash": draw(st.sampled_from([*CODES[:2], *CODES])), "code_sealed": b"\x02sealed",
+                  "hint": draw(st.sampled_from(HINTS))}
         return pack({k: values[k] for k in FIELDS[topic]})
     pairs = {k.encode(): draw(usual[k] if kind < 9 else st.one_of(usual[k], any_value)) for k in FIELDS[topic]}
     items = [(m_str(k, draw(widths)), v) for k, v in pairs.items()]
@@ -206,7 +218,8 @@ def state_of(draw: Any, topic: str) -> bytes:
     if change == "drop":
         items.pop(draw(st.integers(0, len(items) - 1)))
     elif change == "extra":
-        items.append((m_str(draw(st.sampled_from([b"role", b"until", b"app_key", b"timestamp2", b""])), 0),
+        items.append((m_str(draw(st.sampled_from([b"role", b"until", b"app_key", b"hint", b"code_hash", b"timestamp2",
+                                                  b""])), 0),
                       draw(any_value)))
     elif change == "repeat":
         items.append(draw(st.sampled_from(items)))
@@ -241,6 +254,9 @@ other_state = st.sampled_from([  # topics Python applies (or ignores)
     ("KeyPairAdded", {"app_key": "k1", "secret_sealed": b"s"}),
     ("KeyPairAdded", {"app_key": "k2", "secret_sealed": b"s"}),
     ("KeyPairDeleted", {"app_key": "k1"}),
+    ("AppCodeAdded", {"code_hash": "h1", "code_sealed": b"s", "hint": "cd34"}),
+    ("AppCodeAdded", {"code_hash": "хэш", "code_sealed": b"s", "hint": "é"}),
+    ("AppCodeDeleted", {"code_hash": "h2"}),
     ("AppDeleted", {}),
     ("TokenIssued", {"account": "a"}),
     ("AppKeyClaimed", {"app_id": "x"}),
@@ -253,7 +269,7 @@ def row(draw: Any, pos: int) -> tuple[Any, ...]:
     oid = draw(st.integers(0, 19).flatmap(lambda n: st.sampled_from(STORED if n < 10 else CREATED if n < 19 else UNKNOWN)))
     if draw(st.integers(0, 19)) < 18:
         name = draw(st.sampled_from(["GrantGiven", "GrantEndChanged", "GrantGiven", "GrantRevoked", "AppDisabled",
-                                     "AppEnabled", "KeyPairReset"]))
+                                     "AppEnabled", "KeyPairReset", "AppCodeReset", "AppCodeReset"]))
         topic, data = PREFIX + name, draw(damaged(draw(state_of(name))))
     else:
         name, fields = draw(other_state)
@@ -401,10 +417,12 @@ def _usual_rows(n: int) -> list[tuple[Any, ...]]:
     out = []
     for i in range(1, n):
         name = ("GrantGiven", "GrantEndChanged", "GrantEndChanged", "GrantRevoked", "AppDisabled", "AppEnabled",
-                "KeyPairReset", "KeyPairReset", "AppKeyClaimed")[i % 9]
+                "KeyPairReset", "KeyPairReset", "AppKeyClaimed", "AppCodeReset", "AppCodeReset")[i % 11]
         values = {"timestamp": t + timedelta(seconds=i), "actor": "acct1", "source": "cli", "api_id": APIS[i % 2],
                   "stage": STAGES[i % 3], "until": None if i % 4 else t, "role": "provider",
-                  "app_key": KEYS[i % 2], "new_app_key": KEYS[(i // 9) % 2], "secret_sealed": b"\x01sealed"}
+                  "app_key": KEYS[i % 2], "new_app_key": KEYS[(i // 9) % 2], "secret_sealed": b"\x01sealed",
+                  "code_hash": CODES[i % 3], "new_code_hash": CODES[(i // 11) % 3], "code_sealed": b"\x02sealed",
+                  "hint": HINTS[i % 4]}
         out.append(_grant(i, pack({k: values[k] for k in FIELDS.get(name, EVENT)}), PREFIX + name))
     return out
 
@@ -420,6 +438,32 @@ def test_the_usual_rows_are_taken_whole() -> None:
     c.fast_apply_python(batch, UuidCache())
     assert state(b) == state(c)
     assert b.ended["grant_periods"] and b.ended["cred_periods"] and b.ended["enabled_periods"]
+
+
+@native
+def test_an_appcode_reset_is_applied_as_the_reference_does() -> None:
+    """The old hash's period closed (its ended tuple when it was written), the new one opened
+    with the masked hint; a reset to the same hash closes it once and opens it again."""
+    from datetime import UTC, datetime
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def reset(pos: int, old: str, new: str, hint: str) -> tuple[Any, ...]:
+        return _grant(pos, pack({"timestamp": t, "actor": "a", "source": "s", "code_hash": old,
+                                 "new_code_hash": new, "code_sealed": b"x", "hint": hint}), PREFIX + "AppCodeReset")
+
+    batch = [reset(7, "h1", "h3", "ab12"), reset(8, "h2", "h2", "é9"), reset(9, "h3", "h1", "")]
+    b, uuids, app_id = _builder_with_app()
+    assert temporal_accel.native.grant_rows(b, batch, 0, uuids, AppState) == len(batch)
+    us = (t - temporal.EPOCH) // temporal.timedelta(microseconds=1)
+    assert b.ended["cred_periods"] == [(us, 7, 400), (us, 8, 401)]
+    assert [p[2:5] for p in b.new_creds] == [["h3", "app_code", "****ab12"], ["h2", "app_code", "****é9"],
+                                             ["h1", "app_code", "****"]]
+    assert b.new_creds[0][6:] == [us, 7, 9]  # h3's period, closed by the third reset
+    c = TemporalBuilder(loader)
+    c.apps[app_id] = loader(app_id)  # type: ignore[assignment]
+    c.fast_apply_python(batch, UuidCache())
+    assert state(b) == state(c)
 
 
 @native
