@@ -215,16 +215,21 @@ flat_place(Flat *f, size_t index)
     f->slots[i] = SLOT_TAG(h) | (uint64_t)(index + 1);
 }
 
-/* Room for one more entry (load <= 1/2). -1 on memory error (nothing changed). */
+/* Room for ``more`` more entries (load <= 1/2), grown by doubling. -1 on memory error
+ * (the table is still whole and correct). */
 static int
-flat_reserve(Flat *f)
+flat_reserve(Flat *f, size_t more)
 {
-    if (f->n == UINT32_MAX - 1) {
+    if (more >= (size_t)UINT32_MAX - 1 - f->n) {
         PyErr_NoMemory();
         return -1;
     }
-    if (f->n == f->cap_entries) {
+    size_t need = f->n + more;
+    if (need > f->cap_entries) {
+        /* doubling while growing one by one; exactly what is asked for in one go (rebuild) */
         size_t cap = f->cap_entries ? f->cap_entries * 2 : 64;
+        if (cap < need)
+            cap = need;
         /* PyMem_Raw*: counted by tracemalloc (the benchmark's memory figure); aligned by hand */
         void *base = PyMem_RawMalloc(cap * sizeof(Entry) + 63);
         if (base == NULL) {
@@ -239,8 +244,10 @@ flat_reserve(Flat *f)
         f->entries = entries;
         f->cap_entries = cap;
     }
-    if (f->slots == NULL || (f->n + 1) * 2 > f->mask + 1) {
+    if (f->slots == NULL || need * 2 > f->mask + 1) {
         size_t nslots = f->slots ? (f->mask + 1) * 2 : 128;
+        while (need * 2 > nslots)
+            nslots *= 2;
         uint64_t *slots = PyMem_RawCalloc(nslots, sizeof(uint64_t));
         if (slots == NULL) {
             PyErr_NoMemory();
@@ -357,7 +364,7 @@ flat_store(Flat *f, const Entry *e, PyObject **dropped)
         Py_INCREF(e->app);
         return 0;
     }
-    if (flat_reserve(f) < 0)
+    if (flat_reserve(f, 1) < 0)
         return -1;
     f->entries[f->n] = *e;
     Py_INCREF(e->app);
@@ -426,6 +433,14 @@ checker_rebuild(Checker *self, PyObject *Py_UNUSED(ignored))
     flat_clear(&self->flat);
     Py_ssize_t pos = 0;
     PyObject *credential, *app;
+    size_t pairs = 0; /* an upper bound of the entries: room for all at once, no rehashing */
+    while (PyDict_Next(self->table, &pos, &credential, &app))
+        if ((PyObject *)Py_TYPE(app) == self->app_type && SLOT(app, S_GRANTS) != NULL
+            && PyDict_CheckExact(SLOT(app, S_GRANTS)))
+            pairs += (size_t)PyDict_GET_SIZE(SLOT(app, S_GRANTS));
+    if (pairs && flat_reserve(&self->flat, pairs) < 0)
+        return NULL;
+    pos = 0;
     while (PyDict_Next(self->table, &pos, &credential, &app)) {
         if ((PyObject *)Py_TYPE(app) != self->app_type || SLOT(app, S_GRANTS) == NULL)
             continue;
