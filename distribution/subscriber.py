@@ -21,7 +21,6 @@ the last applied message or bootstrap), ``last_contact``.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -37,6 +36,7 @@ from ledger.crypto import SecretBox
 from ledger.errors import LedgerError
 from projections.auth_index import AuthIndex
 from projections.decision import ApiSettings, Decision, Reason
+from projections.events import collector_paused
 from projections.wire import WireFormatError, decode_message, decode_snapshot_chunk
 
 log = logging.getLogger("authledger.subscriber")
@@ -127,16 +127,8 @@ class Subscriber:
         raw = self.client.lrange(key, 0, -1) if key else []
         if not raw:
             raise NoSnapshot("no snapshot in Redis yet")
-        # Like a ledger replay (projections.events.apply_from): a bootstrap allocates containers
-        # by the hundred thousand and keeps them; the cyclic collector would rescan them over
-        # and over (measured: more than half of a 100,000-app bootstrap). Refcounting still frees.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():  # like a ledger replay: see projections.events
             index = self._load(key, raw)
-        finally:
-            if paused:
-                gc.enable()
         pos = index.position
         self.index = index  # one reference swap: readers see the old index or the new one
         self._cursor = f"{pos}-0"

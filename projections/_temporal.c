@@ -1,6 +1,6 @@
 /* projections._temporal: the audit index builder's commonest rows in C.
  *
- * TemporalBuilder._apply_rows (projections/temporal.py) is the reference. ``grant_rows``
+ * TemporalBuilder.fast_apply_python (projections/temporal.py) is the reference. ``grant_rows``
  * applies the rows of a batch from ``start`` on, for as long as it understands each one
  * completely, and returns the index of the first row it did not apply (len(batch) when it
  * applied them all); fast_apply applies that row (and the next ones of other topics) in

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -103,18 +104,28 @@ def read(recorder: Any, after: int = 0, until: int | None = None, page: int = PA
         after = rows[-1][0]
 
 
-def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int = PAGE) -> int:
-    """Apply every event after ``sink.position`` (up to ``until``) to the sink; return how many."""
-    # A replay allocates a container per event and keeps many: the cyclic collector would
-    # rescan the growing index again and again (measured: 15-45% of a 1M-event rebuild).
-    # Refcounting still frees everything transient; collection resumes afterwards.
-    paused = gc.isenabled()
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a replay or bulk load, back as it was after.
+
+    A replay allocates a container per event and keeps many (an index, periods, the rows
+    read) and makes no reference cycles: the collector would only rescan the live ones again
+    and again (measured: 15-45% of a 1M-event auth index rebuild, 2 of an audit build's 12 s,
+    more than half of a 100,000-app gateway bootstrap). Refcounting still frees everything
+    transient."""
+    collecting = gc.isenabled()
     gc.disable()
     try:
-        return _apply_pages(recorder, sink, until, page)
+        yield
     finally:
-        if paused:
+        if collecting:
             gc.enable()
+
+
+def apply_from(recorder: Any, sink: Sink, *, until: int | None = None, page: int = PAGE) -> int:
+    """Apply every event after ``sink.position`` (up to ``until``) to the sink; return how many."""
+    with collector_paused():
+        return _apply_pages(recorder, sink, until, page)
 
 
 def replay_from(recorder: Any, sink: Sink, apply_rows: Callable[[list[Any], dict[Any, str]], None], *,
@@ -126,9 +137,7 @@ def replay_from(recorder: Any, sink: Sink, apply_rows: Callable[[list[Any], dict
     exactly as ``apply_from`` would, ``sink.position`` included (the tests compare both).
     ``ids`` maps a row's stored originator id to ``str(UUID)``.
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         count = 0
         ids = _Ids()
         while True:
@@ -137,9 +146,6 @@ def replay_from(recorder: Any, sink: Sink, apply_rows: Callable[[list[Any], dict
             count += len(rows)
             if len(rows) < page:
                 return count
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _apply_pages(recorder: Any, sink: Sink, until: int | None, page: int) -> int:

@@ -24,9 +24,7 @@ Events of one app are assumed stamped in non-decreasing time (the ledger's clock
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -104,21 +102,6 @@ def hex_to_uuid(h: str) -> str:
     if len(h) == 32:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     return str(UUID(h))
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a build (back as it was after). A build allocates
-    millions of lists, tuples and dicts that live on (periods, rows read) and makes no
-    reference cycles: the collector would only walk the live ones again and again — while
-    reading the log's rows as much as while applying them (2 of a 1M-event build's 12 s)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class UuidCache(dict):  # type: ignore[type-arg]
@@ -251,33 +234,30 @@ class TemporalBuilder:
         the rows it fully understands (grants given, renewed, revoked; apps disabled, enabled;
         key pairs and AppCodes reset; ignored topics) from the row given on, and returns the index of the
         first one it did not apply: that row, and the rows after it that are plainly for
-        Python (another topic), go through ``_apply_rows`` (the reference), then C goes on."""
-        with collector_paused():
-            if (_native is None or type(self) is not TemporalBuilder or type(batch) is not list
-                    or type(uuids) not in (dict, UuidCache)):
-                self._apply_rows(batch, uuids)
-                return
-            grant_rows, n, native_topics = _native.grant_rows, len(batch), _NATIVE_TOPICS
-            apply_rows = self._apply_rows
-            i = grant_rows(self, batch, 0, uuids, AppState)
-            while i < n:
-                j = i + 1  # the row C left, and the next ones it would leave too
-                while j < n:
-                    r = batch[j]
-                    if type(r) is tuple and len(r) == 5 and type(r[3]) is str and r[3] not in native_topics:
-                        j += 1
-                    else:
-                        break
-                apply_rows(batch[i:j], uuids)
-                i = grant_rows(self, batch, j, uuids, AppState)
+        Python (another topic), go through ``fast_apply_python`` (the reference), then C goes
+        on. The caller pauses the cyclic collector for the whole catch-up
+        (``projections.events.collector_paused``: TemporalStore.catch_up / rebuild)."""
+        if (_native is None or type(self) is not TemporalBuilder or type(batch) is not list
+                or type(uuids) not in (dict, UuidCache)):
+            self.fast_apply_python(batch, uuids)
+            return
+        grant_rows, n, native_topics = _native.grant_rows, len(batch), _NATIVE_TOPICS
+        apply_rows = self.fast_apply_python
+        i = grant_rows(self, batch, 0, uuids, AppState)
+        while i < n:
+            j = i + 1  # the row C left, and the next ones it would leave too
+            while j < n:
+                r = batch[j]
+                if type(r) is tuple and len(r) == 5 and type(r[3]) is str and r[3] not in native_topics:
+                    j += 1
+                else:
+                    break
+            apply_rows(batch[i:j], uuids)
+            i = grant_rows(self, batch, j, uuids, AppState)
 
     def fast_apply_python(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
-        """``fast_apply`` in pure Python: the reference (and the only path without the C module)."""
-        with collector_paused():
-            self._apply_rows(batch, uuids)
-
-    def _apply_rows(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
-        """The reference loop over raw rows (projections/_temporal.c makes the same changes)."""
+        """``fast_apply`` in pure Python: the reference loop over raw rows (the only path
+        without the C module; projections/_temporal.c makes the same changes)."""
         handlers, ignored, unpackb, ext, micros = self._handlers, self._ignored, msgpack.unpackb, _ext, _micros
         latest = self.horizon if self.horizon is not None else -2**63
         for pos, oid, _ver, topic, data in batch:

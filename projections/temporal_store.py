@@ -25,6 +25,7 @@ from uuid import UUID
 
 from ledger.errors import InvalidInput
 from projections import chain
+from projections.events import collector_paused
 from projections.temporal import (
     AppState,
     CredPeriod,
@@ -32,7 +33,6 @@ from projections.temporal import (
     Period,
     TemporalBuilder,
     UuidCache,
-    collector_paused,
     decode_fast,
 )
 
