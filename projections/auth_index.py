@@ -324,6 +324,13 @@ class AuthIndex:
                     for api_id in app.grants:
                         sync(app_key, api_id)
 
+    def _sync_grant(self, app: _App, api_id: str) -> None:
+        """The pairs of the app's keys with this API, after a change of its grant there."""
+        sync = self._sync
+        if sync is not None:
+            for key in app.keys:
+                sync(key, api_id)
+
     def _app(self, app_id: str) -> _App:
         app = self._apps.get(app_id)
         if app is None:
@@ -421,10 +428,7 @@ class AuthIndex:
             stages[stage] = end
         else:
             stages[_shared(stage)] = end
-        sync = self._sync
-        if sync is not None:
-            for key in app.keys:
-                sync(key, api_id)
+        self._sync_grant(app, api_id)
 
     def _grant_removed(self, c: Sequence[Any]) -> None:
         _kind, app_id, api_id, stage = c
@@ -435,10 +439,7 @@ class AuthIndex:
             stages.pop(stage, None)
             if not stages:
                 del grants[api_id]
-            sync = self._sync
-            if sync is not None:
-                for key in app.keys:
-                    sync(key, api_id)
+            self._sync_grant(app, api_id)
 
     def changes(self) -> Iterator[Change]:
         """The whole index as index changes which, applied to an empty index, rebuild it (snapshots)."""
