@@ -10,7 +10,7 @@ the uuids cache, non-bytes states. Two builders start equal; one applies the bat
 ``fast_apply`` (C, handing back every row it does not take), the other with the reference:
 they must end in exactly the same state (apps and their periods, new periods, ended
 periods, position, horizon; compared by ``repr``, so 1 and True or 1.0 differ) or raise the
-same exception after the same changes. Nothing leaks; under CI the module must be built;
+same exception after the same changes. Nothing leaks; the module must be built;
 and the whole tests/audit suite passes again with the accelerator switched off.
 """
 
@@ -37,7 +37,7 @@ from projections.temporal import (
     hex_to_uuid,
 )
 from tests.accelerated import (
-    assert_built_under_ci,
+    assert_built,
     assert_suite_passes_pure,
     memory_growth,
     pure_python,
@@ -473,8 +473,8 @@ def test_fast_apply_uses_the_c_path_and_the_environment_variable_forces_the_refe
     assert pure_python(code) == ["False", "True"]
 
 
-def test_the_extension_is_built_under_ci() -> None:
-    assert_built_under_ci("projections._temporal", temporal_accel.ACCELERATED)
+def test_the_extension_is_built() -> None:
+    assert_built("projections._temporal", temporal_accel.ACCELERATED)
 
 
 @native

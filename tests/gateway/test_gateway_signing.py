@@ -10,18 +10,13 @@ import pytest
 
 from gateway import accelerator, signing
 
-# A copy of the project's shared known answers (../shared/vectors/), kept in the repository
-# so the suite runs wherever it is cloned; test_vendored_vectors_match_the_shared_ones
-# catches a copy that drifts while the shared folder is present.
-VENDORED = Path(__file__).parent / "digest-auth-known-answers.json"
-SHARED = Path(__file__).parents[3] / "shared/vectors/digest-auth-known-answers.json"
-VECTORS = json.loads(VENDORED.read_text())["vectors"]
+# The known answers (docs/digest-auth.md, section 5) live in the repository, beside this test.
+VECTORS = json.loads((Path(__file__).parent / "digest-auth-known-answers.json").read_text())["vectors"]
 
 
-def test_vendored_vectors_match_the_shared_ones() -> None:
-    if not SHARED.exists():
-        pytest.skip("no ../shared beside this checkout")
-    assert json.loads(SHARED.read_text()) == json.loads(VENDORED.read_text())
+def test_the_known_answers_are_all_there() -> None:
+    # Three from the vendor's gateway tests and the documentation's worked example.
+    assert len(VECTORS) == 4 and all(v["string_to_sign"] and v["signature"] for v in VECTORS)
 
 
 @pytest.fixture(params=["reference", "accelerator"])
