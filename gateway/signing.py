@@ -1,4 +1,4 @@
-"""StringToSign and signatures of the digest scheme (../shared/reference/digest-auth.md §2).
+"""StringToSign and signatures of the digest scheme (docs/digest-auth.md §2).
 
 Pure functions, no I/O, total on hostile input:
 

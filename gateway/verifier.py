@@ -1,6 +1,6 @@
 """Decide whether a request may reach its API: digest (HMAC) or AppCode authentication.
 
-Implements ../shared/reference/digest-auth.md. Digest requests are checked in exactly the
+Implements docs/digest-auth.md. Digest requests are checked in exactly the
 table's order: AppKey, signature present, signature method, timestamp, clock window,
 Content-MD5, signature, nonce, then the index's app/grant decision. The first failure is
 the answer; ``Verdict.error_message`` is the ``X-Ca-Error-Message`` text.

@@ -1,4 +1,4 @@
-"""The validation rules of app-model.md, as pure functions that raise InvalidInput."""
+"""The validation rules of docs/app-model.md, as pure functions that raise InvalidInput."""
 
 from __future__ import annotations
 

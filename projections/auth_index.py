@@ -12,7 +12,7 @@ each event is translated into index changes (``projections.changes``) which
   ``{api_id: {stage: end}}`` with ``end`` in float epoch seconds (``inf`` = never expires).
 - per API: its security settings (``ApiSettings``).
 
-``check`` answers app-model.md's "could call at T" with one reason, in this precedence:
+``check`` answers docs/app-model.md's "could call at T" with one reason, in this precedence:
 
     unknown_key > app_deleted > app_disabled > unknown_api > appcode_not_allowed
         > not_authorized | stage_not_authorized > authorization_expired > ok

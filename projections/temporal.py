@@ -1,6 +1,6 @@
 """The temporal model of "could call": periods of three independent facts, with causes.
 
-A credential K of app A could call API X in stage S at instant T (app-model.md) when, at T:
+A credential K of app A could call API X in stage S at instant T (docs/app-model.md) when, at T:
 
 - A exists and is enabled                 → an *enabled period* of A,
 - K is one of A's live credentials        → a *credential period* of K,

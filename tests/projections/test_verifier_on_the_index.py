@@ -1,6 +1,6 @@
 """The verifier wired to the real auth index: a client-signed request end to end, then the
 attack checklist items that depend on ledger state, each with its exact status and
-X-Ca-Error-Message (../shared/reference/digest-auth.md)."""
+X-Ca-Error-Message (docs/digest-auth.md)."""
 
 from __future__ import annotations
 
