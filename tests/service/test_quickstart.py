@@ -51,3 +51,41 @@ def test_readme_quickstart_end_to_end(tmp_path: Path) -> None:
         assert bad.returncode == 1 and bad.stdout.startswith("400")
         assert "Invalid Signature, Server StringToSign:" in bad.stdout
         assert str(app["app_secret"]) not in bad.stdout + ok.stdout
+
+
+def test_the_readme_block_scripts_run_then_quickstart_ends_in_a_signed_200(tmp_path: Path) -> None:
+    # The README's one copy-paste block, as a newcomer runs it: scripts/run, then scripts/quickstart.py
+    # (this suite's .venv is the project's: scripts/run must find it up to date and not reinstall).
+    db = str(tmp_path / "authledger.db")
+    port = harness.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHLEDGER_")}
+    env.update(AUTHLEDGER_DB=db, AUTHLEDGER_VENV=sys.prefix)
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([str(ROOT / "scripts" / "run"), "--port", str(port)], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+        try:
+            harness.wait_for(port, "/readyz", timeout=60, proc=server)
+            q = subprocess.run([sys.executable, str(ROOT / "scripts" / "quickstart.py"), "--url",
+                                f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True, timeout=120)
+        finally:
+            harness.stop(server)
+    served = log.read_text()
+    assert "installing" not in served, served  # up to date: no reinstall on every start
+    assert f"authledger: created a new ledger at {db}" in served and f"serving {db} on" in served
+    assert q.returncode == 0, q.stdout + q.stderr
+    assert "\n200 " in q.stdout and "caappextinfo: tier=gold" in q.stdout
+    # Check no secret was printed: the app's AppSecret and the tokens stay inside the script.
+    from ledger.bootstrap import open_ledger
+    from ledger.crypto import keypair_context
+    from ledger.tokens import list_tokens
+
+    ledger = open_ledger(db)
+    try:
+        assert len(list_tokens(ledger, "provider")) == 1
+        app_id = next(iter(ledger.recorder.select_notifications(1, 100, topics=["authledger:AppCreated"]))).originator_id
+        app = ledger.get_app(app_id)
+        secret = ledger.box.open(next(iter(app.key_pairs.values())).secret_sealed, keypair_context(str(app.id)))
+    finally:
+        ledger.close()
+    assert secret not in q.stdout + q.stderr and "shown once; kept by quickstart" in q.stdout
