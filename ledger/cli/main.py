@@ -62,12 +62,73 @@ class Settings:
             from ledger.store import is_url
 
             target = self.target()
-            if not create and not is_url(target) and not os.path.exists(target):
+            local = not is_url(target) and target != ":memory:"
+            if not create and local and not os.path.exists(target):
                 from ledger.errors import InvalidInput
 
                 raise InvalidInput(f"no ledger database at {target}", field="db")
+            fresh = local and not os.path.exists(target)
+            if fresh:
+                _fresh.append(_Fresh(self, target, self.secret_key_file))
             self._ledger = open_ledger(target, key_file=self.secret_key_file, role=role)
         return self._ledger
+
+
+@dataclass
+class _Fresh:
+    """A ledger this command created: announced when the command succeeds, removed again
+    (with the key file it made) when the command fails before writing anything."""
+
+    settings: Settings
+    target: str
+    key_file: str | None
+    announced: bool = False
+
+    def __post_init__(self) -> None:
+        from ledger.crypto import KEY_ENV, key_file_for
+
+        self.key_path = None if os.environ.get(KEY_ENV) else (self.key_file or key_file_for(self.target))
+        self.made_key = self.key_path is not None and not os.path.exists(self.key_path)
+
+    def announce(self) -> None:
+        """Say where the new ledger is (stderr: --json output stays one object on stdout).
+
+        A command run in another folder than the server's makes a ledger of its own; the
+        server then knows none of its tokens. Saying so at once saves that hour."""
+        if self.announced:
+            return
+        self.announced = True
+        where = os.path.abspath(self.target)
+        key = (f"secret key in {os.path.abspath(self.key_path)}: back it up" if self.key_path
+               else "secret key from $AUTHLEDGER_SECRET_KEY")
+        click.echo(f"authledger: created a new ledger at {where} ({key})", err=True)
+
+    def discard_if_empty(self) -> None:
+        ledger = self.settings._ledger
+        if ledger is None or self.announced:
+            return
+        try:
+            if ledger.recorder.max_notification_id():
+                return
+        except Exception:  # noqa: BLE001 - cannot tell: keep the file
+            return
+        ledger.close()
+        self.settings._ledger = None
+        for path in (self.target, self.target + "-wal", self.target + "-shm",
+                     *([self.key_path] if self.made_key and self.key_path else [])):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+
+_fresh: list[_Fresh] = []
+
+
+def announce_created() -> None:
+    """For long-running commands (serve): say now where the new ledger is."""
+    for f in _fresh:
+        f.announce()
 
 
 def settings() -> Settings:
@@ -175,8 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     global _argv
     _argv = list(sys.argv[1:] if argv is None else argv)
+    _fresh.clear()
     try:
-        cli.main(args=argv, prog_name="authledger", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="authledger", standalone_mode=False)
+        except BaseException as e:
+            if not (isinstance(e, SystemExit) and e.code in (0, None)):
+                for f in _fresh:
+                    f.discard_if_empty()
+            raise
+        announce_created()
     except LedgerError as e:
         _fail(e.message, e.exit_code, e.to_dict())
     except click.exceptions.Abort:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ledger.cli.main import global_options, settings
+from ledger.cli.main import announce_created, global_options, settings
 
 
 @click.command("serve")
@@ -41,13 +41,24 @@ def serve(host: str, port: int, redis_url: str | None, window: float, http: str,
 
         nonce_store = RedisNonceStore(connect(redis_url))
     ledger = settings().ledger(role="serve", create=True)  # a larger PostgreSQL pool for request threads
+    announce_created()
     app = create_app(ledger, window=window, access_log=access_log, max_body=max_body,
                      nonce_store=nonce_store)
     config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)
-    click.echo(f"authledger: serving {settings().db or 'the default ledger'} on http://{host}:{port} "
+    click.echo(f"authledger: serving {_where(settings().target())} on http://{host}:{port} "
                f"(index at position {app.state.service.index.position})", err=True)
     uvicorn.Server(config).run()
 
 
+def _where(target: str) -> str:
+    """The ledger served, as a user can find it again (a PostgreSQL URL without its password)."""
+    import os
+
+    from ledger.store import is_url, parse_url
+
+    return parse_url(target).redacted() if is_url(target) else os.path.abspath(target)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(serve)
+
