@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
+from ledger.cli.secret_input import secret_option
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import block, indent, receipt, table
 
@@ -36,8 +37,8 @@ def app_group() -> None:
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="A tag (repeat, at most 20).")
 @click.option("--extension", default="", help="Text passed to backends as CaAppExtInfo (<= 1,024 bytes).")
 @click.option("--app-key", default=None, help="Custom AppKey of the default key pair (else generated).")
-@click.option("--app-secret", default=None, help="Custom AppSecret of the default key pair (else generated).")
-@click.option("--app-code", default=None, help="Custom AppCode (else generated).")
+@secret_option("app-secret", "Custom AppSecret of the default key pair (else generated).")
+@secret_option("app-code", "Custom AppCode (else generated).")
 @KEY_OPTION
 @global_options
 def create(owner: str, name: str, description: str, tags: tuple[str, ...], extension: str,

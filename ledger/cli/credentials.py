@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
+from ledger.cli.secret_input import secret_option
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import receipt, table
 
@@ -25,7 +26,7 @@ def key_group() -> None:
 @click.argument("app_id")
 @ACTOR
 @click.option("--app-key", default=None, help="Custom AppKey (else generated).")
-@click.option("--app-secret", default=None, help="Custom AppSecret (else generated).")
+@secret_option("app-secret", "Custom AppSecret (else generated).")
 @KEY_OPTION
 @global_options
 def key_add(app_id: str, actor: str, app_key: str | None, app_secret: str | None, idempotency_key: str | None) -> None:
@@ -51,7 +52,7 @@ def key_delete(app_id: str, app_key: str, actor: str) -> None:
 @click.argument("app_key")
 @ACTOR
 @click.option("--new-app-key", default=None, help="Also change the AppKey.")
-@click.option("--new-app-secret", default=None, help="Custom new AppSecret (else generated).")
+@secret_option("new-app-secret", "Custom new AppSecret (else generated).")
 @KEY_OPTION
 @global_options
 def key_reset(app_key: str, actor: str, new_app_key: str | None, new_app_secret: str | None,
@@ -90,7 +91,7 @@ def code_group() -> None:
 @code_group.command("add")
 @click.argument("app_id")
 @ACTOR
-@click.option("--code", default=None, help="Custom AppCode (else generated).")
+@secret_option("code", "Custom AppCode (else generated).")
 @KEY_OPTION
 @global_options
 def code_add(app_id: str, actor: str, code: str | None, idempotency_key: str | None) -> None:
@@ -115,7 +116,7 @@ def code_delete(app_id: str, code: str, actor: str) -> None:
 @code_group.command("reset")
 @click.argument("code")
 @ACTOR
-@click.option("--new-code", default=None, help="Custom new AppCode (else generated).")
+@secret_option("new-code", "Custom new AppCode (else generated).")
 @KEY_OPTION
 @global_options
 def code_reset(code: str, actor: str, new_code: str | None, idempotency_key: str | None) -> None:

@@ -53,11 +53,13 @@ def _topics(db_path: str, key: bytes) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("extra,claim", [
     (["--app-key", "SAMEKEY123"], "authledger:AppKeyClaimed"),
-    (["--app-code", "SameAppCode0000000001"], "authledger:AppCodeClaimed"),
+    # The code comes from the environment, as a secret should (a literal --app-code warns on stderr).
+    (["--app-code-from", "env:RACE_APP_CODE"], "authledger:AppCodeClaimed"),
 ], ids=["app-key", "app-code"])
 def test_racing_creates_with_one_custom_credential_have_one_winner(
-    db_path: str, secret_key_env: bytes, extra: list[str], claim: str
+    db_path: str, secret_key_env: bytes, extra: list[str], claim: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("RACE_APP_CODE", "SameAppCode0000000001")
     # Create the database first, so the race is over the claim and not over CREATE TABLE.
     open_ledger(db_path, key=secret_key_env).close()
     results = _race(db_path, extra)
