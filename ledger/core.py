@@ -109,13 +109,19 @@ class _Keyed:
     """The idempotency key the running command records, with its request's fingerprint."""
 
     account: str
-    key: str
+    key: str  # the keyed hash of the client's key: what the record stores and its id is made of
     operation: str
     fingerprint: str
+    legacy_key: str = field(default="", repr=False)  # the key as given: only to find pre-hash records
 
     @property
     def record_id(self) -> UUID:
         return IdempotencyRecord.create_id(self.account, self.key)
+
+    @property
+    def legacy_record_id(self) -> UUID:
+        """Records written before keys were hashed (CHANGELOG 'Unreleased') hold the key verbatim."""
+        return IdempotencyRecord.create_id(self.account, self.legacy_key)
 
 
 _keyed: ContextVar[_Keyed | None] = ContextVar("authledger_keyed", default=None)
@@ -215,8 +221,9 @@ class LedgerCore(Application[UUID]):
             if request is None:
                 return self._attempts(command)
             idempotency.pending.set(None)  # one command per key
-            keyed = _Keyed(actor, request.key, request.operation,
-                           self.box.code_hash("idempotency-request:" + request.canonical()))
+            keyed = _Keyed(actor, "h1:" + self.box.code_hash("idempotency-key:" + actor + "\n" + request.key),
+                           request.operation, self.box.code_hash("idempotency-request:" + request.canonical()),
+                           legacy_key=request.key)
 
             def once() -> Receipt:
                 done = self._replay(keyed)  # every attempt: another run may have finished meanwhile
@@ -262,7 +269,9 @@ class LedgerCore(Application[UUID]):
         """The recorded run of this key: its receipt if the request is the same, else refused."""
         record = self._get(keyed.record_id, IdempotencyRecord)
         if record is None or record.account != keyed.account or record.key != keyed.key:
-            return None
+            record = self._get(keyed.legacy_record_id, IdempotencyRecord)
+            if record is None or record.account != keyed.account or record.key != keyed.legacy_key:
+                return None
         if record.operation != keyed.operation or record.fingerprint != keyed.fingerprint:
             raise IdempotencyKeyReused()
         return Receipt(events=record.events, position=position_of(self.recorder, record.id, 1),

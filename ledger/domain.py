@@ -449,7 +449,8 @@ class AppCodeClaim(Aggregate):
 class IdempotencyRecord(Aggregate):
     """A command done under a client's idempotency key: what was asked and what came of it.
 
-    Its id is uuid5 of (account, key), so one key of one account is recorded once, in the
+    ``key`` is the keyed hash of the client's key (``h1:`` + hex; records older than that
+    hold the key verbatim). Its id is uuid5 of (account, key), so one key of one account is recorded once, in the
     same transaction as the command's own events: a racing second use of the key loses at
     the save, like a second claim of an AppKey. ``fingerprint`` is a keyed hash of the
     request (it may carry a custom secret); ``result`` holds ids only, never a secret;

@@ -212,3 +212,43 @@ def test_a_command_that_changes_nothing_still_takes_its_key(ledger: Ledger) -> N
     with ledger.idempotent("again", "test:grant", {"stage": "RELEASE"}):
         replay = ledger.grant("prov", app, api, "RELEASE")
     assert replay.replayed and replay.to_dict()["changed"] is False and last(ledger) == before + 1
+
+
+def test_a_key_is_stored_only_as_a_keyed_hash_so_the_store_does_not_leak_what_clients_put_in_it(
+        ledger: Ledger, db_path: str) -> None:
+    # Attack: read the database (a backup, a read replica) to learn clients' keys, which often
+    # carry order numbers or customer ids. The record holds a keyed hash; its id is made of it.
+    key = "order-4711-customer-alice@example.com"
+    with ledger.idempotent(key, "test:app create", {"name": "MyApp"}):
+        first = ledger.create_app("alice", "MyApp")
+    assert key.encode() not in raw_store_bytes(db_path)
+    with ledger.idempotent(key, "test:app create", {"name": "MyApp"}):
+        assert ledger.create_app("alice", "MyApp").replayed
+    # The same key of another account is another record: the hash covers the account.
+    with ledger.idempotent(key, "test:app create", {"name": "MyApp"}):
+        other = ledger.create_app("bob", "MyApp")
+    assert not other.replayed and other.ids["app_id"] != first.ids["app_id"]
+
+
+def test_a_record_written_before_keys_were_hashed_still_replays_and_still_refuses_another_request(
+        ledger: Ledger) -> None:
+    from ledger.domain import IdempotencyRecord
+    from ledger.idempotency import Request
+
+    with ledger.idempotent("old-key", "test:app create", {"name": "Legacy"}):
+        first = ledger.create_app("alice", "Legacy")
+    # The old shape: id uuid5(account, key as given), the key verbatim (what earlier versions saved).
+    old = IdempotencyRecord(account="alice", key="legacy-1", operation="test:app create",
+                            fingerprint=ledger.box.code_hash("idempotency-request:" + Request("legacy-1", "test:app create", {"name": "Legacy"}).canonical()),
+                            result=dict(first.ids), withheld=("app_code", "app_secret"), events=6)
+    assert old.id == IdempotencyRecord.create_id("alice", "legacy-1")
+    ledger.save(old)
+    before = last(ledger)
+    with ledger.idempotent("legacy-1", "test:app create", {"name": "Legacy"}):
+        again = ledger.create_app("alice", "Legacy")
+    assert again.replayed and again.ids == first.ids and last(ledger) == before
+    with pytest.raises(IdempotencyKeyReused):
+        with ledger.idempotent("legacy-1", "test:app create", {"name": "Other"}):
+            ledger.create_app("alice", "Other")
+    assert last(ledger) == before
+
