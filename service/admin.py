@@ -4,7 +4,7 @@ Callers send ``Authorization: Bearer <token>`` (``authledger token create``); th
 account is the acting account, so ownership rules apply exactly as in the CLI. Errors are
 ``{"error", "message", "field"}`` with the status of the LedgerError leaf: 400 invalid
 input (the field named), 401 missing/invalid token, 403 not permitted, 404 unknown id,
-409 conflict. Secrets appear only in the responses of the calls that create or reset
+405 a known path's wrong method (with ``Allow``), 409 conflict. Secrets appear only in the responses of the calls that create or reset
 them. Each operation is declared once in ``OPERATIONS``; service.openapi describes the
 same table, so the document cannot drift from the routes.
 
@@ -313,8 +313,24 @@ def routes(service: Any) -> list[Route]:
     for path, ops in by_path.items():
         for method, op in ops.items():
             found.append(Route(path, _endpoint(service, op), methods=[method], name=op.op_id))
-    found.append(Route("/v1/{rest:path}", _unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+        # A known path with a method it does not take: 405 with Allow, not the catch-all 404.
+        allowed = sorted(set(ops) | ({"HEAD"} if "GET" in ops else set()))
+        others = [m for m in _METHODS if m not in allowed]
+        found.append(Route(path, _not_allowed(allowed), methods=others))
+    found.append(Route("/v1/{rest:path}", _unknown, methods=list(_METHODS)))
     return found
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _not_allowed(allowed: list[str]) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse({"error": "method_not_allowed",
+                             "message": f"{request.method} is not allowed on {request.url.path[:200]}; "
+                                        f"allowed: {', '.join(allowed)}"},
+                            status_code=405, headers={"Allow": ", ".join(allowed)})
+    return endpoint
 
 
 async def _unknown(request: Request) -> Response:

@@ -3,9 +3,9 @@ and the plain ledger lookups; each takes a ``Call`` and returns the JSON answer.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
+from ledger.durations import parse_duration
 from ledger.errors import InvalidInput, LedgerError, NotPermitted
 from service.operations import SOURCE, Call, _now, _one, _receipt
 
@@ -160,20 +160,6 @@ def reset_code(c: Call) -> dict[str, Any]:
 
 
 # -- grants -----------------------------------------------------------------------------
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: str) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``45s``, ``2w``: a positive duration of at most 100 years."""
-    text = value.strip()
-    if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isdigit() or len(text) > 12:
-        raise InvalidInput(f"for must be a number and a unit (s, m, h, d, w), got {text[:40]!r}", field="for")
-    seconds = int(text[:-1]) * _UNITS[text[-1]]
-    if not 0 < seconds <= 100 * 366 * 86400:
-        raise InvalidInput("for must be more than 0 and at most 100 years", field="for")
-    return timedelta(seconds=seconds)
-
 
 def grant(c: Call) -> dict[str, Any]:
     b = c.body

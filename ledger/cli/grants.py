@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import click
 
 from ledger.cli.idempotent import KEY_OPTION, keyed
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.text import indent, receipt, table
+from ledger.durations import parse_duration
 
 STAGES = ("RELEASE", "PRE", "TEST")
-_DURATION = re.compile(r"([1-9][0-9]{0,5})([mhdw])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``2w`` as a timedelta."""
-    m = _DURATION.fullmatch(text.strip())
-    if not m:
-        raise click.BadParameter(f"expected N followed by m, h, d or w (e.g. 30d), got {text[:40]!r}",
-                                 param_hint="'--for'")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
 @click.command("grant")
@@ -31,7 +20,7 @@ def parse_duration(text: str) -> timedelta:
 @click.option("--api", "apis", multiple=True, required=True, metavar="API_ID", help="API id (repeat for bulk).")
 @click.option("--stage", type=click.Choice(STAGES), required=True)
 @click.option("--until", default=None, metavar="ISO8601", help="End time, with a timezone (default: never).")
-@click.option("--for", "for_", default=None, metavar="30d", help="End time from now: Nm, Nh, Nd or Nw.")
+@click.option("--for", "for_", default=None, metavar="30d", help="End time from now: Ns, Nm, Nh, Nd or Nw (as HTTP's \"for\").")
 @KEY_OPTION
 @global_options
 def grant(actor: str, apps: tuple[str, ...], apis: tuple[str, ...], stage: str, until: str | None,

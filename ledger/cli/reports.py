@@ -20,13 +20,21 @@ from ledger.cli.main import global_options, settings
               "separation-of-duties; with --to).")
 @click.option("--to", "end", default=None, metavar="ISO8601", help="Window end, exclusive.")
 @click.option("--days", type=int, default=90, show_default=True, help="credential-hygiene: N days.")
-@click.option("--format", "fmt", default="md", show_default=True, help="md, csv, json or html.")
+@click.option("--format", "fmt", default=None, help="md (default), csv, json or html; --json means --format json.")
 @click.option("--out", default=None, metavar="FILE", help="Write here (default: stdout).")
 @global_options
 def report(name: str, from_export: str | None, at: str | None, start: str | None, end: str | None, days: int,
-           fmt: str, out: str | None) -> None:
+           fmt: str | None, out: str | None) -> None:
     """A compliance report: access-review, access-changes, credential-hygiene, separation-of-duties."""
     from reports import run
+
+    # --json, the global "one JSON object on stdout", is the JSON report; with another
+    # --format it is refused rather than silently ignored.
+    if settings().json:
+        if fmt not in (None, "json"):
+            raise click.UsageError(f"--json gives the report as JSON; it cannot be combined with --format {fmt[:20]}")
+        fmt = "json"
+    fmt = fmt or "md"
 
     # The ledger as every command resolves it: --db FILE, --database-url URL, or their variables.
     params: dict[str, object] = {"db": settings().target() if not from_export else None, "from_export": from_export}

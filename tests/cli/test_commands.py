@@ -210,10 +210,25 @@ def test_api_show_leaves_out_deleted_apps_and_shows_disabled_ones(run: Run) -> N
 
 def test_grant_for_accepts_minutes_hours_days_weeks(run: Run) -> None:
     api_id, app_id = make_api(run), make_app(run)["app_id"]
-    for spec, delta in (("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)),
+    for spec, delta in (("45s", timedelta(seconds=45)), ("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)),
                         ("2w", timedelta(weeks=2)), ("1d", timedelta(days=1))):
         before = datetime.now(timezone.utc)
         g = run("--json", "grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "TEST",
                 "--for", spec).json
         until = datetime.fromisoformat(g["until"])
         assert before + delta <= until <= datetime.now(timezone.utc) + delta
+
+
+def test_grant_for_accepts_and_refuses_what_http_does(run: Run) -> None:
+    # Check the CLI and the HTTP handler use the one parser, so they cannot drift apart.
+    import ledger.cli.grants as cli_grants
+    import service.command_handlers as http_grants
+    from ledger.durations import parse_duration
+
+    assert cli_grants.parse_duration is parse_duration is http_grants.parse_duration
+    api_id, app_id = make_api(run), make_app(run)["app_id"]
+    for spec in ("0d", "5300w", "3y", "-1d", "1.5d", "\u0661d"):  # zero, >100 years, no unit, sign, fraction, non-ASCII digit
+        r = run("grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "TEST", "--for", spec)
+        assert r.code == 2 and "for must be" in r.err and "Traceback" not in r.err
+    assert run("--json", "grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "TEST",
+               "--for", "5200w").code == 0  # 5200 weeks: just under 100 years

@@ -98,3 +98,20 @@ def test_a_good_run_writes_the_whole_file(demo: dict[str, Any], tmp_path: Path,
     code, stdout, _ = cli(capsys, "--db", demo["db"], "report", "access-review", "--at", AT, "--format", "json")
     assert code == 0 and stdout == out.read_text(encoding="utf-8")
     shutil.rmtree(tmp_path / "none", ignore_errors=True)
+
+
+def test_report_json_flag_gives_the_json_report_or_a_clear_refusal(demo: dict[str, Any],
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    expected = run.generate("access-review", "json", db=demo["db"], at=AT)
+    for argv in (["--json", "--db", demo["db"], "report", "access-review", "--at", AT],
+                 ["--db", demo["db"], "report", "access-review", "--at", AT, "--json"],
+                 ["--db", demo["db"], "report", "access-review", "--at", AT, "--json", "--format", "json"]):
+        code, stdout, err = cli(capsys, *argv)
+        assert code == 0 and stdout == expected, (argv, err)
+    code, stdout, err = cli(capsys, "--db", demo["db"], "report", "access-review", "--at", AT, "--json",
+                            "--format", "csv")
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert "cannot be combined with --format csv" in err and "Traceback" not in err
+    # Without --json the default stays Markdown.
+    code, stdout, _ = cli(capsys, "--db", demo["db"], "report", "access-review", "--at", AT)
+    assert code == 0 and stdout == run.generate("access-review", "md", db=demo["db"], at=AT)

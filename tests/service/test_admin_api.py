@@ -218,3 +218,18 @@ def test_audit_queries_answer_the_owner_only(acme: Admin, globex: Admin) -> None
     r = globex.get("/v1/audit/replay", params={"app_id": app_id, "until": "2100-01-01T00:00:00Z"})
     assert r.status_code == 200 and SECRET not in r.text
     assert acme.get("/v1/audit/digest").json()["position"] >= 1
+
+
+def test_a_wrong_method_on_a_known_path_is_405_with_allow(acme: Admin) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    for method, path, allowed in (("DELETE", "/v1/apis", {"GET", "HEAD", "POST"}),
+                                  ("PUT", f"/v1/apps/{missing}", None),
+                                  ("POST", f"/v1/apis/{missing}", None)):
+        r = acme.client.request(method, path, headers={"Authorization": f"Bearer {acme.token}"})
+        assert r.status_code == 405, (method, path, r.text)
+        allow = {m.strip() for m in r.headers["Allow"].split(",")}
+        assert method not in allow and (allowed is None or allow == allowed)
+        assert r.json()["error"] == "method_not_allowed" and method in r.json()["message"]
+    # An unknown path stays 404, and the methods a path takes still work.
+    assert acme.client.request("PUT", "/v1/nothing-here").status_code == 404
+    assert acme.get("/v1/apis").status_code == 200
