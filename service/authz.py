@@ -3,9 +3,11 @@
 Input: the client's method and URI from ``X-Original-Method`` / ``X-Original-URI`` (the nginx
 convention; without them, the method of this request and the path after ``/authz``, the
 ext_authz ``path_prefix`` convention), the client's headers as sent, and the body when the
-gateway forwards one. The API is the one the gateway names in ``X-Ca-Api-Id``, else the
-one whose ``method`` + ``path`` pattern (``/v1/items/{id}``) matches; none → 404
-``Invalid Url``.
+gateway forwards one. The path is first made canonical (gateway.paths: decoded once;
+ambiguous forms such as encoded ``/``, dot segments, ``;`` or NUL → 400 ``Invalid Url``),
+and the router and the verifier both see that one path. The API is the one the gateway
+names in ``X-Ca-Api-Id`` when the gateway proves it sent it (gateway.trust), else the one
+whose ``method`` + ``path`` pattern (``/v1/items/{id}``) matches; none → 404 ``Invalid Url``.
 
 Output: 200 with ``X-Ca-App-Id``, ``X-Ca-Key``, ``X-Ca-Stage`` and ``CaAppExtInfo`` for the
 backend, or the table's status with ``X-Ca-Error-Message``. Every failure also carries
@@ -32,6 +34,8 @@ from urllib.parse import quote
 
 from starlette.routing import Route
 
+from gateway.paths import InvalidPath, canonical_path
+from gateway.trust import PROOF_HEADER, ApiIdTrust
 from ledger.errors import LedgerError
 
 Scope = MutableMapping[str, Any]
@@ -114,9 +118,11 @@ class AuthzEndpoint:
 
     def __init__(self, service: Any) -> None:
         self.service = service
+        trust = getattr(service, "api_id_trust", None)
+        self.trust: ApiIdTrust = trust if isinstance(trust, ApiIdTrust) else ApiIdTrust.from_environ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        original_method = original_uri = api_id = None
+        original_method = original_uri = api_id = proof = None
         auth_request = False
         headers: list[tuple[str, str]] = []
         for name, value in scope["headers"]:
@@ -131,15 +137,29 @@ class AuthzEndpoint:
             if name == b"x-ca-api-id":
                 api_id = _text(value).strip() or None
                 continue
+            if name == PROOF_HEADER:
+                proof = value
+                continue
             headers.append((_text(name), _text(value)))
 
         method = original_method or scope["method"]
         if original_uri is not None:
             path, _, query = original_uri.partition("?")
         else:
-            rest = scope["path"][len("/authz") :]
+            raw_path = scope.get("raw_path")  # as sent: scope["path"] is already decoded
+            rest = _text(raw_path)[len("/authz") :] if raw_path else scope["path"][len("/authz") :]
             path = rest or "/"
             query = scope.get("query_string", b"").decode("latin-1")
+        try:
+            path = canonical_path(path)
+        except InvalidPath:
+            await _deny(send, 400, "Invalid Url", auth_request, str(uuid.uuid4()))
+            extra = scope.get(LOG_KEY)
+            if extra is not None:
+                extra.update(reason="invalid_path")
+            return
+        if api_id is not None and not self.trust.trusted(proof):
+            api_id = None  # a client's X-Ca-Api-Id never chooses the API
 
         body: bytes | None = None
         if not auth_request:

@@ -75,9 +75,61 @@ def test_auth_request_mode_answers_401_or_403_with_the_real_status_in_a_header(
     assert (r.headers["x-ca-error-status"], r.headers["x-ca-error-message"]) == ("400", "Invalid AppKey")
 
 
-def test_gateway_may_name_the_api(client: TestClient, shop: dict[str, str]) -> None:
+def test_client_x_ca_api_id_does_not_choose_the_api(client: TestClient, shop: dict[str, str]) -> None:
     headers = {**signed("GET", "/anything/else"), "X-Ca-Api-Id": shop["api"]}
-    assert client.get("/authz", headers=headers).status_code == 200
+    r = client.get("/authz", headers=headers)
+    assert (r.status_code, r.headers["x-ca-error-message"]) == (404, "Invalid Url")
+
+
+def _eventually_200(client: TestClient, extra: dict[str, str]) -> bool:
+    """A fresh app's index may still be catching up with the ledger: ask again for 5 s."""
+    deadline = time.monotonic() + 5
+    while True:
+        status = client.get("/authz", headers={**signed("GET", "/anything/else"), **extra}).status_code
+        if status == 200 or time.monotonic() > deadline:
+            return status == 200
+        time.sleep(0.05)
+
+
+def test_gateway_may_name_the_api_when_it_proves_itself(
+    ledger: Ledger, shop: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.app import create_app
+
+    monkeypatch.setenv("AUTHLEDGER_GATEWAY_SECRET", "gateway-proof-0123456789")
+    app = create_app(ledger)
+    try:
+        gw = TestClient(app, raise_server_exceptions=False)
+        proof = {"X-Ca-Api-Id": shop["api"], "X-Authz-Gateway-Secret": "gateway-proof-0123456789"}
+        assert _eventually_200(gw, proof)
+        headers = {**signed("GET", "/anything/else"), "X-Ca-Api-Id": shop["api"]}
+        assert gw.get("/authz", headers={**headers, "X-Authz-Gateway-Secret": "gateway-proof-012345678X"}).status_code == 404
+    finally:
+        app.state.service.close()
+
+
+def test_flag_trusts_x_ca_api_id_behind_a_stripping_proxy(
+    ledger: Ledger, shop: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.app import create_app
+
+    monkeypatch.setenv("AUTHLEDGER_TRUST_API_ID_HEADER", "1")
+    app = create_app(ledger)
+    try:
+        assert _eventually_200(TestClient(app, raise_server_exceptions=False), {"X-Ca-Api-Id": shop["api"]})
+    finally:
+        app.state.service.close()
+
+
+def test_encoded_slash_in_a_path_parameter_is_refused_invalid_url(client: TestClient, shop: dict[str, str]) -> None:
+    for uri in ("/v1/items/..%2F..%2Fv1%2Forders", "/v1/items/%2e%2e", "/v1/items/a;b"):
+        r = client.get("/authz", headers=signed("GET", "/v1/items/1") | {"X-Original-URI": uri})
+        assert (r.status_code, r.headers["x-ca-error-message"]) == (400, "Invalid Url"), uri
+    # The ext_authz form (path after /authz) is read raw, not as the server decoded it.
+    headers = signed("GET", "/v1/items/1")
+    del headers["X-Original-URI"], headers["X-Original-Method"]
+    r = client.get("/authz/v1/items/..%2Forders", headers=headers)
+    assert (r.status_code, r.headers["x-ca-error-message"]) == (400, "Invalid Url")
 
 
 def test_path_after_authz_is_the_original_path_without_nginx_headers(client: TestClient, shop: dict[str, str]) -> None:
