@@ -16,6 +16,7 @@ from typing import IO, Any
 import click
 
 from ledger.cli.main import emit, global_options, settings
+from ledger.cli.secret_input import secret_option
 from ledger.cli.text import block
 from ledger.errors import InvalidInput
 
@@ -47,7 +48,7 @@ def _instant(at: float) -> str:
 
 @click.command("check")
 @click.option("--app-key", default=None, metavar="K", help="The AppKey to check.")
-@click.option("--app-code", default=None, metavar="C", help="The AppCode to check (looked up by its hash).")
+@secret_option("app-code", "The AppCode to check (looked up by its hash).")
 @click.option("--api", "api_id", required=True, metavar="API_ID")
 @click.option("--stage", required=True, type=click.Choice(STAGES))
 @click.option("--at", default=None, metavar="T", help="Instant to decide at (ISO 8601 or epoch seconds; default now).")
@@ -57,7 +58,7 @@ def check(app_key: str | None, app_code: str | None, api_id: str, stage: str, at
     from projections.auth_index import AuthIndex
 
     if (app_key is None) == (app_code is None):
-        raise InvalidInput("give exactly one of --app-key or --app-code", field="app_key")
+        raise InvalidInput("give exactly one of --app-key or --app-code[-from]", field="app_key")
     instant = parse_at(at)
     if instant is None:
         instant = time.time()

@@ -100,3 +100,4 @@ def test_a_secret_from_the_environment_is_not_in_the_process_command_line(tmp_pa
     assert p.returncode == 0, err
     assert SECRET.encode() not in cmdline and b"env:MY_SECRET" in cmdline
     assert SECRET.encode() in out  # shown once, on stdout, to the caller who made it
+

@@ -49,6 +49,18 @@ def test_check_by_app_code(world: World, run: Any) -> None:
     assert r.json["reason"] == "appcode_not_allowed"
 
 
+def test_check_reads_the_app_code_from_a_source(world: World, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack: the AppCode read from ``ps``. ``--app-code-from env:NAME`` keeps it off the command line."""
+    monkeypatch.setenv("CHECK_APP_CODE", world.app_code)
+    r = run("check", "--app-code-from", "env:CHECK_APP_CODE", "--api", world.api_id, "--stage", "RELEASE",
+            "--at", at(30).isoformat(), "--json")
+    assert r.code == 0 and r.json["allowed"] is True and "warning" not in r.err
+    monkeypatch.setenv("CHECK_APP_CODE", "NotTheAppCode00000001")
+    r = run("check", "--app-code-from", "env:CHECK_APP_CODE", "--api", world.api_id, "--stage", "RELEASE",
+            "--at", at(30).isoformat(), "--json")
+    assert r.code == 0 and r.json["allowed"] is False
+
+
 @pytest.mark.parametrize("args", [
     ["--api", "x", "--stage", "RELEASE"],  # no credential
     ["--app-key", "k", "--app-code", "c", "--api", "x", "--stage", "RELEASE"],  # both
@@ -58,7 +70,8 @@ def test_check_by_app_code(world: World, run: Any) -> None:
 ])
 def test_check_bad_input_exits_2_with_one_line(world: World, run: Any, args: list[str]) -> None:
     r = run("check", *args)
-    assert r.code == 2 and r.out == "" and len(r.err.strip().splitlines()) == 1
+    errors = [line for line in r.err.strip().splitlines() if not line.startswith("authledger: warning:")]
+    assert r.code == 2 and r.out == "" and len(errors) == 1
 
 
 def test_verify_request_accepts_a_client_signed_request(world: World, run: Any, tmp_path: Path) -> None:
