@@ -52,9 +52,20 @@ def app_name(value: object) -> str:
     return value
 
 
+def _is_utf8(text: str) -> bool:
+    """False for a lone surrogate (``\udcff``), which JSON and the CLI can carry but UTF-8 cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def description(value: object) -> str:
     if not isinstance(value, str) or len(value) > 180:
         raise InvalidInput("description must be text of at most 180 characters", field="description")
+    if not _is_utf8(value):
+        raise InvalidInput("description must be valid Unicode text (no lone surrogates)", field="description")
     return value
 
 
@@ -64,20 +75,18 @@ def tags(value: object) -> dict[str, str]:
     if len(value) > MAX_TAGS:
         raise InvalidInput(f"at most {MAX_TAGS} tags, got {len(value)}", field="tags")
     for k, v in value.items():
-        if not isinstance(k, str) or not 1 <= len(k) <= 128:
-            raise InvalidInput(f"tag key must be 1-128 characters, got {_short(k)!r}", field="tags")
-        if not isinstance(v, str) or len(v) > 128:
-            raise InvalidInput(f"tag value of {_short(k)!r} must be 0-128 characters", field="tags")
+        if not isinstance(k, str) or not 1 <= len(k) <= 128 or not _is_utf8(k):
+            raise InvalidInput(f"tag key must be 1-128 characters of valid Unicode, got {_short(k)!r}", field="tags")
+        if not isinstance(v, str) or len(v) > 128 or not _is_utf8(v):
+            raise InvalidInput(f"tag value of {_short(k)!r} must be 0-128 characters of valid Unicode", field="tags")
     return dict(sorted(value.items()))
 
 
 def extension(value: object) -> str:
     if not isinstance(value, str) or len(value.encode("utf-8", "surrogatepass")) > 1024:
         raise InvalidInput("extension must be text of at most 1,024 bytes UTF-8", field="extension")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput("extension must be valid UTF-8 text", field="extension") from None
+    if not _is_utf8(value):
+        raise InvalidInput("extension must be valid UTF-8 text", field="extension")
     return value
 
 
@@ -191,4 +200,20 @@ def aware_instant(value: object, field: str) -> datetime:
         raise InvalidInput(f"{field} must be an ISO 8601 instant with a timezone", field=field)
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{field} needs a timezone (e.g. 2026-01-31T12:00:00Z), got {value.isoformat()}", field=field)
-    return value.astimezone(timezone.utc)
+    try:
+        utc = value.astimezone(timezone.utc)
+        utc.timestamp()
+    except (OverflowError, ValueError):
+        # 9999-12-31T23:59:59-14:00 is a valid ISO string whose UTC instant is past year 9999.
+        raise InvalidInput(f"{field} is out of range once converted to UTC (years 1 to 9999), "
+                           f"got {value.isoformat()}", field=field) from None
+    return utc
+
+
+def epoch_instant(value: float, field: str) -> float:
+    """Epoch seconds that name a real instant (finite, within the years 1 to 9999)."""
+    try:
+        datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        raise InvalidInput(f"{field} is not an instant in the years 1 to 9999, got {str(value)[:40]}", field=field) from None
+    return value

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import click
 
+from ledger import rules
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.secret_input import secret_option
 from ledger.cli.text import block
@@ -30,16 +31,20 @@ def parse_at(value: str | None) -> float | None:
         return None
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return rules.epoch_instant(seconds, "--at")
+    if len(text) > 64 or not text:
+        raise InvalidInput(f"--at must be an ISO 8601 instant or epoch seconds, got {text[:40]!r}", field="at")
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"--at must be an ISO 8601 instant or epoch seconds, got {text[:40]!r}", field="at") from None
     if at.tzinfo is None:
         raise InvalidInput("--at needs a timezone (e.g. 2026-01-31T12:00:00Z)", field="at")
-    return at.timestamp()
+    return rules.aware_instant(at, "--at").timestamp()
 
 
 def _instant(at: float) -> str:

@@ -43,6 +43,13 @@ FAILURES: list[tuple[int, str, Callable[[dict[str, str]], list[str]]]] = [
     (2, "until in the past", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "TEST", "--until", "2001-01-01T00:00:00Z"]),
     (2, "until without timezone", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "TEST", "--until", "2099-01-01T00:00:00"]),
     (2, "malformed id", lambda w: ["app", "show", "not-a-uuid"]),
+    # Issue 14.6: these were exit 1 (internal error) before.
+    (2, "until past year 9999 in UTC", lambda w: ["grant", "--actor", "provider", "--app", w["app"], "--api", w["api"], "--stage", "TEST", "--until", "9999-12-31T23:59:59-14:00"]),
+    (2, "at before year 1 in UTC", lambda w: ["check", "--app-key", "TAKENKEY01", "--api", w["api"], "--stage", "TEST", "--at", "0001-01-01T00:00:00+14:00"]),
+    (2, "at epoch not finite", lambda w: ["check", "--app-key", "TAKENKEY01", "--api", w["api"], "--stage", "TEST", "--at", "nan"]),
+    (2, "who-could-call past year 9999", lambda w: ["who-could-call", "--api", w["api"], "--at", "9999-12-31T23:59:59-14:00"]),
+    (2, "lone surrogate in description", lambda w: ["app", "modify", w["app"], "--actor", "consumer", "--description", "\udcff"]),
+    (2, "lone surrogate in a tag", lambda w: ["app", "create", "--owner", "consumer", "--name", "tagged_app", "--tag", "team=\udcff"]),
     (2, "short custom secret", lambda w: ["key", "add", w["app"], "--actor", "consumer", "--app-secret", "short"]),
     (2, "bad signature method", lambda w: ["api", "register", "--owner", "p", "--name", "x", "--signature-methods", "MD5"]),
     # 3: not found

@@ -107,10 +107,15 @@ def test_acting_on_another_accounts_app_or_api_gets_403(acme: Admin, globex: Adm
         ({"name": "shopApp", "app_key": "short"}, "app_key"),
         ({"name": "shopApp", "extension": "x" * 2000}, "extension"),
         ({"name": 42}, "name"),
+        # A lone surrogate is valid JSON (\udcff) but not UTF-8: it was a 500 (issue 14.6).
+        ({"name": "shopApp", "description": "\udcff"}, "description"),
+        ({"name": "shopApp", "tags": {"team": "\udcff"}}, "tags"),
+        ({"name": "shopApp", "tags": {"\ud800": "x"}}, "tags"),
     ],
 )
 def test_invalid_body_gets_400_naming_the_field(acme: Admin, body: dict[str, Any], field: str) -> None:
-    r = acme.post("/v1/apps", body)
+    # json.dumps escapes as a hostile client would (httpx's encoder cannot write a lone surrogate).
+    r = acme.post("/v1/apps", content=json.dumps(body), headers={"Content-Type": "application/json"})
     assert r.status_code == 400, r.text
     assert r.json()["field"] == field
 
@@ -233,3 +238,15 @@ def test_a_wrong_method_on_a_known_path_is_405_with_allow(acme: Admin) -> None:
     # An unknown path stays 404, and the methods a path takes still work.
     assert acme.client.request("PUT", "/v1/nothing-here").status_code == 404
     assert acme.get("/v1/apis").status_code == 200
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_an_instant_past_the_calendar_once_in_utc_is_400_not_500(acme: Admin, globex: Admin, instant: str) -> None:
+    """Valid ISO 8601 whose UTC instant leaves years 1-9999 (issue 14.6): 400 naming the field."""
+    api_id = _api(acme)
+    app_id = _app(globex)["app_id"]
+    r = acme.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "RELEASE", "until": instant})
+    assert r.status_code == 400 and r.json()["field"] == "until", r.text
+    r = globex.post("/v1/check", {"app_key": "whatever-key-1", "api_id": api_id, "at": instant})
+    assert r.status_code == 400 and r.json()["field"] == "at", r.text
+    assert acme.get(f"/v1/apis/{api_id}").json()["authorized_apps"] == []
