@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,14 @@ def test_a_secret_from_the_environment_is_not_in_the_process_command_line(tmp_pa
     argv = [sys.executable, "-m", "ledger.cli.main", "--db", db, "--json", "app", "create", "--owner", "c",
             "--name", "ps_app", "--app-secret-from", "env:MY_SECRET"]
     p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    cmdline = Path(f"/proc/{p.pid}/cmdline").read_bytes()
+    # Read it once the exec is done (before, /proc shows the forking parent or nothing).
+    deadline = time.monotonic() + 30
+    cmdline = b""
+    while b"ledger.cli.main" not in cmdline and p.poll() is None and time.monotonic() < deadline:
+        try:
+            cmdline = Path(f"/proc/{p.pid}/cmdline").read_bytes()
+        except OSError:
+            break
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert SECRET.encode() not in cmdline and b"env:MY_SECRET" in cmdline
