@@ -11,7 +11,7 @@ from collections.abc import Callable
 from eventsourcing.persistence import OperationalError
 
 from ledger.application import Ledger
-from ledger.crypto import SecretBox, SecretKeyError, load_key
+from ledger.crypto import SecretBox, SecretKeyError, key_file_for, keypair_context, load_key
 from ledger.errors import InvalidInput
 from ledger.store import (  # noqa: F401 - re-exported
     DB_ENV,
@@ -59,6 +59,7 @@ def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: 
         ledger = Ledger(target.env(role), box=SecretBox(key))
         try:
             ensure_tables(ledger.recorder)
+            check_key(ledger)
         except BaseException:
             ledger.close()
             raise
@@ -69,13 +70,63 @@ def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: 
     if must_exist and not os.path.exists(path):
         raise InvalidInput(f"no ledger database at {path}", field="db")
     if key is None:
-        key = load_key(path, key_file=key_file)
+        holds_events = _holds_events(path)
+        if holds_events and not os.environ.get("AUTHLEDGER_SECRET_KEY"):
+            wanted = key_file or key_file_for(path)
+            if not os.path.exists(wanted):
+                # A new key here would seal new secrets under it and leave every existing one
+                # unreadable: every gateway would then answer "Invalid AppKey". Fail closed.
+                raise SecretKeyError(
+                    f"the ledger at {path} holds events but its secret key file {wanted} is missing: "
+                    "restore the key (the file, AUTHLEDGER_SECRET_KEY or --secret-key-file); "
+                    "a new key would not open the secrets already sealed")
+        key = load_key(path, key_file=key_file, create=not holds_events)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": path,
         "CREATE_TABLE": "y",
     }
-    return _with_lock_retry(lambda: Ledger(env, box=SecretBox(key)))
+    ledger = _with_lock_retry(lambda: Ledger(env, box=SecretBox(key)))
+    try:
+        check_key(ledger)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
+
+
+def _holds_events(path: str) -> bool:
+    """Does the SQLite file at ``path`` already hold stored events? (Read-only; no file, no
+    table or not a database: False, and the open that follows reports its own error.)"""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=15)
+    except sqlite3.Error:
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM stored_events LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def check_key(ledger: Ledger) -> None:
+    """Refuse a secret key that does not open the ledger's sealed secrets (the first sealed
+    AppSecret is tried): the wrong key would otherwise seal new secrets under itself and make
+    the existing ones fail on every gateway."""
+    notes = ledger.recorder.select_notifications(1, 1, topics=["authledger:KeyPairAdded"])
+    if not notes:
+        return
+    event = ledger.mapper.to_domain_event(notes[0])
+    try:
+        ledger.box.open(event.secret_sealed, keypair_context(str(event.originator_id)))
+    except SecretKeyError:
+        raise SecretKeyError(
+            "this secret key does not open the secrets sealed in this ledger: it is not the key "
+            "the ledger was written with; restore that key (AUTHLEDGER_SECRET_KEY, --secret-key-file "
+            "or the key file beside the database)") from None
 
 
 def _with_lock_retry(open_: Callable[[], Ledger], seconds: float = 15.0) -> Ledger:
