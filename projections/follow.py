@@ -12,10 +12,13 @@ handle keeps it in ``error`` and re-raises it from ``stop()``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from projections.events import ProjectionError, Sink, apply_from, decode
+
+logger = logging.getLogger("authledger.follow")
 
 
 class Follower:
@@ -111,6 +114,10 @@ class Following:
             self.follower.run(self._stop)
         except BaseException as e:  # noqa: BLE001 - kept and re-raised from stop()
             self.error = e
+            # Said at once, not at shutdown: from now on the index misses every change
+            # (a revocation, a disable), and whoever serves from it must refuse (503).
+            logger.error("the index stopped following the ledger at position %d: %s: %s",
+                         self.follower.sink.position, type(e).__name__, str(e)[:300])
 
     @property
     def alive(self) -> bool:

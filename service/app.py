@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.errors import reject
 from gateway.verifier import Verifier
 from ledger.errors import LedgerError
 
@@ -37,6 +38,22 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY = 1024 * 1024  # bytes; admin bodies are small, and /authz gets none from nginx
+UNAVAILABLE = "Authorization Index Unavailable"
+
+
+class GuardedVerifier:
+    """The verifier, refusing every check with 503 while ``unavailable()`` says the index
+    cannot be trusted (not yet loaded, stale, or its follower stopped): fail closed, so a
+    revocation or a disable the index could not apply is never answered with a 200."""
+
+    def __init__(self, verifier: Verifier, unavailable: Callable[[], bool]) -> None:
+        self._verifier = verifier
+        self._unavailable = unavailable
+
+    def verify(self, *args: Any, **kwargs: Any) -> Any:
+        if self._unavailable():
+            return reject(503, UNAVAILABLE, None)
+        return self._verifier.verify(*args, **kwargs)
 LOG_KEY = "authledger.log"
 access_logger = logging.getLogger("authledger.access")
 error_logger = logging.getLogger("authledger.error")
@@ -50,7 +67,7 @@ class Service:
         self.ledger = ledger
         self.db_path = db_path
         self.index = index
-        self.verifier = verifier
+        self.verifier = GuardedVerifier(verifier, self.stopped_following)
         self.following = following
         self.follows = following is not None
         self.start_position = start_position
@@ -58,9 +75,13 @@ class Service:
 
         self.router = Router(index)
 
+    def stopped_following(self) -> bool:
+        """The index was meant to follow the ledger and no longer does (its follower died on
+        an event it could not apply, or the service was closed): it may be missing a revocation."""
+        return self.follows and (self.following is None or not self.following.alive)
+
     def ready(self) -> bool:
-        alive = self.following.alive if self.following is not None else not self.follows
-        return alive and self.index.position >= self.start_position
+        return not self.stopped_following() and self.index.position >= self.start_position
 
     def close(self) -> None:
         """Stop following the ledger (idempotent)."""

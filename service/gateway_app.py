@@ -16,25 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.errors import Verdict, reject
 from gateway.verifier import Verifier
-from service.app import MAX_BODY, assemble
-
-UNAVAILABLE = "Authorization Index Unavailable"
-
-
-class _Guarded:
-    """The verifier, refusing while the subscriber has no index or a stale one."""
-
-    def __init__(self, verifier: Verifier, subscriber: Any) -> None:
-        self._verifier = verifier
-        self._subscriber = subscriber
-
-    def verify(self, *args: Any, **kwargs: Any) -> Verdict:
-        sub = self._subscriber
-        if not sub.bootstrapped or sub.stale():
-            return reject(503, UNAVAILABLE, None)
-        return self._verifier.verify(*args, **kwargs)
+from service.app import MAX_BODY, GuardedVerifier, assemble
 
 
 class GatewayService:
@@ -45,7 +28,7 @@ class GatewayService:
 
         self.subscriber = subscriber
         self.index = subscriber.view
-        self.verifier = _Guarded(verifier, subscriber)
+        self.verifier = GuardedVerifier(verifier, lambda: not subscriber.bootstrapped or subscriber.stale())
         self.router = Router(self.index)
 
     def ready(self) -> bool:

@@ -172,3 +172,36 @@ def test_authz_is_fast_enough_in_process(client: TestClient, shop: dict[str, str
     for h in headers:
         assert client.get("/authz", headers=h).status_code == 200
     assert time.perf_counter() - t0 < 5
+
+
+def test_authz_fails_closed_once_the_index_stops_following(
+    client: TestClient, shop: dict[str, str], db_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fault (issue 13.5): a row the follower cannot apply (sealed with another key, written by a
+    broken tool) used to stop the follower silently while /authz answered 200 from the frozen
+    index, so a later revocation was never enforced. Now /authz is 503 and /readyz fails."""
+    import sqlite3
+    import uuid
+
+    headers = signed("GET", "/v1/items/1")
+    assert client.get("/authz", headers=headers).status_code == 200
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("INSERT INTO stored_events (originator_id, originator_version, topic, state) VALUES (?, 1, ?, ?)",
+                 (uuid.uuid4().hex, "authledger:AppDisabled", b"\xc1"))
+    position = conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0]
+    conn.close()
+
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["following"] is False
+    r = client.get("/authz", headers=signed("GET", "/v1/items/2"))
+    assert r.status_code == 503 and r.headers["x-ca-error-message"] == "Authorization Index Unavailable"
+    (record,) = [r for r in caplog.records if r.name == "authledger.follow"]
+    assert record.levelname == "ERROR" and f"position {position - 1}" in record.getMessage()
+    assert f"position {position}" in record.getMessage()  # the ProjectionError names the bad row
+    from projections.events import ProjectionError
+
+    with pytest.raises(ProjectionError):  # and shutting down says it again
+        client.app.state.service.close()
