@@ -127,6 +127,22 @@ def key_file_for(db_path: str) -> str:
     return db_path + ".key"
 
 
+def exposed_key_file(db_path: str | None, key_file: str | None = None) -> str | None:
+    """A warning when the key file in use can be read or written by others than its owner
+    (anyone who reads it can open every sealed AppSecret and AppCode); else None."""
+    if os.environ.get(KEY_ENV):
+        return None
+    path = key_file or (key_file_for(db_path) if db_path else None)
+    try:
+        mode = os.stat(path).st_mode if path else 0
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"secret key file {path} is accessible to other users (mode {mode & 0o777:03o}): "
+            f"anyone who reads it opens every sealed secret; chmod 600 {path}")
+
+
 def load_key(db_path: str | None, *, key_file: str | None = None, create: bool = True) -> bytes:
     """The master key: from the environment, an explicit key file, or the database's key file."""
     env = os.environ.get(KEY_ENV)

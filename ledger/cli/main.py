@@ -71,6 +71,12 @@ class Settings:
             if fresh:
                 _fresh.append(_Fresh(self, target, self.secret_key_file))
             self._ledger = open_ledger(target, key_file=self.secret_key_file, role=role)
+            if local or self.secret_key_file:
+                from ledger.crypto import exposed_key_file
+
+                warning = exposed_key_file(target if local else None, self.secret_key_file)
+                if warning:
+                    click.echo(f"authledger: warning: {warning}", err=True)
         return self._ledger
 
 

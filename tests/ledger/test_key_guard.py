@@ -81,3 +81,19 @@ def test_a_wrong_key_file_is_refused_by_the_cli(tmp_path: Path) -> None:
     Path(key_file_for(db)).write_text(base64.b64encode(OTHER_KEY).decode() + "\n")
     r = subprocess.run([*cli, "app", "list"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "does not open the secrets sealed" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("mode,warned", [(0o644, True), (0o640, True), (0o600, False), (0o400, False)])
+def test_a_key_file_others_can_read_gets_a_warning(tmp_path: Path, mode: int, warned: bool) -> None:
+    """Attack: another local user reads a world-readable key file and opens every secret."""
+    db = str(tmp_path / "ledger.db")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHLEDGER_")}
+    cli = [sys.executable, "-m", "ledger.cli.main", "--db", db]
+    assert subprocess.run([*cli, "app", "create", "--owner", "c", "--name", "first_app"], env=env,
+                          capture_output=True, timeout=120).returncode == 0
+    os.chmod(key_file_for(db), mode)
+    r = subprocess.run([*cli, "app", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    assert ("authledger: warning: secret key file" in r.stderr) is warned
+    assert ("chmod 600" in r.stderr) is warned
