@@ -22,6 +22,8 @@ _APP_SECRET = re.compile(r"[\x21-\x7e]{16,128}")
 _APP_CODE = re.compile(r"[A-Za-z0-9]{16,64}")
 _ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}")
 _API_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_PARAM_SEGMENT = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]{0,63}\}")
+MAX_PATH_SEGMENTS = 32  # of a pattern; gateway.routing looks up no longer path
 _PATH = re.compile(r"/[A-Za-z0-9_.~!$&'()*+,;=:@%/{}-]{0,1023}")
 
 
@@ -186,6 +188,16 @@ def path_pattern(value: object) -> str | None:
             raise InvalidInput(f"unbalanced {{}} in path {_short(value)!r}", field="path")
     if depth:
         raise InvalidInput(f"unbalanced {{}} in path {_short(value)!r}", field="path")
+    segments = value.split("/")[1:]
+    if len(segments) > MAX_PATH_SEGMENTS:
+        raise InvalidInput(f"path has {len(segments)} segments, at most {MAX_PATH_SEGMENTS}", field="path")
+    for segment in segments:
+        if ("{" in segment or "}" in segment) and not _PARAM_SEGMENT.fullmatch(segment):
+            # A parameter is a whole segment: /items/{id}, not /items/{id}.json or /{a}{b}.
+            # (Patterns in older events are still routed, without a regex: gateway.routing.)
+            raise InvalidInput(
+                "a path parameter must be a whole segment named with letters, digits or _ "
+                f"(like /items/{{id}}), got {_short(segment)!r}", field="path")
     return value
 
 

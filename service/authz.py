@@ -26,7 +26,6 @@ a CR from ``%0D`` in a StringToSign) is percent-encoded as UTF-8.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -35,6 +34,7 @@ from urllib.parse import quote
 from starlette.routing import Route
 
 from gateway.paths import InvalidPath, canonical_path
+from gateway.routing import RouteTable
 from gateway.trust import PROOF_HEADER, ApiIdTrust
 from ledger.errors import LedgerError
 
@@ -44,7 +44,6 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 log = logging.getLogger("authledger.error")
 LOG_KEY = "authledger.log"
-_PARAM = re.compile(r"\{[^{}/]*\}")
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 _GATEWAY_HEADERS = frozenset((b"x-original-method", b"x-original-uri", b"x-authz-mode"))
 
@@ -56,57 +55,39 @@ def header_value(text: str) -> bytes:
     return quote(text, safe=_SAFE, encoding="utf-8", errors="surrogateescape").encode("ascii")
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """``/v1/items/{id}`` → a regex where each ``{name}`` matches one non-empty path segment."""
-    parts, last = [], 0
-    for m in _PARAM.finditer(pattern):
-        parts.append(re.escape(pattern[last : m.start()]))
-        parts.append("[^/]+")
-        last = m.end()
-    parts.append(re.escape(pattern[last:]))
-    return re.compile("".join(parts))
-
-
 class Router:
-    """Resolves (method, raw path) to an API id from the index's APIs; rebuilt as the index moves."""
+    """Resolves (method, canonical path) to an API id from the index's APIs: a segment trie
+    (gateway.routing) rebuilt as the index moves; no pattern ever becomes a regex."""
 
     def __init__(self, index: Any) -> None:
         self._index = index
         self._position = -1
-        self._routes: list[tuple[str | None, re.Pattern[str], str]] = []
+        self._table = RouteTable()
 
     def _rebuild(self) -> None:
         index = self._index
         for _ in range(5):  # the follower thread may add an API while we read
             try:
                 position = index.position
-                found = []
+                table = RouteTable()
                 for api_id in index.api_ids():
                     s = index.api_settings(api_id)
                     if s is None or not s.path_pattern:
                         continue
-                    literal = len(_PARAM.sub("", s.path_pattern))
-                    params = len(_PARAM.findall(s.path_pattern))
-                    key = (s.http_method is None, -literal, params, api_id)
-                    found.append((key, s.http_method, compile_pattern(s.path_pattern), api_id))
+                    table.add(s.path_pattern, s.http_method, api_id)
                 break
             except RuntimeError:
                 continue
         else:  # pragma: no cover - five races in a row
             return
-        found.sort(key=lambda r: r[0])
-        self._routes = [(m, p, a) for _, m, p, a in found]
+        self._table = table
         self._position = position
 
     def resolve(self, method: str, path: str) -> str | None:
         """The most specific API whose method and path pattern match, else None."""
         if self._index.position != self._position:
             self._rebuild()
-        method = method.upper()
-        for m, pattern, api_id in self._routes:
-            if (m is None or m == method) and pattern.fullmatch(path):
-                return api_id
-        return None
+        return self._table.resolve(method, path)
 
 
 def _text(raw: bytes) -> str:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from ledger import errors
+from ledger import errors, rules
 from ledger.application import Ledger
 from ledger.errors import (
     ApiNotFound,
@@ -430,3 +430,19 @@ def test_error_messages_never_contain_the_secret_or_the_code(L: Ledger) -> None:
         text = str(info.value) + repr(info.value) + str(info.value.to_dict())
         for secret in (SECRET, bad_secret, CODE, CODE[::-1]):
             assert secret not in text, text
+
+
+@pytest.mark.parametrize("pattern", [
+    "/r/{a}{b}{c}{d}{e}{f}{g}{h}/z",  # the regex-backtracking attack of issue 13.3
+    "/items/{id}.json", "/items/x{id}", "/{}", "/{1a}", "/{a-b}", "/a{b/c}",
+    "/" + "/".join(["s"] * 33), "/{" + "a" * 65 + "}",
+])
+def test_patterns_that_are_not_whole_segment_parameters_are_refused(pattern: str) -> None:
+    with pytest.raises(InvalidInput) as e:
+        rules.path_pattern(pattern)
+    assert e.value.field == "path"
+
+
+@pytest.mark.parametrize("pattern", ["/v1/items/{id}", "/{a}/{b_2}/c", "/", "/v1/", "/" + "/".join(["s"] * 32)])
+def test_whole_segment_patterns_are_accepted(pattern: str) -> None:
+    assert rules.path_pattern(pattern) == pattern

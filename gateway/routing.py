@@ -1,0 +1,121 @@
+"""Which API a (method, canonical path) is: a segment trie, no regular expressions.
+
+A registered pattern such as ``/v1/items/{id}`` is split on ``/`` into segments; a segment is
+a literal (matched exactly), a parameter ``{name}`` (any non-empty segment), or, for patterns
+registered before parameters had to be whole segments (ledger.rules), a *mixed* segment like
+``{name}.json``, matched piece by piece with ``str.startswith``/``find``, never a regex.
+Tenant input never becomes code, and the cost of a lookup is bounded by the path's segment
+count and the trie's branching, not by what a pattern's author wrote
+(``/r/{a}{b}{c}{d}{e}{f}{g}{h}/z`` took seconds per request through a backtracking regex).
+
+Of all matching APIs the most specific wins, as before: a method over ``ANY``, then the
+longest literal text, then the fewest parameters, then the API id (deterministic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ledger.rules import MAX_PATH_SEGMENTS as MAX_SEGMENTS  # longer paths match nothing
+
+
+def split_params(segment: str) -> list[str]:
+    """The literal pieces around a segment's ``{…}`` parameters: ``a{x}b{y}`` → [a, b, ""]."""
+    pieces, i = [], 0
+    while True:
+        start = segment.find("{", i)
+        if start < 0:
+            pieces.append(segment[i:])
+            return pieces
+        end = segment.find("}", start)
+        if end < 0:  # unbalanced: ledger.rules refuses it; treat the rest as literal
+            pieces.append(segment[i:])
+            return pieces
+        pieces.append(segment[i:start])
+        i = end + 1
+
+
+def literal_length(pattern: str) -> int:
+    return sum(len(p) for seg in pattern.split("/") for p in split_params(seg))
+
+
+def param_count(pattern: str) -> int:
+    return sum(len(split_params(seg)) - 1 for seg in pattern.split("/"))
+
+
+def mixed_match(pieces: tuple[str, ...], segment: str) -> bool:
+    """Does ``segment`` match literal ``pieces`` with a non-empty parameter between each two?
+
+    Leftmost placement of each middle piece leaves the most room for the rest, so one pass
+    decides it: O(len(segment) * pieces), no backtracking."""
+    first, last = pieces[0], pieces[-1]
+    if not segment.startswith(first) or not segment.endswith(last):
+        return False
+    limit = len(segment) - len(last)  # the parameters and middle pieces live in [len(first), limit)
+    pos = len(first)
+    for piece in pieces[1:-1]:
+        found = segment.find(piece, pos + 1, limit - 1)
+        if found < 0 or found + len(piece) > limit - 1:
+            return False
+        pos = found + len(piece)
+    return limit - pos >= 1
+
+
+@dataclass
+class _Node:
+    literal: dict[str, _Node] = field(default_factory=dict)
+    param: _Node | None = None
+    mixed: dict[tuple[str, ...], _Node] = field(default_factory=dict)
+    ends: list[tuple[tuple[bool, int, int, str], str | None, str]] = field(default_factory=list)
+
+
+class RouteTable:
+    """Patterns → API ids, looked up segment by segment."""
+
+    def __init__(self) -> None:
+        self._root = _Node()
+
+    def add(self, pattern: str, method: str | None, api_id: str) -> None:
+        segments = pattern.split("/")[1:]
+        if len(segments) > MAX_SEGMENTS:
+            return  # cannot match any path we look up
+        node = self._root
+        for seg in segments:
+            pieces = split_params(seg)
+            if len(pieces) == 1:
+                node = node.literal.setdefault(seg, _Node())
+            elif pieces == ["", ""]:
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node = node.mixed.setdefault(tuple(pieces), _Node())
+        key = (method is None, -literal_length(pattern), param_count(pattern), api_id)
+        node.ends.append((key, method, api_id))
+
+    def resolve(self, method: str, path: str) -> str | None:
+        """The most specific API whose method and pattern match ``path``, else None."""
+        segments = path.split("/")[1:]
+        if not path.startswith("/") or len(segments) > MAX_SEGMENTS:
+            return None
+        method = method.upper()
+        best: tuple[bool, int, int, str] | None = None
+        found: str | None = None
+        stack = [(self._root, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if depth == len(segments):
+                for key, m, api_id in node.ends:
+                    if (m is None or m == method) and (best is None or key < best):
+                        best, found = key, api_id
+                continue
+            seg = segments[depth]
+            child = node.literal.get(seg)
+            if child is not None:
+                stack.append((child, depth + 1))
+            if seg:
+                if node.param is not None:
+                    stack.append((node.param, depth + 1))
+                for pieces, sub in node.mixed.items():
+                    if mixed_match(pieces, seg):
+                        stack.append((sub, depth + 1))
+        return found
