@@ -1,13 +1,12 @@
 """The follow loop: keep a projection up to date with the ledger's log.
 
-On stores with a subscription (Postgres LISTEN/NOTIFY, the in-memory recorder) the
-library's ``recorder.subscribe(gt=position)`` delivers new events. The stock SQLite
-recorder has none (``subscribe()`` raises NotImplementedError), so there the loop polls
-``select_notifications`` every ``poll_interval`` seconds (writes by other processes) and
-is woken at once by the ledger's save listener (writes in this process).
+The loop applies what is new (``select_notifications`` from the sink's position) whenever
+the ledger's save listener wakes it (this process's writes at once; on PostgreSQL every
+commit, through the ledger's LISTEN) and every ``poll_interval`` seconds otherwise (the
+stock SQLite recorder has no subscription; other processes' writes are found by the poll).
 
 A ``ProjectionError`` stops the loop loudly: ``run`` re-raises it, and the background
-handle keeps it in ``error`` and re-raises it from ``stop()``.
+handle logs it at once, keeps it in ``error`` and re-raises it from ``stop()``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from projections.events import ProjectionError, Sink, apply_from, decode
+from projections.events import ProjectionError, Sink, apply_from
 
 logger = logging.getLogger("authledger.follow")
 
@@ -43,16 +42,22 @@ class Follower:
     def run(self, stop: threading.Event) -> None:
         """Follow until ``stop`` is set (raises ProjectionError if an event cannot be applied).
 
-        When the store goes away (PostgreSQL restarted: the LISTEN connection drops, reads
-        fail after the library's retries) the loop waits and resumes from the sink's
-        position, so no event is skipped or applied twice.
+        Woken at once by the ledger's save listener (this process's writes; on PostgreSQL
+        also every other process's commit, through the ledger's own LISTEN, and once after
+        each reconnect), and polling every ``poll_interval`` as a backstop. When the store
+        goes away (PostgreSQL restarted, reads failing after the library's retries) the loop
+        waits and resumes from the sink's position, so no event is skipped or applied twice.
+
+        Not the library's ``recorder.subscribe()``: on PostgreSQL it pulls what is recorded
+        before its LISTEN is in place, so a commit in that gap waited for the next one.
         """
-        while True:
+        if not self._listening:
+            self.ledger.add_save_listener(self._on_save)
+            self._listening = True
+        while not stop.is_set():
+            self._wake.clear()
             try:
                 self.catch_up()
-                if not stop.is_set() and self._run_subscription(stop):
-                    return
-                break
             except ProjectionError:
                 raise
             except Exception as e:
@@ -60,30 +65,8 @@ class Follower:
                     raise
                 self.reconnects += 1
                 stop.wait(self.poll_interval * 4)
-        if not self._listening:
-            self.ledger.add_save_listener(self._on_save)
-            self._listening = True
-        while not stop.is_set():
-            self._wake.clear()
-            self.catch_up()
+                continue
             self._wake.wait(self.poll_interval)
-
-    def _run_subscription(self, stop: threading.Event) -> bool:
-        """Follow through the store's own subscription; False if the store has none."""
-        try:
-            subscription = self.ledger.recorder.subscribe(gt=self.sink.position)
-        except NotImplementedError:
-            return False
-        stopper = threading.Thread(target=lambda: (stop.wait(), subscription.stop()), daemon=True)
-        stopper.start()
-        with subscription:
-            for n in subscription:
-                if stop.is_set():
-                    break
-                if n.id <= self.sink.position:
-                    continue
-                self.sink.apply(n.id, n.topic, n.originator_id, decode(n.id, n.topic, n.state))
-        return True
 
     def stop_waking(self) -> None:
         """Wake a sleeping ``run`` (used by the background handle on stop)."""
