@@ -32,6 +32,12 @@ def check(c: Call) -> dict[str, Any]:
     api_id = b["api_id"]
     at = _instant(b.get("at"))
     index = c.service.index
+    if b.get("at") is not None:
+        # Asked about an instant: answer from the ledger as it stood then, not from today's
+        # grants applied to a past time (issue 17.3).
+        from projections.auth_index import AuthIndex
+
+        index = AuthIndex.build(c.ledger, until_time=datetime.fromtimestamp(at, UTC))
     if b.get("app_key") is not None:
         decision = index.check(b["app_key"], api_id, stage, at)
     else:
@@ -54,13 +60,18 @@ def verify_request(c: Call) -> dict[str, Any]:
     raw = b["request"].encode("utf-8", "surrogatepass")
     method, path, query, headers, body = parse_http_request(raw)
     at = _instant(b.get("at"))
-    verifier = Verifier(c.service.index, window_seconds=window, clock=lambda: at)
+    index = c.service.index
+    if b.get("at") is not None:  # as for check: the ledger as it stood at the instant
+        from projections.auth_index import AuthIndex
+
+        index = AuthIndex.build(c.ledger, until_time=datetime.fromtimestamp(at, UTC))
+    verifier = Verifier(index, window_seconds=window, clock=lambda: at)
     v = verifier.verify(method, path, query, headers, body, b["api_id"])
     return {
         "accepted": v.accepted, "status": v.status, "error_message": v.error_message,
         "reason": v.reason.value if v.reason is not None else None, "app_id": v.app_id,
         "app_key": v.app_key, "stage": v.stage, "string_to_sign": v.string_to_sign,
-        "system_parameters": v.system_parameters(), "position": c.service.index.position,
+        "system_parameters": v.system_parameters(), "position": index.position,
     }
 
 

@@ -65,13 +65,17 @@ def check(app_key: str | None, app_code: str | None, api_id: str, stage: str, at
     if (app_key is None) == (app_code is None):
         raise InvalidInput("give exactly one of --app-key or --app-code[-from]", field="app_key")
     instant = parse_at(at)
+    ledger = settings().ledger()
     if instant is None:
         instant = time.time()
-    ledger = settings().ledger()
-    index = AuthIndex(None)  # check needs no secrets: none are decrypted
-    from projections.events import apply_from
+        index = AuthIndex(None)  # check needs no secrets: none are decrypted
+        from projections.events import apply_from
 
-    apply_from(ledger.recorder, index)
+        apply_from(ledger.recorder, index)
+    else:
+        # The ledger as it stood at the instant: an app created, a key added or a grant made
+        # later did not exist then (the audit's `access --at` says the same).
+        index = AuthIndex.build(ledger, until_time=datetime.fromtimestamp(instant, UTC))
     if app_key is not None:
         decision = index.check(app_key, api_id, stage, instant)
     else:
@@ -131,7 +135,11 @@ def verify_request(api_id: str, file: IO[bytes] | None, at: str | None, window: 
     if len(raw) > MAX_REQUEST_BYTES:
         raise InvalidInput("request larger than 16 MiB", field="request")
     method, path, query, headers, body = parse_http_request(raw)
-    index = AuthIndex.build(settings().ledger())
+    ledger = settings().ledger()
+    if instant is None:
+        index = AuthIndex.build(ledger)
+    else:  # the gateway's clock at T sees the ledger as it stood at T
+        index = AuthIndex.build(ledger, until_time=datetime.fromtimestamp(instant, UTC))
     clock = (lambda: instant) if instant is not None else time.time
     verdict = Verifier(index, window_seconds=window, clock=clock).verify(method, path, query, headers, body, api_id)
     data = {

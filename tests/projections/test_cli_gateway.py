@@ -133,3 +133,32 @@ def test_a_corrupted_ledger_is_reported_in_one_line_exit_1(world: World, run: An
     assert len(r.err.strip().splitlines()) == 1 and "position 4" in r.err
     r = run("verify-request", "--api", world.api_id, str(f), "--json")
     assert r.code == 1 and r.out == "" and '"position 4' not in r.err and "position 4" in r.err
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(minutes=st.one_of(st.sampled_from([0, 0.999, 1, 1.001, 2, 59.999, 60, 60.001]), st.floats(-10, 90)))
+def test_check_at_answers_from_the_ledger_as_it_stood_then(world: World, run: Any, minutes: float) -> None:
+    """Issue 17.3: `check --at T` applied today's state to T (an app created later was "allowed"
+    at T while `access --at T` said nobody could call). Now both answer from the ledger at T."""
+    instant = at(minutes)
+    allowed = {}
+    for stage in ("RELEASE", "PRE"):
+        checked = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", stage,
+                      "--at", instant.isoformat(), "--json")
+        access = run("access", "--app-key", world.app_key, "--at", instant.isoformat(), "--json")
+        assert checked.code == 0 and access.code == 0, (checked.err, access.err)
+        could = any(r["api_id"] == world.api_id and r["stage"] == stage for r in access.json["could_call"])
+        assert checked.json["allowed"] is could, (minutes, stage, checked.json, access.json)
+        allowed[stage] = checked.json["allowed"]
+    # The world's grant: RELEASE from T0+2m (when it was given) until T0+60m; never PRE.
+    assert allowed == {"RELEASE": at(2) <= instant < at(60), "PRE": False}
+
+
+def test_check_at_before_the_app_existed_is_denied(world: World, run: Any) -> None:
+    r = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "RELEASE",
+            "--at", at(0.5).isoformat(), "--json")
+    assert r.code == 0 and r.json["allowed"] is False, r.json

@@ -250,3 +250,14 @@ def test_an_instant_past_the_calendar_once_in_utc_is_400_not_500(acme: Admin, gl
     r = globex.post("/v1/check", {"app_key": "whatever-key-1", "api_id": api_id, "at": instant})
     assert r.status_code == 400 and r.json()["field"] == "at", r.text
     assert acme.get(f"/v1/apis/{api_id}").json()["authorized_apps"] == []
+
+
+def test_check_at_a_past_instant_answers_from_the_ledger_then(acme: Admin, globex: Admin) -> None:
+    """Issue 17.3 over HTTP: an app created and granted today was "allowed" in 2025."""
+    api_id = _api(acme)
+    app = _app(globex, app_key="globex-key-2", app_secret=SECRET)
+    assert acme.post("/v1/grants", {"app_id": app["app_id"], "api_id": api_id, "stage": "RELEASE"}).status_code == 200
+    now = globex.post("/v1/check", {"app_key": "globex-key-2", "api_id": api_id}).json()
+    past = globex.post("/v1/check", {"app_key": "globex-key-2", "api_id": api_id, "at": "2025-01-01T00:00:00Z"})
+    assert now["allowed"] is True
+    assert past.status_code == 200 and past.json()["allowed"] is False, past.text
