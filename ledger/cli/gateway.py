@@ -47,6 +47,9 @@ def parse_at(value: str | None) -> float | None:
     return rules.aware_instant(at, "--at").timestamp()
 
 
+DENIED = 4  # check's exit code when the credential may not call (= NotPermitted's)
+
+
 def _instant(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
 
@@ -59,7 +62,9 @@ def _instant(at: float) -> str:
 @click.option("--at", default=None, metavar="T", help="Instant to decide at (ISO 8601 or epoch seconds; default now).")
 @global_options
 def check(app_key: str | None, app_code: str | None, api_id: str, stage: str, at: str | None) -> None:
-    """May this credential call the API in the stage (now, or at --at)?"""
+    """May this credential call the API in the stage (now, or at --at)?
+
+    Exit 0 when allowed, 4 when denied (the reason is printed either way)."""
     from projections.auth_index import AuthIndex
 
     if (app_key is None) == (app_code is None):
@@ -85,6 +90,10 @@ def check(app_key: str | None, app_code: str | None, api_id: str, stage: str, at
     emit(data, lambda d: block([("allowed", d["allowed"]), ("reason", d["reason"]), ("app_id", d["app_id"]),
                                 ("extension", d["extension"]), ("api_id", d["api_id"]), ("stage", d["stage"]),
                                 ("at", d["at"]), ("ledger position", d["position"])]))
+    if not decision.allowed:
+        # Scripts branch on the exit code (`if authledger check …; then`): a denial is 4,
+        # "not permitted", with the decision and its reason printed all the same.
+        raise SystemExit(DENIED)
 
 
 def parse_http_request(raw: bytes) -> tuple[str, str, str, list[tuple[str, str]], bytes]:

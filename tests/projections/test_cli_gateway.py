@@ -34,11 +34,11 @@ def test_check_allowed_human_and_json(world: World, run: Any) -> None:
     assert (j["allowed"], j["reason"], j["app_id"], j["extension"]) == (True, "ok", world.app_id, '{"tenant":"shop"}')
 
 
-def test_check_denied_exits_zero_with_the_reason(world: World, run: Any) -> None:
+def test_check_denied_exits_4_with_the_reason(world: World, run: Any) -> None:
     r = run("--json", "check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "PRE", "--at", at(30).isoformat())
-    assert r.code == 0 and r.json["reason"] == "stage_not_authorized" and r.json["allowed"] is False
+    assert r.code == 4 and r.json["reason"] == "stage_not_authorized" and r.json["allowed"] is False
     expired = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "RELEASE", "--json")
-    assert expired.code == 0 and expired.json["reason"] == "authorization_expired"  # now is long after T0+60m
+    assert expired.code == 4 and expired.json["reason"] == "authorization_expired"  # now is long after T0+60m
 
 
 def test_check_by_app_code(world: World, run: Any) -> None:
@@ -46,7 +46,7 @@ def test_check_by_app_code(world: World, run: Any) -> None:
             "--at", at(30).isoformat(), "--json")
     assert r.code == 0 and r.json["allowed"] is True and world.app_code not in r.out
     r = run("check", "--app-code", world.app_code, "--api", world.no_code_api_id, "--stage", "RELEASE", "--json")
-    assert r.json["reason"] == "appcode_not_allowed"
+    assert r.code == 4 and r.json["reason"] == "appcode_not_allowed"
 
 
 def test_check_reads_the_app_code_from_a_source(world: World, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,7 +58,7 @@ def test_check_reads_the_app_code_from_a_source(world: World, run: Any, monkeypa
     monkeypatch.setenv("CHECK_APP_CODE", "NotTheAppCode00000001")
     r = run("check", "--app-code-from", "env:CHECK_APP_CODE", "--api", world.api_id, "--stage", "RELEASE",
             "--at", at(30).isoformat(), "--json")
-    assert r.code == 0 and r.json["allowed"] is False
+    assert r.code == 4 and r.json["allowed"] is False
 
 
 @pytest.mark.parametrize("args", [
@@ -150,7 +150,7 @@ def test_check_at_answers_from_the_ledger_as_it_stood_then(world: World, run: An
         checked = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", stage,
                       "--at", instant.isoformat(), "--json")
         access = run("access", "--app-key", world.app_key, "--at", instant.isoformat(), "--json")
-        assert checked.code == 0 and access.code == 0, (checked.err, access.err)
+        assert checked.code == (0 if checked.json["allowed"] else 4) and access.code == 0, (checked.err, access.err)
         could = any(r["api_id"] == world.api_id and r["stage"] == stage for r in access.json["could_call"])
         assert checked.json["allowed"] is could, (minutes, stage, checked.json, access.json)
         allowed[stage] = checked.json["allowed"]
@@ -161,4 +161,4 @@ def test_check_at_answers_from_the_ledger_as_it_stood_then(world: World, run: An
 def test_check_at_before_the_app_existed_is_denied(world: World, run: Any) -> None:
     r = run("check", "--app-key", world.app_key, "--api", world.api_id, "--stage", "RELEASE",
             "--at", at(0.5).isoformat(), "--json")
-    assert r.code == 0 and r.json["allowed"] is False, r.json
+    assert r.code == 4 and r.json["allowed"] is False, r.json
