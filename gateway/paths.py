@@ -42,7 +42,7 @@ class InvalidPath(InvalidInput):
 
 
 # Anything that needs a closer look; a path without any of these is its own canonical form.
-_SUSPECT = re.compile(r"[%;\\\x00-\x20\x7f]|//|/\.\.?(?:/|$)")
+_SUSPECT = re.compile(r"[%;#\\\x00-\x20\x7f]|//|/\.\.?(?:/|$)")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _ENCODED_SLASH = re.compile(rb"%2[Ff]")
 # Characters refused anywhere in the decoded path (raw or from %XX).

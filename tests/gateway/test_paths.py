@@ -42,6 +42,7 @@ REFUSED = {
     "leading double slash": "//v1/admin",
     "encoded question mark": "/v1/weather/paris%3Fx=1",
     "encoded hash": "/v1/weather/paris%23frag",
+    "raw hash": "/v1/weather/paris#frag",  # was let through by the fast path (review)
     "no leading slash": "v1/weather/paris",
     "empty": "",
 }
