@@ -42,16 +42,17 @@ UNAVAILABLE = "Authorization Index Unavailable"
 
 
 class GuardedVerifier:
-    """The verifier, refusing every check with 503 while ``unavailable()`` says the index
-    cannot be trusted (not yet loaded, stale, or its follower stopped): fail closed, so a
-    revocation or a disable the index could not apply is never answered with a 200."""
+    """The verifier, refusing every check with 503 until ``ready()`` says the index can be
+    trusted (loaded up to where the ledger was at start, fresh, its follower running): fail
+    closed, so a revocation or a disable the index has not applied yet, or could not apply,
+    is never answered with a 200."""
 
-    def __init__(self, verifier: Verifier, unavailable: Callable[[], bool]) -> None:
+    def __init__(self, verifier: Verifier, ready: Callable[[], bool]) -> None:
         self._verifier = verifier
-        self._unavailable = unavailable
+        self._ready = ready
 
     def verify(self, *args: Any, **kwargs: Any) -> Any:
-        if self._unavailable():
+        if not self._ready():
             return reject(503, UNAVAILABLE, None)
         return self._verifier.verify(*args, **kwargs)
 LOG_KEY = "authledger.log"
@@ -67,7 +68,7 @@ class Service:
         self.ledger = ledger
         self.db_path = db_path
         self.index = index
-        self.verifier = GuardedVerifier(verifier, self.stopped_following)
+        self.verifier = GuardedVerifier(verifier, self.ready)
         self.following = following
         self.follows = following is not None
         self.start_position = start_position

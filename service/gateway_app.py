@@ -28,7 +28,7 @@ class GatewayService:
 
         self.subscriber = subscriber
         self.index = subscriber.view
-        self.verifier = GuardedVerifier(verifier, lambda: not subscriber.bootstrapped or subscriber.stale())
+        self.verifier = GuardedVerifier(verifier, self.ready)
         self.router = Router(self.index)
 
     def ready(self) -> bool:
