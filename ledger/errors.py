@@ -56,6 +56,14 @@ class IdempotencyKeyReused(InvalidInput):
                          field="idempotency_key")
 
 
+class Busy(LedgerError):
+    """A bounded resource is in use (one expensive query at a time); retry shortly."""
+
+    exit_code = 7
+    http_status = 503
+    code = "busy"
+
+
 class NotFound(LedgerError):
     """Something named by id does not exist."""
 

@@ -3,12 +3,13 @@ auditor's (who could call, access, history, replay, digest) — the same answers
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.errors import InvalidInput, NotFound, NotPermitted
+from ledger.errors import Busy, InvalidInput, NotFound, NotPermitted
 from service.operations import Call, _now, _one
 
 # -- gateway queries --------------------------------------------------------------------
@@ -22,6 +23,28 @@ def _instant(value: Any) -> float:
     return rules.aware_instant(value, "at").timestamp()
 
 
+_PAST_REPLAY = threading.Lock()  # one replay-to-an-instant at a time per server
+
+
+def _index_at(c: Call, at: float, asked: bool) -> Any:
+    """The index that answers at ``at``: the live one for now and later; for a past instant
+    the ledger as it stood then (``AuthIndex.build(until_time=)``, issue 17.3).
+
+    A past instant replays the whole log, so any token holder could keep a core (and the GIL
+    /authz shares) busy: one such replay runs at a time, and a second one asked meanwhile
+    gets 503 ``busy`` at once instead of queueing."""
+    if not asked or at >= _now().timestamp():
+        return c.service.index
+    from projections.auth_index import AuthIndex
+
+    if not _PAST_REPLAY.acquire(blocking=False):
+        raise Busy("another question about a past instant is being answered; retry shortly")
+    try:
+        return AuthIndex.build(c.ledger, until_time=datetime.fromtimestamp(at, UTC))
+    finally:
+        _PAST_REPLAY.release()
+
+
 def check(c: Call) -> dict[str, Any]:
     from ledger import rules
 
@@ -31,13 +54,7 @@ def check(c: Call) -> dict[str, Any]:
     stage = rules.stage(b.get("stage", "RELEASE"))
     api_id = b["api_id"]
     at = _instant(b.get("at"))
-    index = c.service.index
-    if b.get("at") is not None:
-        # Asked about an instant: answer from the ledger as it stood then, not from today's
-        # grants applied to a past time (issue 17.3).
-        from projections.auth_index import AuthIndex
-
-        index = AuthIndex.build(c.ledger, until_time=datetime.fromtimestamp(at, UTC))
+    index = _index_at(c, at, b.get("at") is not None)
     if b.get("app_key") is not None:
         decision = index.check(b["app_key"], api_id, stage, at)
     else:
@@ -60,11 +77,7 @@ def verify_request(c: Call) -> dict[str, Any]:
     raw = b["request"].encode("utf-8", "surrogatepass")
     method, path, query, headers, body = parse_http_request(raw)
     at = _instant(b.get("at"))
-    index = c.service.index
-    if b.get("at") is not None:  # as for check: the ledger as it stood at the instant
-        from projections.auth_index import AuthIndex
-
-        index = AuthIndex.build(c.ledger, until_time=datetime.fromtimestamp(at, UTC))
+    index = _index_at(c, at, b.get("at") is not None)
     verifier = Verifier(index, window_seconds=window, clock=lambda: at)
     v = verifier.verify(method, path, query, headers, body, b["api_id"])
     return {

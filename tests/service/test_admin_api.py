@@ -261,3 +261,20 @@ def test_check_at_a_past_instant_answers_from_the_ledger_then(acme: Admin, globe
     past = globex.post("/v1/check", {"app_key": "globex-key-2", "api_id": api_id, "at": "2025-01-01T00:00:00Z"})
     assert now["allowed"] is True
     assert past.status_code == 200 and past.json()["allowed"] is False, past.text
+
+
+def test_a_second_past_instant_question_meanwhile_is_503_busy_not_queued(acme: Admin, globex: Admin) -> None:
+    """Attack: any token holder asks /v1/check at a past instant in a loop; each replays the whole
+    log. One replay runs at a time; one asked meanwhile is refused at once (503 busy), and a
+    question about now never waits for it (it is answered from the live index)."""
+    from service.query_handlers import _PAST_REPLAY
+
+    api_id = _api(acme)
+    _app(globex, app_key="globex-key-3", app_secret=SECRET)
+    with _PAST_REPLAY:  # a replay in progress
+        busy = globex.post("/v1/check", {"app_key": "globex-key-3", "api_id": api_id, "at": "2025-01-01T00:00:00Z"})
+        now = globex.post("/v1/check", {"app_key": "globex-key-3", "api_id": api_id})
+    assert busy.status_code == 503 and busy.json()["error"] == "busy", busy.text
+    assert now.status_code == 200
+    again = globex.post("/v1/check", {"app_key": "globex-key-3", "api_id": api_id, "at": "2025-01-01T00:00:00Z"})
+    assert again.status_code == 200
