@@ -297,6 +297,10 @@ class GatewayIndex:
     def position(self) -> int:
         return self._sub.index.position
 
+    @property
+    def api_version(self) -> int:
+        return self._sub.index.api_version
+
     def secret_for(self, app_key: str) -> tuple[str, str] | None:
         return self._sub.index.secret_for(app_key)
 

@@ -42,6 +42,7 @@ convergence check between replicas, not a value to publish.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import sys
@@ -159,6 +160,8 @@ _LAZY_DENIALS = {
 }
 
 
+_API_VERSIONS = itertools.count(1)
+
 class AuthIndex:
     """In-memory answers to "may this credential call this API in this stage at T?"."""
 
@@ -170,6 +173,10 @@ class AuthIndex:
         self._codes: dict[str, _App] = {}  # AppCode keyed hash -> app
         self._apps: dict[str, _App] = {}
         self._apis: dict[str, ApiSettings] = {}
+        # Changes whenever an API's settings do, unique across every index in the process (a
+        # gateway swaps indexes on bootstrap): the router rebuilds its table only then, not
+        # on every grant or key event.
+        self.api_version = next(_API_VERSIONS)
         self._sealed: dict[str, bytes] = {}  # AppKey -> sealed AppSecret (for snapshots: changes())
         # One handler per kind of index change (projections.changes); events are translated first.
         self._change_handlers: dict[str, Callable[[Sequence[Any]], None]] = {
@@ -351,6 +358,7 @@ class AuthIndex:
             http_method=http_method,
             path_pattern=path_pattern,
         )
+        self.api_version = next(_API_VERSIONS)
 
     def _app_set(self, c: Sequence[Any]) -> None:
         _kind, app_id, fields = c

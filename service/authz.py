@@ -57,18 +57,19 @@ def header_value(text: str) -> bytes:
 
 class Router:
     """Resolves (method, canonical path) to an API id from the index's APIs: a segment trie
-    (gateway.routing) rebuilt as the index moves; no pattern ever becomes a regex."""
+    (gateway.routing) rebuilt when the index's APIs change (``api_version``), not on every
+    grant or key event; no pattern ever becomes a regex."""
 
     def __init__(self, index: Any) -> None:
         self._index = index
-        self._position = -1
+        self._version = -1
         self._table = RouteTable()
 
     def _rebuild(self) -> None:
         index = self._index
         for _ in range(5):  # the follower thread may add an API while we read
             try:
-                position = index.position
+                version = index.api_version  # read first: a change while we build rebuilds again
                 table = RouteTable()
                 for api_id in index.api_ids():
                     s = index.api_settings(api_id)
@@ -81,11 +82,11 @@ class Router:
         else:  # pragma: no cover - five races in a row
             return
         self._table = table
-        self._position = position
+        self._version = version
 
     def resolve(self, method: str, path: str) -> str | None:
         """The most specific API whose method and path pattern match, else None."""
-        if self._index.position != self._position:
+        if self._index.api_version != self._version:
             self._rebuild()
         return self._table.resolve(method, path)
 
