@@ -11,7 +11,7 @@ from collections.abc import Callable
 from eventsourcing.persistence import OperationalError
 
 from ledger.application import Ledger
-from ledger.crypto import SecretBox, SecretKeyError, key_file_for, keypair_context, load_key
+from ledger.crypto import SecretBox, SecretKeyError, key_path, keypair_context, load_key
 from ledger.errors import InvalidInput
 from ledger.store import (  # noqa: F401 - re-exported
     DB_ENV,
@@ -72,7 +72,7 @@ def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: 
     if key is None:
         holds_events = _holds_events(path)
         if holds_events and not os.environ.get("AUTHLEDGER_SECRET_KEY"):
-            wanted = key_file or key_file_for(path)
+            wanted = key_path(path, key_file)
             if not os.path.exists(wanted):
                 # A new key here would seal new secrets under it and leave every existing one
                 # unreadable: every gateway would then answer "Invalid AppKey". Fail closed.

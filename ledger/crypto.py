@@ -127,12 +127,17 @@ def key_file_for(db_path: str) -> str:
     return db_path + ".key"
 
 
+def key_path(db_path: str | None, key_file: str | None = None) -> str | None:
+    """The key file in use: the explicit one, else the one beside the database (None: neither)."""
+    return key_file or (key_file_for(db_path) if db_path else None)
+
+
 def exposed_key_file(db_path: str | None, key_file: str | None = None) -> str | None:
     """A warning when the key file in use can be read or written by others than its owner
     (anyone who reads it can open every sealed AppSecret and AppCode); else None."""
     if os.environ.get(KEY_ENV):
         return None
-    path = key_file or (key_file_for(db_path) if db_path else None)
+    path = key_path(db_path, key_file)
     try:
         mode = os.stat(path).st_mode if path else 0
     except OSError:
@@ -148,7 +153,7 @@ def load_key(db_path: str | None, *, key_file: str | None = None, create: bool =
     env = os.environ.get(KEY_ENV)
     if env:
         return decode_key(env)
-    path = key_file or (key_file_for(db_path) if db_path else None)
+    path = key_path(db_path, key_file)
     if path is None:
         raise SecretKeyError(f"no secret key: set {KEY_ENV} (base64 of 32 random bytes)")
     try:

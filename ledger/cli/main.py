@@ -91,9 +91,9 @@ class _Fresh:
     announced: bool = False
 
     def __post_init__(self) -> None:
-        from ledger.crypto import KEY_ENV, key_file_for
+        from ledger.crypto import KEY_ENV, key_path
 
-        self.key_path = None if os.environ.get(KEY_ENV) else (self.key_file or key_file_for(self.target))
+        self.key_path = None if os.environ.get(KEY_ENV) else key_path(self.target, self.key_file)
         self.made_key = self.key_path is not None and not os.path.exists(self.key_path)
 
     def announce(self) -> None:

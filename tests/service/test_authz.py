@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,34 +93,35 @@ def _eventually_200(client: TestClient, extra: dict[str, str]) -> bool:
         time.sleep(0.05)
 
 
+@contextmanager
+def _another_server(ledger: Ledger, **kw: Any) -> Iterator[TestClient]:
+    """A second server over the same ledger (its own environment, index or follower)."""
+    from service.app import create_app
+
+    app = create_app(ledger, **kw)
+    try:
+        yield TestClient(app, raise_server_exceptions=False)
+    finally:
+        app.state.service.close()
+
+
 def test_gateway_may_name_the_api_when_it_proves_itself(
     ledger: Ledger, shop: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.app import create_app
-
     monkeypatch.setenv("AUTHLEDGER_GATEWAY_SECRET", "gateway-proof-0123456789")
-    app = create_app(ledger)
-    try:
-        gw = TestClient(app, raise_server_exceptions=False)
+    with _another_server(ledger) as gw:
         proof = {"X-Ca-Api-Id": shop["api"], "X-Authz-Gateway-Secret": "gateway-proof-0123456789"}
         assert _eventually_200(gw, proof)
         headers = {**signed("GET", "/anything/else"), "X-Ca-Api-Id": shop["api"]}
         assert gw.get("/authz", headers={**headers, "X-Authz-Gateway-Secret": "gateway-proof-012345678X"}).status_code == 404
-    finally:
-        app.state.service.close()
 
 
 def test_flag_trusts_x_ca_api_id_behind_a_stripping_proxy(
     ledger: Ledger, shop: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.app import create_app
-
     monkeypatch.setenv("AUTHLEDGER_TRUST_API_ID_HEADER", "1")
-    app = create_app(ledger)
-    try:
-        assert _eventually_200(TestClient(app, raise_server_exceptions=False), {"X-Ca-Api-Id": shop["api"]})
-    finally:
-        app.state.service.close()
+    with _another_server(ledger) as gw:
+        assert _eventually_200(gw, {"X-Ca-Api-Id": shop["api"]})
 
 
 def test_encoded_slash_in_a_path_parameter_is_refused_invalid_url(client: TestClient, shop: dict[str, str]) -> None:
@@ -157,6 +160,26 @@ def test_router_prefers_the_most_specific_pattern(ledger: Ledger) -> None:
     assert names[router.resolve("get", "/v1/items/9") or ""] == "get"
     assert names[router.resolve("POST", "/v1/items/9") or ""] == "any"
     assert router.resolve("GET", "/v1/items/9/more") is None
+
+
+def test_router_rebuilds_only_when_apis_change(ledger: Ledger) -> None:
+    """Cost: the table for 10,000 APIs takes ~100 ms to build; it was rebuilt on the first
+    request after every grant or key event. Now only an API change rebuilds it."""
+    from projections.auth_index import AuthIndex
+    from projections.events import apply_from
+
+    api = ledger.register_api("acme", "items", http_method="GET", path_pattern="/v1/items/{id}").ids["api_id"]
+    app = ledger.create_app("bob", "shop_app").ids["app_id"]
+    index = AuthIndex.build(ledger)
+    router = Router(index)
+    assert router.resolve("GET", "/v1/items/1") == api
+    table = router._table
+    ledger.grant("acme", app, api, "RELEASE")
+    apply_from(ledger.recorder, index)
+    assert router.resolve("GET", "/v1/items/1") == api and router._table is table  # no rebuild
+    other = ledger.register_api("acme", "orders", path_pattern="/v1/orders").ids["api_id"]
+    apply_from(ledger.recorder, index)
+    assert router.resolve("GET", "/v1/orders") == other and router._table is not table
 
 
 def test_header_values_are_printable_ascii() -> None:
@@ -204,3 +227,34 @@ def test_authz_fails_closed_once_the_index_stops_following(
 
     with pytest.raises(ProjectionError):  # and shutting down says it again
         client.app.state.service.close()
+
+
+def test_authz_refuses_until_the_index_has_caught_up_at_start(
+    ledger: Ledger, client: TestClient, shop: dict[str, str]
+) -> None:
+    """Fault: a server (re)starting on a ledger where a grant was later revoked. While its
+    follower is still replaying, the index holds the grant but not yet the revocation; /authz
+    used to answer from it (200). Now every check is 503 until the index reaches the position
+    the ledger had at start."""
+    import threading
+
+    from projections.auth_index import AuthIndex
+
+    ledger.revoke("acme", shop["app"], shop["api"], "RELEASE")
+    gate = threading.Event()
+
+    class SlowIndex(AuthIndex):
+        def apply(self, position: int, topic: str, originator_id: Any, state: dict[str, Any]) -> None:
+            if topic == "authledger:GrantRevoked":
+                gate.wait(30)  # the replay is still on its way to the revocation
+            super().apply(position, topic, originator_id, state)
+
+    with _another_server(ledger, index=SlowIndex(ledger.box), access_log=False) as restarted:
+        r = restarted.get("/authz", headers=signed("GET", "/v1/items/1"))
+        assert r.status_code == 503 and r.headers["x-ca-error-message"] == "Authorization Index Unavailable"
+        assert restarted.get("/readyz").status_code == 503
+        gate.set()
+        deadline = time.monotonic() + 10
+        while restarted.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert restarted.get("/authz", headers=signed("GET", "/v1/items/2")).status_code == 403  # revoked
