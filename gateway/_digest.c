@@ -595,15 +595,16 @@ parse_pairs(Pairs *p, PyObject *raw)
     return 0;
 }
 
-/* Parse the query, then the form body unless it is None: in this order, the first pair of a
- * key is the one that counts (a repeated key's first value; a query key shadows a form key). */
+/* Parse the form body unless it is None, then the query: in this order, the first pair of a
+ * key is the one that counts (a repeated key's first value; a form key shadows a query key,
+ * as the vendor's clients sign it). */
 static int
 parse_query_and_form(Pairs *p, PyObject *query, PyObject *form)
 {
-    if (parse_pairs(p, query) < 0) {
+    if (form != Py_None && parse_pairs(p, form) < 0) {
         return -1;
     }
-    return form == Py_None ? 0 : parse_pairs(p, form);
+    return parse_pairs(p, query);
 }
 
 /* Order pairs by key (code point order), then by position. Exact str never fail to compare. */
@@ -670,7 +671,7 @@ pairs_from_dict(Pairs *p, PyObject *params)
 PyDoc_STRVAR(parameters_doc,
 "parameters(query, form) -> dict\n\n"
 "The decoded parameters of ``query`` and, unless ``form`` is None, of the form body text\n"
-"``form``; a query key shadows the same form key (gateway.signing.parameters).");
+"``form``; a form key shadows the same query key (gateway.signing.parameters).");
 
 static PyObject *
 parameters_impl(PyObject *const *args, Py_ssize_t nargs)

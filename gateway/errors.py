@@ -62,6 +62,42 @@ class Verdict:
         return {name: value for name, value in params.items() if value is not None}
 
 
+INVALID_SIGNATURE = "Invalid Signature, Server StringToSign:"
+
+
+def invalid_signature_message(string_to_sign: str) -> str:
+    r"""The vendor's ``Invalid Signature, Server StringToSign:`` message, unambiguous in a header.
+
+    Line breaks are written ``#`` (the vendor's form, which its SDKs parse). Everything
+    else that is not printable ASCII is escaped, never percent-encoded: ``\\`` for a
+    backslash, ``\#`` for a literal ``#``, ``\uXXXX`` (``\UXXXXXXXX`` above U+FFFF) for a
+    character, ``\xNN`` for a byte that is not UTF-8. Percent-encoding would make a server
+    that signed ``你`` look like one that signed ``%E4%BD%A0`` — what a buggy client sends —
+    so a developer would "fix" the wrong side.
+    """
+    if string_to_sign.isascii() and "\\" not in string_to_sign and "#" not in string_to_sign:
+        if string_to_sign.replace("\n", "").isprintable():
+            return INVALID_SIGNATURE + string_to_sign.replace("\n", "#")
+    out = []
+    for char in string_to_sign:
+        code = ord(char)
+        if char == "\n":
+            out.append("#")
+        elif char == "\\":
+            out.append("\\\\")
+        elif char == "#":
+            out.append("\\#")
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02X}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(f"\\U{code:08X}")
+    return INVALID_SIGNATURE + "".join(out)
+
+
 # How each index decision reason is answered (see gateway.verifier's docstring).
 DECISION_ERRORS: dict[Reason, tuple[int, str]] = {
     Reason.UNKNOWN_KEY: (400, "Invalid AppKey"),

@@ -5,7 +5,7 @@ Pure functions, no I/O, total on hostile input:
 - Headers are (name, value) pairs or a mapping; names match case-insensitively and, when
   a header is repeated, the **first** value wins (a later copy cannot override what the
   signature covered). Items that are not (str, str) pairs are ignored; the HTTP layer
-  decodes header bytes (latin-1) before calling.
+  decodes header bytes with ``header_text`` (ASCII as is, else UTF-8) before calling.
 - Percent-decoding and body decoding use UTF-8 with ``errors="surrogateescape"``: valid
   UTF-8 gives exactly what clients sign, and invalid bytes map to lone surrogates, so the
   decoding is lossless — two different byte strings never share a StringToSign (which
@@ -14,8 +14,9 @@ Pure functions, no I/O, total on hostile input:
   closed with ``Invalid Signature``.
 - Malformed ``%`` escapes are kept literally (``urllib.parse.unquote`` semantics).
 - Parameters: query and form pieces are split on ``&`` only; empty pieces are skipped; a
-  piece without ``=`` has the empty value; the first value of a repeated key wins; a query
-  key shadows the same form key. Keys are sorted by code point.
+  piece without ``=`` has the empty value; the first value of a repeated key wins; a form
+  key shadows the same query key, as every vendor-written client signs it (the Python and
+  Java demos, the Node SDK: docs/digest-auth.md §2). Keys are sorted by code point.
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ def get_header(headers: Headers, name: str) -> str | None:
     return header_map(headers).get(name.lower())
 
 
+def header_text(raw: bytes) -> str:
+    """Decode header (or request-line) bytes as every entry point does: ASCII as is, anything
+    else as UTF-8 — what clients sign — losslessly (``surrogateescape``), so a byte that is
+    not UTF-8 can never match a signature."""
+    return raw.decode("latin-1") if raw.isascii() else raw.decode("utf-8", "surrogateescape")
+
+
 def _decode(text: str) -> str:
     """Decode ``+`` and ``%XX`` (UTF-8, lossless) in one query/form component."""
     if "+" in text:
@@ -136,9 +144,7 @@ def parameters(query: str, form: str | None) -> dict[str, str]:
     """Return the decoded parameters of the query and of the form body text, if any."""
     params = _parse(query) if query else {}
     if form is not None:
-        form_params = _parse(form)
-        form_params.update(params)  # the query value wins for a key in both
-        return form_params
+        params.update(_parse(form))  # the form value wins for a key in both (vendor clients)
     return params
 
 

@@ -38,6 +38,10 @@ Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message``
 - Empty-value spelling: the ``?empty`` StringToSign is tried first; only if it fails and some
   parameter is empty is the ``?empty=`` spelling tried. The failure message always shows the
   ``?empty`` form. Both comparisons are constant-time on bytes.
+- A key in both the query and a form body: the form's value is signed, as the vendor's clients
+  sign it; the query's copy is never tried as well (that would leave the form's copy, the
+  one the vendor's backends read, open to change). The failure message escapes non-ASCII
+  unambiguously (``gateway.errors.invalid_signature_message``).
 - Nonce: absent/empty when the API requires one, or longer than 256 characters → 400
   ``Invalid Nonce`` (at the nonce step, after the signature). A nonce sent to an API with
   ``nonce_required=False`` is still checked for replay. Nonces are remembered per AppKey for
@@ -76,7 +80,7 @@ from gateway.accelerator import (
     request_strings,
     signature_matches,
 )
-from gateway.errors import DECISION_ERRORS, Verdict, reject
+from gateway.errors import DECISION_ERRORS, Verdict, invalid_signature_message, reject
 from gateway.nonces import InMemoryNonceStore, NonceStore
 from gateway.signing import (
     DIGESTS,
@@ -239,7 +243,7 @@ class Verifier:
             if alternative is not None and not signature_matches(states, alternative, provided):
                 alternative = None
             if alternative is None:
-                message = "Invalid Signature, Server StringToSign:" + sts.replace("\n", "#")
+                message = invalid_signature_message(sts)
                 return reject(
                     400, message, None, app_id=app_id, app_key=app_key, string_to_sign=sts
                 )

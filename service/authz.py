@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from gateway.paths import InvalidPath, canonical_path
 from gateway.routing import RouteTable
+from gateway.signing import header_text
 from gateway.trust import PROOF_HEADER, ApiIdTrust
 from ledger.errors import LedgerError
 
@@ -91,8 +92,7 @@ class Router:
         return self._table.resolve(method, path)
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("latin-1") if raw.isascii() else raw.decode("utf-8", "surrogateescape")
+_text = header_text  # one decoding of header bytes for /authz and verify-request
 
 
 class AuthzEndpoint:

@@ -68,24 +68,18 @@ def check(c: Call) -> dict[str, Any]:
 def verify_request(c: Call) -> dict[str, Any]:
     """Verify a raw HTTP/1.1 request as the gateway would (its own nonce store: nothing burnt)."""
     from gateway.verifier import Verifier
-    from ledger.cli.gateway import parse_http_request
+    from ledger.cli.gateway import verify_raw_request
 
     b = c.body
     window = b.get("window", 900)
     if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 86400 * 366:
         raise InvalidInput("window must be a number of seconds (0 to 1 year)", field="window")
     raw = b["request"].encode("utf-8", "surrogatepass")
-    method, path, query, headers, body = parse_http_request(raw)
     at = _instant(b.get("at"))
     index = _index_at(c, at, b.get("at") is not None)
-    verifier = Verifier(index, window_seconds=window, clock=lambda: at)
-    v = verifier.verify(method, path, query, headers, body, b["api_id"])
-    return {
-        "accepted": v.accepted, "status": v.status, "error_message": v.error_message,
-        "reason": v.reason.value if v.reason is not None else None, "app_id": v.app_id,
-        "app_key": v.app_key, "stage": v.stage, "string_to_sign": v.string_to_sign,
-        "system_parameters": v.system_parameters(), "position": index.position,
-    }
+    data = verify_raw_request(Verifier(index, window_seconds=window, clock=lambda: at), raw, b["api_id"])
+    data["position"] = index.position
+    return data
 
 
 # -- audit queries (projections.temporal*, the same answers as `authledger who-could-call` ...) --

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import click
 
+from gateway.signing import header_text
 from ledger import rules
 from ledger.cli.main import emit, global_options, settings
 from ledger.cli.secret_input import secret_option
@@ -105,7 +106,9 @@ def parse_http_request(raw: bytes) -> tuple[str, str, str, list[tuple[str, str]]
         head, body = raw[:lf], raw[lf + 2 :]
     else:
         head, body = raw.rstrip(b"\r\n"), b""
-    lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
+    # Each line decoded as /authz decodes header bytes (ASCII as is, else UTF-8), so a
+    # request signed over a UTF-8 header verifies here exactly as it does at the gateway.
+    lines = [header_text(line) for line in head.replace(b"\r\n", b"\n").split(b"\n")]
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[0].isalpha() or not parts[2].startswith("HTTP/") or not parts[1]:
         raise InvalidInput("malformed request line (want: METHOD /path?query HTTP/1.1)", field="request")
@@ -143,30 +146,43 @@ def verify_request(api_id: str, file: IO[bytes] | None, at: str | None, window: 
     raw = stream.read(MAX_REQUEST_BYTES + 1)
     if len(raw) > MAX_REQUEST_BYTES:
         raise InvalidInput("request larger than 16 MiB", field="request")
-    method, path, query, headers, body = parse_http_request(raw)
     ledger = settings().ledger()
     if instant is None:
         index = AuthIndex.build(ledger)
     else:  # the gateway's clock at T sees the ledger as it stood at T
         index = AuthIndex.build(ledger, until_time=datetime.fromtimestamp(instant, UTC))
     clock = (lambda: instant) if instant is not None else time.time
-    verdict = Verifier(index, window_seconds=window, clock=clock).verify(method, path, query, headers, body, api_id)
-    data = {
-        "accepted": verdict.accepted,
-        "status": verdict.status,
-        "error_message": verdict.error_message,
-        "reason": verdict.reason.value if verdict.reason is not None else None,
-        "app_id": verdict.app_id,
-        "app_key": verdict.app_key,
-        "stage": verdict.stage,
-        "string_to_sign": verdict.string_to_sign,
-    }
+    data = verify_raw_request(Verifier(index, window_seconds=window, clock=clock), raw, api_id)
     emit(data, _human_verdict)
+
+
+def verify_raw_request(verifier: Any, raw: bytes, api_id: str) -> dict[str, Any]:
+    """Verify a raw HTTP/1.1 request as /authz does: header bytes decoded alike, the path
+    made canonical (or refused with 400 ``Invalid Url``), then the verifier; the answer with
+    the system parameters (CaAppExtInfo …) the backend would be sent."""
+    from gateway.paths import InvalidPath, canonical_path
+
+    method, path, query, headers, body = parse_http_request(raw)
+    try:
+        path = canonical_path(path)
+    except InvalidPath:
+        return {"accepted": False, "status": 400, "error_message": "Invalid Url", "reason": "invalid_path",
+                "app_id": None, "app_key": None, "stage": None, "string_to_sign": None,
+                "system_parameters": {}}
+    v = verifier.verify(method, path, query, headers, body, api_id)
+    return {
+        "accepted": v.accepted, "status": v.status, "error_message": v.error_message,
+        "reason": v.reason.value if v.reason is not None else None, "app_id": v.app_id,
+        "app_key": v.app_key, "stage": v.stage, "string_to_sign": v.string_to_sign,
+        "system_parameters": v.system_parameters(),
+    }
 
 
 def _human_verdict(d: dict[str, Any]) -> str:
     rows = [("accepted", d["accepted"]), ("status", d["status"]), ("error message", d["error_message"]),
             ("reason", d["reason"]), ("app_id", d["app_id"]), ("app_key", d["app_key"]), ("stage", d["stage"])]
+    rows += [(f"forwards {name}", value) for name, value in d["system_parameters"].items()
+             if name not in ("CaAppId", "CaAppKey", "CaStage")]
     text = block(rows)
     if d["string_to_sign"] is not None:
         sts = "\n".join("    " + line for line in d["string_to_sign"].split("\n"))

@@ -15,15 +15,17 @@ from aliyun_api_gateway import ApiGatewayClient, ApiGatewayRequest
 from tests.projections.conftest import World, at
 
 
-def raw_request(world: World, *, query: dict[str, str], nonce: str = "n-1", crlf: bool = True) -> bytes:
+def raw_request(world: World, *, query: dict[str, str], nonce: str = "n-1", crlf: bool = True,
+                headers: dict[str, str] | None = None, signed: tuple[str, ...] = ()) -> bytes:
     client = ApiGatewayClient("http://gw.example.com", world.app_key, world.app_secret)
-    s = client.sign(ApiGatewayRequest(method="GET", path="/v1/items", query=query),
+    s = client.sign(ApiGatewayRequest(method="GET", path="/v1/items", query=query, headers=headers or {},
+                                      additional_signed_headers=signed),
                     timestamp=int(at(30).timestamp() * 1000), nonce=nonce)
     url = urlsplit(s.url)
     nl = "\r\n" if crlf else "\n"
     lines = [f"GET {url.path}?{url.query} HTTP/1.1", "Host: gw.example.com"]
     lines += [f"{k}: {v}" for k, v in s.headers.items()]
-    return (nl.join(lines) + nl + nl).encode()
+    return (nl.join(lines) + nl + nl).encode()  # UTF-8, as a client sends a non-ASCII header
 
 
 def test_check_allowed_human_and_json(world: World, run: Any) -> None:
@@ -85,6 +87,35 @@ def test_verify_request_accepts_a_client_signed_request(world: World, run: Any, 
     assert j["string_to_sign"].startswith("GET\n")
 
 
+def test_verify_request_decodes_a_utf8_header_as_authz_does(world: World, run: Any, tmp_path: Path) -> None:
+    """A request signed over a UTF-8 header value passes /authz (header bytes: ASCII as is,
+    else UTF-8); the CLI read them as latin-1 and answered Invalid Signature for it."""
+    f = tmp_path / "req.http"
+    f.write_bytes(raw_request(world, query={"a": "1"}, headers={"X-Note": "李雷 & 韩梅梅"}, signed=("X-Note",)))
+    j = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat(), "--json").json
+    assert (j["accepted"], j["error_message"]) == (True, None)
+    assert "x-note:李雷 & 韩梅梅\n" in j["string_to_sign"].lower()
+
+
+def test_verify_request_shows_what_the_backend_is_sent(world: World, run: Any, tmp_path: Path) -> None:
+    f = tmp_path / "req.http"
+    f.write_bytes(raw_request(world, query={"a": "1"}))
+    j = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat(), "--json").json
+    assert j["system_parameters"] == {"CaAppId": world.app_id, "CaAppKey": world.app_key, "CaStage": "RELEASE",
+                                      "CaAppExtInfo": '{"tenant":"shop"}'}
+    r = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat())
+    assert "forwards CaAppExtInfo:" in r.out and '{"tenant":"shop"}' in r.out
+
+
+def test_verify_request_refuses_a_path_authz_refuses(world: World, run: Any, tmp_path: Path) -> None:
+    """Attack: a path the router would see differently from the backend (`..%2F`): /authz
+    answers 400 Invalid Url before any signature check, and so does verify-request."""
+    f = tmp_path / "req.http"
+    f.write_bytes(raw_request(world, query={"a": "1"}).replace(b"GET /v1/items?", b"GET /v1/items/..%2F..%2Fadmin?"))
+    j = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat(), "--json").json
+    assert (j["accepted"], j["status"], j["error_message"]) == (False, 400, "Invalid Url")
+
+
 def test_verify_request_reads_stdin_with_lf_lines(world: World, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = raw_request(world, query={"a": "1"}, crlf=False)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
@@ -98,6 +129,7 @@ def test_verify_request_denied_prints_status_message_and_string_to_sign(world: W
     j = run("verify-request", "--api", world.api_id, str(f), "--at", at(30).isoformat(), "--json").json
     assert (j["accepted"], j["status"]) == (False, 400)
     assert j["error_message"] == "Invalid Signature, Server StringToSign:" + j["string_to_sign"].replace("\n", "#")
+    assert j["system_parameters"] == {}
     assert "a=2" in j["string_to_sign"] and world.app_secret not in str(j)
     late = run("verify-request", "--api", world.api_id, str(f), "--json")  # now: far outside the window
     assert late.code == 0 and late.json["error_message"] == "Timestamp Expired"

@@ -68,6 +68,28 @@ def test_failures_carry_the_tables_status_and_message(client: TestClient, shop: 
     assert (r.status_code, r.headers["x-ca-error-message"]) == (404, "Invalid Url")
 
 
+def test_a_non_ascii_string_to_sign_is_shown_escaped_not_percent_encoded(
+    client: TestClient, shop: dict[str, str]
+) -> None:
+    """A server StringToSign holding 你 reached the client as %E4%BD%A0 — what a buggy client
+    signs — so developers "fixed" correct clients. It is now \\u4F60, which no client signs."""
+    headers = signed("GET", "/v1/items/1?q=你", secret="WrongSecret-0123456789abcdef")
+    r = client.get("/authz", headers=headers)
+    message = r.headers["x-ca-error-message"]
+    assert r.status_code == 400 and message.endswith("/v1/items/1?q=\\u4F60") and "%E4" not in message
+
+
+def test_verify_request_over_http_decodes_utf8_headers_and_shows_the_extension(
+    acme: Admin, client: TestClient, shop: dict[str, str]
+) -> None:
+    s = ApiGatewayClient("http://gw.example.com", KEY, SECRET).sign(ApiGatewayRequest(
+        method="GET", path="/v1/items/5", headers={"X-Note": "李雷"}, additional_signed_headers=("X-Note",)))
+    lines = ["GET /v1/items/5 HTTP/1.1", "Host: gw.example.com", *(f"{k}: {v}" for k, v in s.headers.items())]
+    r = acme.post("/v1/verify-request", {"api_id": shop["api"], "request": "\r\n".join(lines) + "\r\n\r\n"})
+    assert r.status_code == 200 and r.json()["accepted"] is True, r.json()
+    assert r.json()["system_parameters"]["CaAppExtInfo"] == '{"tenant":"shop"}'
+
+
 def test_auth_request_mode_answers_401_or_403_with_the_real_status_in_a_header(
     client: TestClient, shop: dict[str, str]
 ) -> None:
