@@ -57,7 +57,7 @@ from ledger.errors import (
     NotPermitted,
 )
 from ledger.positions import position_of
-from ledger.store import StoreUnavailable
+from ledger.store import StoreUnavailable, full_disk_error, is_disk_full
 from ledger.transcoder import MsgpackTranscoder
 
 T = TypeVar("T")
@@ -261,6 +261,8 @@ class LedgerCore(Application[UUID]):
                 # "database is locked" past the busy timeout, PostgreSQL restarting). The
                 # save retries on its own (_store); nothing was written by this attempt, so
                 # re-running the command on fresh state is safe; bounded in time.
+                if is_disk_full(e, self._db_file()):  # waiting will not make room
+                    raise full_disk_error(self._db_file(), wrote=True) from None
                 if time.monotonic() >= deadline:
                     raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; retry the command") from None
                 time.sleep(random.uniform(0.05, 0.25))
@@ -317,6 +319,7 @@ class LedgerCore(Application[UUID]):
         """
         deadline = time.monotonic() + STORE_RETRY_SECONDS
         objs: tuple[Any, ...] = aggregates  # the save collects (and clears) their pending events
+        unknown = False  # an earlier attempt's outcome is unknown (its answer was lost)
         while True:
             try:
                 try:
@@ -329,11 +332,23 @@ class LedgerCore(Application[UUID]):
                     self._wake_listeners(position)  # as a save that heard its answer would
                     return position
             except _STORE_ERRORS as e:
+                # A full disk is an answer, not a lost one: the store rolled the transaction
+                # back. Unless an earlier attempt's outcome is unknown, nothing was applied.
+                if is_disk_full(e, self._db_file()):
+                    if not unknown:
+                        raise full_disk_error(self._db_file(), wrote=True) from None
+                    raise StoreUnavailable("event store unavailable: the disk is full; the command may or may "
+                                           "not have been applied: retry it with an idempotency key") from None
+                unknown = True
                 if time.monotonic() >= deadline:
                     raise StoreUnavailable(f"event store unavailable: {_one_line(e)}; the command may or may "
                                            "not have been applied: retry it with an idempotency key") from None
                 time.sleep(random.uniform(0.05, 0.25))
                 objs = tuple(events)
+
+    def _db_file(self) -> str | None:
+        """The SQLite file of this ledger (None on PostgreSQL or in memory)."""
+        return self.env.get("SQLITE_DBNAME")
 
     def _committed(self, events: list[Any]) -> int | None:
         """The last event's position if all ``events`` are stored exactly as given, else None."""

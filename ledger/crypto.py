@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
@@ -163,15 +164,23 @@ def load_key(db_path: str | None, *, key_file: str | None = None, create: bool =
         if not create:
             raise SecretKeyError(f"no secret key: {path} does not exist and {KEY_ENV} is unset") from None
     key = os.urandom(32)
+    # Written whole to a private temporary file, then linked into place: another process never
+    # reads a half-written key, and a write that fails (a full disk) leaves no empty key file.
+    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(base64.b64encode(key) + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     except FileExistsError:
         # Another process created it first: use theirs.
         return load_key(db_path, key_file=key_file, create=False)
     except OSError as e:
-        raise InvalidInput(f"cannot create key file {path}: {e.strerror}") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(base64.b64encode(key) + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
+        raise InvalidInput(f"cannot create key file {path}: {e.strerror}; nothing was created") from None
     return key

@@ -44,6 +44,89 @@ class StoreUnavailable(LedgerError):
     code = "store_unavailable"
 
 
+class StoreFull(StoreUnavailable):
+    """The disk holding the event store is full. A write refused so is known not to have
+    been applied (SQLite and PostgreSQL roll the transaction back); reads that need no
+    space still answer. Exit 7, HTTP 503 ``store_full``."""
+
+    code = "store_full"
+
+
+# Below this many bytes free, a store error ("disk I/O error" when SQLite cannot grow its
+# -shm file, "database or disk is full") is read as a full disk.
+FULL_DISK_BYTES = 1 << 20
+
+
+def _free_bytes(path: str | None) -> int | None:
+    import shutil
+
+    if not path or path == ":memory:" or is_url(path):
+        return None
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(path)) or ".").free
+    except OSError:
+        return None
+
+
+def is_disk_full(e: BaseException, path: str | None = None) -> bool:
+    """Tell whether a store error means the disk is full (SQLite's, eventsourcing's wrapper
+    of it, psycopg's DiskFull from a PostgreSQL server, an OSError ENOSPC)."""
+    import errno
+
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return True
+        if getattr(cause, "sqlstate", None) in ("53100", "53000") or getattr(
+            getattr(cause, "diag", None), "sqlstate", None
+        ) in ("53100",):
+            return True
+        text = str(cause).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return True
+        if "disk i/o error" in text:  # SQLite could not create or grow its -shm / -wal file
+            free = _free_bytes(path)
+            if free is not None and free < FULL_DISK_BYTES:
+                return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def full_disk_error(path: str | None, *, wrote: bool) -> StoreFull:
+    """The StoreFull to raise: for a write, that nothing was applied; for a read, why."""
+    where = f" holding {path}" if path and not is_url(path) else ""
+    free = _free_bytes(path)
+    room = f" ({free:,} bytes free)" if free is not None else ""
+    if wrote:
+        return StoreFull(f"the disk{where} is full{room}: nothing was applied; free some space and "
+                         "run the command again")
+    return StoreFull(f"the disk{where} is full{room}: nothing was written; SQLite needs a little "
+                     "space even to read (its -shm and -wal files): free some space, or read a "
+                     "copy of the ledger on another disk")
+
+
+def store_failure(e: BaseException, path: str | None) -> StoreUnavailable | None:
+    """The error to answer for an exception a read met in the store — unreachable, locked or
+    full (eventsourcing's or sqlite3's errors) — or None when ``e`` is not one (a bug)."""
+    import sqlite3
+
+    if isinstance(e, sqlite3.OperationalError):
+        text = str(e)
+        if not ("locked" in text or "busy" in text or "disk" in text):
+            return None
+    else:
+        import sys
+
+        mod = sys.modules.get("eventsourcing.persistence")
+        if mod is None or not isinstance(e, (mod.OperationalError, mod.InterfaceError)):
+            return None
+    if is_disk_full(e, path):
+        return full_disk_error(path, wrote=False)
+    return StoreUnavailable(f"event store unavailable: {' '.join(str(e).split())[:200]}; retry the command")
+
+
 def is_url(target: str | None) -> bool:
     return bool(target) and target.split(":", 1)[0].lower() in SCHEMES  # type: ignore[union-attr]
 

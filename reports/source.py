@@ -55,6 +55,10 @@ def open_queries(db: str | None = None, from_export: str | None = None) -> Audit
     try:
         store, log = open_index(path)
     except sqlite3.DatabaseError as e:
+        from ledger.store import full_disk_error, is_disk_full
+
+        if is_disk_full(e, path):
+            raise full_disk_error(path, wrote=False) from None
         raise InvalidInput(f"cannot read ledger database {path}: {e}", field="db") from None
     return AuditQueries(store, LedgerEvents(log))
 

@@ -193,6 +193,13 @@ async def _too_large(_request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
+    from ledger.store import store_failure
+
+    service = getattr(request.app.state, "service", None)
+    failure = store_failure(exc, getattr(service, "db_path", None))
+    if failure is not None:  # the store is away, locked or full: one line, no traceback
+        error_logger.warning("%s %s: %s", request.method, request.url.path, failure.message)
+        return JSONResponse(failure.to_dict(), status_code=failure.http_status)
     error_logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": "internal_error", "message": "internal error"}, status_code=500)
 

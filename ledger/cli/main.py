@@ -49,7 +49,9 @@ class Settings:
         """The store to use: a SQLite path or a postgresql:// URL (see ledger/store.py)."""
         from ledger.store import resolve
 
-        return resolve(self.db, self.database_url)
+        target = resolve(self.db, self.database_url)
+        _opened[:] = [target]  # for the error handler's full-disk message
+        return target
 
     def ledger(self, role: str = "cli", *, create: bool = False) -> Any:
         """The ledger, opened on first use (``role`` sizes a PostgreSQL connection pool).
@@ -242,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     global _argv
     _argv = list(sys.argv[1:] if argv is None else argv)
+    _opened.clear()
     _fresh.clear()
     try:
         try:
@@ -268,10 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback
         if os.environ.get("AUTHLEDGER_DEBUG"):
             raise
-        if _store_error(e):  # a read met an unreachable or locked store (writes retry first)
-            from ledger.store import StoreUnavailable
+        from ledger.store import store_failure
 
-            u = StoreUnavailable(f"event store unavailable: {' '.join(str(e).split())[:200]}; retry the command")
+        u = store_failure(e, _db_target())  # a read met an unreachable, locked or full store
+        if u is not None:  # (writes retry first and raise their own)
             _fail(u.message, u.exit_code, u.to_dict())
         _fail(f"internal error: {type(e).__name__} (set AUTHLEDGER_DEBUG=1 for details)", 1)
     return 0
@@ -280,14 +283,12 @@ def main(argv: list[str] | None = None) -> int:
 _argv: list[str] = []
 
 
-def _store_error(e: BaseException) -> bool:
-    """The store's connection or lock errors (eventsourcing's or sqlite3's), not our bugs."""
-    import sqlite3
+_opened: list[str] = []  # the store the running command opened
 
-    if isinstance(e, sqlite3.OperationalError):
-        return "locked" in str(e) or "busy" in str(e)
-    mod = sys.modules.get("eventsourcing.persistence")
-    return mod is not None and isinstance(e, (mod.OperationalError, mod.InterfaceError))
+
+def _db_target() -> str | None:
+    """The store this command opened, if it got that far (for the full-disk message)."""
+    return _opened[-1] if _opened else None
 
 
 def _fail(message: str, code: int, payload: dict[str, Any] | None = None) -> None:
