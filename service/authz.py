@@ -16,8 +16,12 @@ gateway says ``X-Authz-Mode: auth_request`` a failure is answered 401 (when the 
 status is 401) or 403, and the shipped nginx config turns ``X-Ca-Error-Status`` back into
 the client's status (examples/nginx/authledger.conf, docs/gateway.md).
 
-Body integrity: in ``auth_request`` mode nginx sends no body, so the verifier is given
-none; see docs/gateway.md for what that means for Content-MD5 and form bodies.
+``X-Authz-Mode: forward_auth`` (Caddy's ``forward_auth``, examples/caddy/Caddyfile): no body
+either, but the real status is answered, since Caddy hands any non-2xx answer to the client.
+
+Body integrity: in ``auth_request`` and ``forward_auth`` mode the gateway sends no body, so
+the verifier is given none; see docs/gateway.md for what that means for Content-MD5 and
+form bodies.
 
 Header values are sent as printable ASCII: anything else (non-ASCII text in an extension,
 a CR from ``%0D`` in a StringToSign) is percent-encoded as UTF-8.
@@ -105,7 +109,7 @@ class AuthzEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         original_method = original_uri = api_id = proof = None
-        auth_request = False
+        auth_request = no_body = False
         headers: list[tuple[str, str]] = []
         for name, value in scope["headers"]:
             if name in _GATEWAY_HEADERS:
@@ -114,7 +118,9 @@ class AuthzEndpoint:
                 elif name == b"x-original-uri":
                     original_uri = _text(value)
                 else:
-                    auth_request = value.lower() == b"auth_request"
+                    mode = value.lower()
+                    auth_request = mode == b"auth_request"
+                    no_body = auth_request or mode == b"forward_auth"
                 continue
             if name == b"x-ca-api-id":
                 api_id = _text(value).strip() or None
@@ -144,7 +150,7 @@ class AuthzEndpoint:
             api_id = None  # a client's X-Ca-Api-Id never chooses the API
 
         body: bytes | None = None
-        if not auth_request:
+        if not no_body:
             chunks = []
             more = True
             try:
@@ -169,7 +175,7 @@ class AuthzEndpoint:
             return
         try:
             verdict = service.verifier.verify(
-                method, path, query, headers, body, api_id, body_forwarded=not auth_request
+                method, path, query, headers, body, api_id, body_forwarded=not no_body
             )
         except Exception:  # the nonce store or the index failed: infrastructure, not input
             log.exception("authz: verification failed for API %s", api_id)
@@ -188,8 +194,9 @@ class AuthzEndpoint:
             out.append((b"x-ca-key", header_value(verdict.app_key)))
         if verdict.stage is not None:
             out.append((b"x-ca-stage", verdict.stage.encode()))
-        if verdict.extension:
-            out.append((b"caappextinfo", header_value(verdict.extension)))
+        # Always sent, empty when the app has none: a gateway that copies it (Caddy's
+        # copy_headers) must replace a client's own CaAppExtInfo, never keep or invent one.
+        out.append((b"caappextinfo", header_value(verdict.extension) if verdict.extension else b""))
         await send({"type": "http.response.start", "status": 200, "headers": out})
         await send({"type": "http.response.body", "body": b""})
 

@@ -21,6 +21,8 @@ from typing import Any, Self
 REPO = Path(__file__).resolve().parents[2]
 NGINX_CONF = REPO / "examples" / "nginx" / "authledger.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+CADDY_CONF = REPO / "examples" / "caddy" / "Caddyfile"
+CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 TEST_KEY_B64 = base64.b64encode(bytes(range(32))).decode()
 
 
@@ -202,3 +204,44 @@ def nginx(prefix: Path, authledger: int, backend: int, **kw: Any) -> Iterator[in
         yield port
     finally:
         stop(proc)
+
+
+def caddy_conf(prefix: Path, listen: int, authledger: int, backend: int, conf: Path = CADDY_CONF) -> Path:
+    """The shipped Caddyfile with the test's ports."""
+    shipped = conf.read_text()
+    assert shipped.count(":8000 {") == 1 and "127.0.0.1:8080" in shipped and "127.0.0.1:9000" in shipped
+    shipped = (shipped.replace(":8000 {", f":{listen} {{")
+               .replace("127.0.0.1:8080", f"127.0.0.1:{authledger}")
+               .replace("127.0.0.1:9000", f"127.0.0.1:{backend}"))
+    prefix.mkdir(parents=True, exist_ok=True)
+    path = prefix / "Caddyfile"
+    path.write_text(shipped)
+    return path
+
+
+@contextmanager
+def caddy(prefix: Path, authledger: int, backend: int, **kw: Any) -> Iterator[int]:
+    """Caddy (foreground) with the shipped Caddyfile; yields its port."""
+    port = free_port()
+    conf = caddy_conf(prefix, port, authledger, backend, **kw)
+    env = {**os.environ, "HOME": str(prefix), "XDG_DATA_HOME": str(prefix / "data"),
+           "XDG_CONFIG_HOME": str(prefix / "config")}
+    log = open(prefix / "caddy.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([CADDY, "run", "--config", str(conf), "--adapter", "caddyfile"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("caddy exited: " + (prefix / "caddy.log").read_text()[-2000:])
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        stop(proc)
+        log.close()

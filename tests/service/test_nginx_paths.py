@@ -1,7 +1,7 @@
-"""Through real nginx: no encoding of a path reaches a protected backend path, and a client's
-X-Ca-Api-Id never chooses the API.
+"""Through real nginx and real Caddy: no encoding of a path reaches a protected backend path,
+and a client's X-Ca-Api-Id never chooses the API.
 
-nginx (the shipped config) → `authledger serve` → a backend that serves both the granted
+nginx or Caddy (the shipped configs, examples/) → `authledger serve` → a backend that serves both the granted
 ``/v1/weather/{city}`` and a protected ``/v1/admin/{op}`` (registered, granted to nobody).
 Every request is signed by an app granted the weather API, over the raw path and over its
 decoded form; the backend records every path it receives, and none may mean /v1/admin.
@@ -35,7 +35,7 @@ from tests.service import harness
 KEY, SECRET = "weather-key-0001", "WeatherSecret-0123456789abcdef"
 GATEWAY_SECRET = "gw-proof-0123456789abcdef-xyz"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(harness.NGINX), reason="nginx is installed by scripts/test")
+PROXIES = ("nginx", "caddy")  # both installed by scripts/test
 
 
 class Backend:
@@ -44,6 +44,7 @@ class Backend:
     def __init__(self) -> None:
         self.port = harness.free_port()
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,6 +52,7 @@ class Backend:
 
             def do_GET(self) -> None:
                 backend.paths.append(self.path)
+                backend.headers.append({k.lower(): v for k, v in self.headers.items()})
                 data = json.dumps({"path": self.path}).encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
@@ -73,6 +75,7 @@ class Backend:
 class Site:
     port: int
     backend: Backend
+    proxy: str
     ids: dict[str, str] = field(default_factory=dict)
 
 
@@ -120,16 +123,21 @@ def _means_admin(path: str) -> bool:
     return posixpath.normpath(path).lower().startswith("/v1/admin")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp: Path = tmp_path_factory.mktemp("paths")
+def _proxy(name: str, prefix: Path, admin_port: int, backend_port: int, **kw: Any) -> Any:
+    return (harness.nginx if name == "nginx" else harness.caddy)(prefix, admin_port, backend_port, **kw)
+
+
+@pytest.fixture(scope="module", params=PROXIES)
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    proxy: str = request.param
+    tmp: Path = tmp_path_factory.mktemp(f"paths-{proxy}")
     db = str(tmp / "ledger.db")
     token = harness.cli(db, "token", "create", "--account", "acme")["token"]
     backend = Backend()
     try:
         with mock.patch.dict(os.environ, {"AUTHLEDGER_GATEWAY_SECRET": GATEWAY_SECRET}), \
                 harness.serve(db) as admin_port, \
-                harness.nginx(tmp / "nginx", admin_port, backend.port) as port:
+                _proxy(proxy, tmp / proxy, admin_port, backend.port) as port:
             ids = {
                 "weather": _admin(admin_port, token, "/v1/apis",
                                   {"name": "weather", "method": "GET", "path": "/v1/weather/{city}"})["api_id"],
@@ -139,7 +147,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                               {"name": "weatherApp", "app_key": KEY, "app_secret": SECRET})["app_id"],
             }
             _admin(admin_port, token, "/v1/grants", {"app_id": ids["app"], "api_id": ids["weather"], "stage": "RELEASE"})
-            s = Site(port, backend, ids)
+            s = Site(port, backend, proxy, ids)
             s.ids["admin_port"] = str(admin_port)
             yield s
     finally:
@@ -163,6 +171,16 @@ def test_control_the_granted_path_reaches_the_backend_and_the_protected_one_is_r
     assert site.backend.paths[-1] == "/v1/weather/paris"
     status, headers = _send(site.port, "/v1/admin/drop", _signed("/v1/admin/drop"))
     assert (status, headers["x-ca-error-message"]) == (403, "Unauthorized")
+
+
+def test_a_client_cannot_forge_what_the_backend_learns_about_the_caller(site: Site) -> None:
+    """Attack: a client sends its own X-Ca-App-Id and CaAppExtInfo (the weather app has no
+    extension, so the check sends none): the backend must only see what the check set."""
+    forged = [*_signed("/v1/weather/rome"), ("X-Ca-App-Id", "someone-else"), ("CaAppExtInfo", '{"admin":true}')]
+    assert _send(site.port, "/v1/weather/rome", forged)[0] == 200
+    seen = site.backend.headers[-1]
+    assert seen["x-ca-app-id"] == site.ids["app"] and seen["x-ca-key"] == KEY and seen["x-ca-stage"] == "RELEASE"
+    assert "caappextinfo" not in seen or seen["caappextinfo"] == ""
 
 
 def test_an_encoded_path_is_signed_and_routed_in_its_decoded_form(site: Site) -> None:
@@ -231,14 +249,22 @@ def test_client_x_ca_api_id_sent_straight_to_authz_does_not_choose_the_api(site:
     assert _send(port, "/authz", headers)[0] == 200
 
 
-def test_a_location_pinned_by_nginx_with_the_proof_names_the_api(site: Site, tmp_path: Path) -> None:
-    shipped = harness.NGINX_CONF.read_text()
-    pinned = (shipped.replace('set $authledger_api_id "";', f'set $authledger_api_id "{site.ids["weather"]}";')
-              .replace('proxy_set_header X-Authz-Gateway-Secret "";',
-                       f'proxy_set_header X-Authz-Gateway-Secret "{GATEWAY_SECRET}";'))
-    assert pinned.count(site.ids["weather"]) == 1 and GATEWAY_SECRET in pinned
-    conf = tmp_path / "pinned.conf"
+def test_a_location_pinned_by_the_gateway_with_the_proof_names_the_api(site: Site, tmp_path: Path) -> None:
+    api = site.ids["weather"]
+    if site.proxy == "nginx":
+        shipped = harness.NGINX_CONF.read_text()
+        pinned = (shipped.replace('set $authledger_api_id "";', f'set $authledger_api_id "{api}";')
+                  .replace('proxy_set_header X-Authz-Gateway-Secret "";',
+                           f'proxy_set_header X-Authz-Gateway-Secret "{GATEWAY_SECRET}";'))
+        conf = tmp_path / "pinned.conf"
+    else:
+        shipped = harness.CADDY_CONF.read_text()
+        pinned = shipped.replace("header_up X-Authz-Mode forward_auth\n", "header_up X-Authz-Mode forward_auth\n"
+                                 f"\t\t\theader_up X-Ca-Api-Id {api}\n"
+                                 f"\t\t\theader_up X-Authz-Gateway-Secret {GATEWAY_SECRET}\n")
+        conf = tmp_path / "Caddyfile.pinned"
+    assert pinned.count(api) == 1 and GATEWAY_SECRET in pinned
     conf.write_text(pinned)
-    with harness.nginx(tmp_path / "nginx", int(site.ids["admin_port"]), site.backend.port, conf=conf) as port:
+    with _proxy(site.proxy, tmp_path / site.proxy, int(site.ids["admin_port"]), site.backend.port, conf=conf) as port:
         assert _send(port, "/legacy/forecast", _signed("/legacy/forecast"))[0] == 200
         assert site.backend.paths[-1] == "/legacy/forecast"
