@@ -42,7 +42,13 @@ Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message``
   ``Invalid Nonce`` (at the nonce step, after the signature). A nonce sent to an API with
   ``nonce_required=False`` is still checked for replay. Nonces are remembered per AppKey for
   ``2 * window_seconds + 1`` s (a request stamped ``window`` seconds in the future stays
-  acceptable for ``2 * window``, inclusive). ``nonce_store=None`` → a private ``InMemoryNonceStore``.
+  acceptable for ``2 * window``, inclusive). ``nonce_store=None`` → a private ``InMemoryNonceStore``
+  without a fence (servers pass one fenced at their start: service.app).
+- Replay fence: a request with a nonce whose timestamp is before the store's ``fence``
+  (the process start for a process-local store, the current Redis epoch for the shared
+  one) → 400 ``Timestamp Expired``, at the nonce step: its nonce may have been used
+  where the store cannot see it (before a restart, before Redis lost its data). One float
+  compare; requests without a nonce have no replay protection to fence.
 - Index decisions: APP_DISABLED → 403 ``App Disabled``; APP_DELETED and UNKNOWN_KEY → 400
   ``Invalid AppKey`` (a deleted app's key is as good as unknown; reason keeps the truth);
   NOT_AUTHORIZED and STAGE_NOT_AUTHORIZED → 403 ``Unauthorized``; AUTHORIZATION_EXPIRED →
@@ -260,7 +266,19 @@ class Verifier:
                     stage=stage,
                     string_to_sign=sts,
                 )
-            if self._nonces.seen(app_key, nonce, self._nonce_ttl, now):
+            nonces = self._nonces
+            used = nonces.seen(app_key, nonce, self._nonce_ttl, now)
+            if stamp < nonces.fence:  # the replay fence: see gateway.nonces
+                return reject(
+                    400,
+                    "Timestamp Expired",
+                    None,
+                    app_id=app_id,
+                    app_key=app_key,
+                    stage=stage,
+                    string_to_sign=sts,
+                )
+            if used:
                 return reject(
                     400,
                     "Nonce Used",

@@ -161,9 +161,9 @@ def test_two_serve_processes_with_redis_share_nonces(ledger: Ledger, db_path: st
                               path_pattern="/items/{id}").ids["api_id"]
     app_id, key, secret = world["apps"][0]
     ledger.grant("acme", app_id, api, "RELEASE")
-    headers = sign_headers("GET", "http://gw/items/1", key, secret)
     with serve(db_path, "--redis", redis_server.url, "--no-access-log") as first, \
             serve(db_path, "--redis", redis_server.url, "--no-access-log") as second:
+        headers = sign_headers("GET", "http://gw/items/1", key, secret)  # after the nonce epoch began
         assert _authz(first, headers) == (200, None, app_id)
         # Check the replay to the other process is refused: the nonce is in Redis, not in memory
         assert _authz(second, headers)[:2] == (400, "Nonce Used")
