@@ -19,11 +19,13 @@ gateway, since they all read the same key.
 
 A failover to a replica keeps the replicated epoch key while losing the nonces written
 last, so the store also watches the server's identity: ``INFO server``'s ``run_id``
-(new on every restart and different on every replica), checked at most every
-``identity_every`` seconds (default 1) and at once after a Redis error. When it changes,
-the store writes a new epoch (its clock now), fencing every gateway. A server restarted
-*with* its data (RDB/AOF) changes its run_id too: the fence is then conservative (the
-last second of an AOF may be lost anyway).
+(new on every restart and different on every replica), read on **every new connection**
+before it carries a command (redis-py's ``redis_connect_func`` hook: a reconnect after a
+failover, transparent retries included, is checked before its first claim) and at most
+every ``identity_every`` seconds on the connections in use (a proxy that switches servers
+behind a kept connection). When it changes, the store writes a new epoch (its clock now),
+fencing every gateway. A server restarted *with* its data (RDB/AOF) changes its run_id
+too: the fence is then conservative (the last second of an AOF may be lost anyway).
 """
 
 from __future__ import annotations
@@ -70,9 +72,11 @@ class RedisNonceStore:
         self.fence = -math.inf  # known after the first claim
         self.run_id: str | None = None  # the Redis server's identity last seen
         self._check_at = 0.0  # monotonic time of the next identity check
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _server may open a connection, whose hook calls it again
         self._claim = client.register_script(CLAIM) if client is not None else None
         if client is not None:
+            # Every new connection of this client says which server it reached before use.
+            client.connection_pool.connection_kwargs["redis_connect_func"] = self._on_connect
             try:  # start the epoch now if Redis has none, so requests signed from now on pass
                 self.check_identity()
             except Exception as e:  # noqa: BLE001 - Redis down at start: the first request retries
@@ -111,23 +115,42 @@ class RedisNonceStore:
         # An epoch going backwards (someone wrote an older one) never lowers the fence.
 
     def check_identity(self) -> None:
-        """Compare the server's run_id with the last one seen; a new server gets a new epoch."""
+        """Compare the server's run_id with the last one seen (on a pooled connection)."""
+        if time.monotonic() < self._check_at:
+            return
+        try:
+            info = self.client.info("server")
+        except Exception:
+            self._check_at = 0.0
+            raise
+        run_id = str(info.get("run_id", "")) if isinstance(info, dict) else ""
+        self._server(run_id, lambda *args: self.client.execute_command(*args))
+        self._check_at = time.monotonic() + self.identity_every
+
+    def _on_connect(self, connection: Any) -> None:
+        """redis-py's connect hook: the usual handshake, then the server's identity."""
+        connection.on_connect()
+        connection.send_command("INFO", "server")
+        raw = connection.read_response()
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        run_id = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                       if line.startswith("run_id:")), "")
+
+        def command(*args: Any) -> Any:
+            connection.send_command(*args)
+            return connection.read_response()
+
+        self._server(run_id, command)
+
+    def _server(self, run_id: str, command: Any) -> None:
+        """A server answered with ``run_id``: start an epoch if none, a new one if it changed."""
         with self._lock:
-            if time.monotonic() < self._check_at:
-                return
-            try:
-                info = self.client.info("server")
-            except Exception:
-                self._check_at = 0.0
-                raise
-            run_id = str(info.get("run_id", "")) if isinstance(info, dict) else ""
             if self.run_id is None:  # the first look: a Redis without an epoch starts one now
-                self.client.set(self.epoch_key, int(self.clock() * 1000), nx=True)
+                command("SET", self.epoch_key, int(self.clock() * 1000), "NX")
             elif run_id != self.run_id:
                 epoch = int(self.clock() * 1000)
-                self.client.set(self.epoch_key, epoch)
+                command("SET", self.epoch_key, epoch)
                 log.warning("nonce store: Redis server changed (run_id %s → %s: restart or failover); "
                             "new nonce epoch %d", self.run_id[:8], run_id[:8], epoch)
                 self._set_fence(epoch)
             self.run_id = run_id
-            self._check_at = time.monotonic() + self.identity_every

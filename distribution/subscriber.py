@@ -17,12 +17,14 @@ the loop reconnects with exponential backoff and catches up. ``max_staleness`` m
 **staleness** exceeds it: the age of the newest evidence that the *publisher* was alive
 with nothing the index lacks —
 
-- a heartbeat (``<prefix>:heartbeat``, read with every XREAD in one round trip) once the
-  index has reached its position. Its age is measured on this host's clock from when a
-  *new* heartbeat value was first read (so no clock agreement is needed), except for the
-  first one seen after start, which is aged by its own ``ts`` (it may be a dead
-  publisher's last word);
-- an applied message, aged by its ``ts`` (the publisher's clock, as for lag).
+- a heartbeat (``<prefix>:heartbeat``, read right after every XREAD in the same round
+  trip), once the index has reached its position;
+- an applied message.
+
+Both are aged by their ``ts`` (the publisher's clock), capped at the moment this host
+first read them, so a publisher clock running ahead cannot make a dead publisher look
+alive for longer than one read; one running behind by d adds d to the staleness (fail
+closed). Keep publisher and gateway clocks in NTP sync, as grant expiry already needs.
 
 Contact with Redis alone proves nothing: a Redis whose publisher was SIGKILLed still
 answers. A heartbeat that does not decode (garbled, hostile, another type) is counted,
@@ -77,7 +79,8 @@ class Subscriber:
         self.client = client
         self.box = box
         self.keys = keys(prefix)
-        self.block_ms = block_ms
+        # Heartbeats are read once per XREAD: with a staleness bound, read at least 4 times in it.
+        self.block_ms = block_ms if max_staleness is None else max(10, min(block_ms, int(max_staleness * 250)))
         self.count = count
         self.max_staleness = max_staleness
         self.backoff_max = backoff_max
@@ -134,7 +137,7 @@ class Subscriber:
             self._fresh(awaited[1])
 
     def _beat(self, raw: Any, read_at: float) -> None:
-        """The heartbeat value read at ``read_at`` (before the round trip): note a new one."""
+        """The heartbeat value, read by ``read_at``: note a new one."""
         if isinstance(raw, Exception):  # e.g. WRONGTYPE: something else took the key
             text = " ".join(str(raw).split())[:120]
             if text != self._heartbeat_raw:  # a str: never equal to a value read
@@ -144,7 +147,6 @@ class Subscriber:
             return
         if raw is None or raw == self._heartbeat_raw:
             return
-        first = self.heartbeat is None
         self._heartbeat_raw = raw
         try:
             beat = decode_heartbeat(raw)
@@ -153,9 +155,9 @@ class Subscriber:
             log.error("%s: malformed publisher heartbeat (%s); ignored", self.name, e)
             return
         self.heartbeat = beat
-        # A new value was written since the last read: the publisher was alive after that
-        # read. The first value seen may be old (a dead publisher's): trust its own ts.
-        self._awaited = (beat.pos, min(read_at, beat.ts) if first else read_at)
+        # Aged by its own ts (the publisher's clock), capped at when it was read: a clock
+        # running ahead cannot make a heartbeat fresher than its first sight here.
+        self._awaited = (beat.pos, min(read_at, beat.ts))
         self._reached()
 
     def stale(self) -> bool:
@@ -228,17 +230,17 @@ class Subscriber:
 
     def read_once(self, block_ms: int | None = None) -> int:
         """One blocking XREAD; apply what came; return how many messages were applied."""
-        # The heartbeat and the stream in one round trip (the GET answers before XREAD blocks).
-        read_at = time.time()
+        # The stream and the heartbeat in one round trip: Redis runs the GET once XREAD
+        # returns, so the heartbeat read is as of the reply, however long XREAD blocked.
         pipe = self.client.pipeline(transaction=False)
-        pipe.get(self.keys["heartbeat"])
         pipe.xread({self.keys["stream"]: self._cursor}, count=self.count,
                    block=self.block_ms if block_ms is None else block_ms)
-        raw, reply = pipe.execute(raise_on_error=False)
+        pipe.get(self.keys["heartbeat"])
+        reply, raw = pipe.execute(raise_on_error=False)
         if isinstance(reply, Exception):
             raise reply
         self.connected = True
-        self._beat(raw, read_at)
+        self._beat(raw, time.time())
         applied = 0
         entries = reply[0][1] if reply else []
         for entry_id, fields in entries:

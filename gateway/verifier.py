@@ -267,17 +267,13 @@ class Verifier:
                     string_to_sign=sts,
                 )
             nonces = self._nonces
+            # The replay fence (gateway.nonces): before the claim, so a fenced request burns
+            # no nonce, and after it, since a Redis store learns a new epoch from its reply.
+            if stamp < nonces.fence:
+                return self._fenced(app_id, app_key, stage, sts)
             used = nonces.seen(app_key, nonce, self._nonce_ttl, now)
-            if stamp < nonces.fence:  # the replay fence: see gateway.nonces
-                return reject(
-                    400,
-                    "Timestamp Expired",
-                    None,
-                    app_id=app_id,
-                    app_key=app_key,
-                    stage=stage,
-                    string_to_sign=sts,
-                )
+            if stamp < nonces.fence:
+                return self._fenced(app_id, app_key, stage, sts)
             if used:
                 return reject(
                     400,
@@ -302,6 +298,19 @@ class Verifier:
         if decision.allowed and decision.reason is _OK:  # _decide(), inline for the usual case
             return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, _OK)
         return self._refuse(decision, app_id, app_key, stage, sts)
+
+    @staticmethod
+    def _fenced(app_id: str, app_key: str, stage: str, sts: str) -> Verdict:
+        """Stamped before the nonce store's fence: its nonce may have been used unseen."""
+        return reject(
+            400,
+            "Timestamp Expired",
+            None,
+            app_id=app_id,
+            app_key=app_key,
+            stage=stage,
+            string_to_sign=sts,
+        )
 
     def _verify_app_code(
         self, api: ApiSettings, api_id: str, code: str, hmap: dict[str, str]

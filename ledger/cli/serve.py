@@ -36,15 +36,16 @@ def serve(host: str, port: int, redis_url: str | None, window: float, http: str,
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server.configure_access_log(access_log)
-    nonce_store = None
+    ledger = settings().ledger(role="serve", create=True)  # a larger PostgreSQL pool for request threads
+    announce_created()
+    # Replays across processes: one serve per SQLite file unless all share nonces (service.serve_lock).
+    lock = _lock(settings().target(), shared=bool(redis_url), url=f"http://{host}:{port}")
+    nonce_store = None  # this process's own, fenced at its start (service.app)
     if redis_url:  # nonces shared by every serve/gateway process on this Redis (issue 6)
         from distribution import connect
         from distribution.nonces_redis import RedisNonceStore
 
         nonce_store = RedisNonceStore(connect(redis_url))
-    ledger = settings().ledger(role="serve", create=True)  # a larger PostgreSQL pool for request threads
-    announce_created()
-    lock = _lock(settings().target(), shared=bool(redis_url), url=f"http://{host}:{port}")
     app = create_app(ledger, window=window, access_log=access_log, max_body=max_body,
                      nonce_store=nonce_store)
     config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)
