@@ -30,4 +30,5 @@ def keys(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
         "stream": f"{prefix}:{STREAM}",
         "pointer": f"{prefix}:snapshot",  # → the key of the current snapshot (a list of chunks)
         "snapshot": f"{prefix}:snapshot:",  # + "<pos>:<random>"
+        "heartbeat": f"{prefix}:heartbeat",  # the publisher's last heartbeat (one value, overwritten)
     }

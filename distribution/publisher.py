@@ -18,6 +18,13 @@ length since the last one, so trimming never outruns the snapshot) the whole ind
 written as chunks to a new list key, then a MULTI swaps the pointer key to it and gives
 the old snapshot a minute to live. The stream is trimmed with ``MAXLEN ~ maxlen``.
 
+Heartbeat: every ``heartbeat_every`` seconds (default 1) the publishing loop overwrites the
+key ``<prefix>:heartbeat`` with ``{"v": 1, "pos": <published>, "ts": <now>}`` (wire.py): one
+key, so heartbeats never grow the stream nor push real messages out of it, and
+subscribers that predate them never read it. Written by the loop that reads the ledger,
+so a publisher stuck on its ledger or killed stops beating, and gateways with
+``--max-staleness`` refuse once the heartbeat is older than that (subscriber.py).
+
 If Redis has neither stream nor snapshot (first run, or Redis lost its data) the
 publisher snapshots the ledger's current state at once and publishes from there.
 When Redis is unreachable it keeps its unsent message and retries with backoff.
@@ -37,10 +44,11 @@ from distribution import DEFAULT_PREFIX, keys
 from projections.auth_index import AuthIndex
 from projections.changes import TRANSLATORS, Change
 from projections.events import ProjectionError, _Ids, decode, select
-from projections.wire import encode_message, encode_snapshot
+from projections.wire import encode_heartbeat, encode_message, encode_snapshot
 
 log = logging.getLogger("authledger.publisher")
 PAGE = 1000
+HEARTBEAT_EVERY = 1.0  # seconds between heartbeats
 OLD_SNAPSHOT_TTL = 60  # seconds a replaced snapshot stays readable (a subscriber mid-read)
 
 
@@ -55,7 +63,8 @@ class Publisher:
     """Publishes a ledger's index changes to Redis (``run`` until stopped)."""
 
     def __init__(self, ledger: Any, client: Any, *, prefix: str = DEFAULT_PREFIX, maxlen: int = 100_000,
-                 snapshot_every: float = 60.0, poll_interval: float = 0.01, page: int = PAGE) -> None:
+                 snapshot_every: float = 60.0, poll_interval: float = 0.01, page: int = PAGE,
+                 heartbeat_every: float | None = HEARTBEAT_EVERY) -> None:
         self.ledger = ledger
         self.client = client
         self.keys = keys(prefix)
@@ -63,6 +72,8 @@ class Publisher:
         self.snapshot_every = snapshot_every
         self.poll_interval = poll_interval
         self.page = page
+        self.heartbeat_every = heartbeat_every  # None: no heartbeats (what publishers before them did)
+        self.heartbeats = 0
         self.index = AuthIndex(ledger.box)
         self.published = 0  # the last position known to be in the stream
         self.snapshot_position = -1
@@ -189,6 +200,11 @@ class Publisher:
         log.info("publisher: snapshot at position %d (%d chunks)", pos, len(chunks))
         return pos
 
+    def heartbeat(self) -> None:
+        """Say "alive, everything up to ``published`` is in the stream" (one SET, overwritten)."""
+        self.client.set(self.keys["heartbeat"], encode_heartbeat(self.published))
+        self.heartbeats += 1
+
     def _snapshot_due(self) -> bool:
         if self.index.position == self.snapshot_position:
             return False
@@ -207,6 +223,7 @@ class Publisher:
         self.ledger.add_save_listener(self.wake)
         backoff = 0.05
         check_pointer_at = 0.0
+        heartbeat_at = 0.0  # the first round beats at once
         while not stop.is_set():
             try:
                 if not self._recovered:
@@ -226,6 +243,9 @@ class Publisher:
                 if self._snapshot_due():
                     self.snapshot()
                     self._since_snapshot = 0
+                if self.heartbeat_every is not None and time.monotonic() >= heartbeat_at:
+                    self.heartbeat()
+                    heartbeat_at = time.monotonic() + self.heartbeat_every
                 backoff = 0.05
                 if not pos:
                     self._wake.wait(self.poll_interval)

@@ -11,12 +11,31 @@ position with blocking XREADs and applies each message strictly in position orde
   index cannot apply — is logged with its entry id and position, remembered (so the
   re-read after the re-bootstrap skips it) and the subscriber re-bootstraps. Never a crash.
 
-Fail-static: when Redis is unreachable the index keeps answering as it stands; the loop
-reconnects with exponential backoff and catches up. ``max_staleness`` (seconds since
-Redis last confirmed the index current) makes ``GatewayIndex`` deny instead, once
-exceeded. Exposed: ``position``, ``lag`` (positions behind the last stream entry seen),
+Fail-static: when Redis or the publisher is gone the index keeps answering as it stands;
+the loop reconnects with exponential backoff and catches up. ``max_staleness`` makes
+``GatewayIndex`` deny instead (and the sidecar answer 503), once the index's
+**staleness** exceeds it: the age of the newest evidence that the *publisher* was alive
+with nothing the index lacks —
+
+- a heartbeat (``<prefix>:heartbeat``, read right after an XREAD in the same round trip,
+  at most every ``HEARTBEAT_READ`` seconds), once the index has reached its position;
+- an applied message.
+
+Both are aged by their ``ts`` (the publisher's clock), capped at the moment this host
+first read them, so a publisher clock running ahead cannot make a dead publisher look
+alive for longer than one read; one running behind by d adds d to the staleness (fail
+closed). Keep publisher and gateway clocks in NTP sync, as grant expiry already needs.
+
+Contact with Redis alone proves nothing: a Redis whose publisher was SIGKILLed still
+answers. A heartbeat that does not decode (garbled, hostile, another type) is counted,
+logged once per value, and ignored — never a crash, never fresher. No heartbeat at all
+(a publisher from before heartbeats) leaves only messages as evidence: upgrade
+publishers first when gateways use ``max_staleness``.
+
+Exposed: ``position``, ``lag`` (positions behind the last stream entry seen),
 ``lag_seconds`` (publish → applied of the last message), ``last_update`` (epoch time of
-the last applied message or bootstrap), ``last_contact``.
+the last applied message or bootstrap), ``last_contact`` (Redis last answered),
+``heartbeat_position``/``heartbeat_ts`` (the last valid heartbeat read), ``staleness``.
 """
 
 from __future__ import annotations
@@ -37,9 +56,10 @@ from ledger.errors import LedgerError
 from projections.auth_index import AuthIndex
 from projections.decision import ApiSettings, Decision, Reason
 from projections.events import collector_paused
-from projections.wire import WireFormatError, decode_message, decode_snapshot_chunk
+from projections.wire import Heartbeat, WireFormatError, decode_heartbeat, decode_message, decode_snapshot_chunk
 
 log = logging.getLogger("authledger.subscriber")
+HEARTBEAT_READ = 0.05  # seconds: the heartbeat is read with an XREAD at most this often
 
 
 class _Rebootstrap(Exception):
@@ -60,7 +80,8 @@ class Subscriber:
         self.client = client
         self.box = box
         self.keys = keys(prefix)
-        self.block_ms = block_ms
+        # Heartbeats are read once per XREAD: with a staleness bound, read at least 4 times in it.
+        self.block_ms = block_ms if max_staleness is None else max(10, min(block_ms, int(max_staleness * 250)))
         self.count = count
         self.max_staleness = max_staleness
         self.backoff_max = backoff_max
@@ -74,6 +95,12 @@ class Subscriber:
         self.lag_seconds = 0.0
         self.last_update: float | None = None
         self.last_contact: float | None = None
+        self.fresh_at: float | None = None  # epoch seconds the index was last known current (module doc)
+        self.heartbeat: Heartbeat | None = None  # the last valid heartbeat read
+        self.heartbeats_malformed = 0
+        self._heartbeat_raw: Any = None  # the heartbeat value last read (bytes), to see a new one
+        self._awaited: tuple[int, float] | None = None  # (heartbeat position, its time) not reached yet
+        self._heartbeat_read_at = 0.0  # monotonic time the heartbeat is next read
         self.bootstraps = 0
         self.gaps = 0
         self.malformed = 0
@@ -94,10 +121,46 @@ class Subscriber:
         return max(0, self.head - self.index.position)
 
     def staleness(self, now: float | None = None) -> float:
-        """Seconds since Redis last confirmed the index current (inf before the first bootstrap)."""
-        if self.last_contact is None:
+        """Seconds since the publisher was last known alive with nothing the index lacks
+        (inf before the first heartbeat or message): the module doc."""
+        if self.fresh_at is None:
             return float("inf")
-        return (time.time() if now is None else now) - self.last_contact
+        return max(0.0, (time.time() if now is None else now) - self.fresh_at)
+
+    def _fresh(self, at: float) -> None:
+        if self.fresh_at is None or at > self.fresh_at:
+            self.fresh_at = at
+
+    def _reached(self) -> None:
+        """The index reached the awaited heartbeat's position: fresh as of that heartbeat."""
+        awaited = self._awaited
+        if awaited is not None and self.index.position >= awaited[0]:
+            self._awaited = None
+            self._fresh(awaited[1])
+
+    def _beat(self, raw: Any, read_at: float) -> None:
+        """The heartbeat value, read by ``read_at``: note a new one."""
+        if isinstance(raw, Exception):  # e.g. WRONGTYPE: something else took the key
+            text = " ".join(str(raw).split())[:120]
+            if text != self._heartbeat_raw:  # a str: never equal to a value read
+                self.heartbeats_malformed += 1
+                log.error("%s: cannot read the publisher heartbeat (%s); ignored", self.name, text)
+                self._heartbeat_raw = text
+            return
+        if raw is None or raw == self._heartbeat_raw:
+            return
+        self._heartbeat_raw = raw
+        try:
+            beat = decode_heartbeat(raw)
+        except WireFormatError as e:
+            self.heartbeats_malformed += 1
+            log.error("%s: malformed publisher heartbeat (%s); ignored", self.name, e)
+            return
+        self.heartbeat = beat
+        # Aged by its own ts (the publisher's clock), capped at when it was read: a clock
+        # running ahead cannot make a heartbeat fresher than its first sight here.
+        self._awaited = (beat.pos, min(read_at, beat.ts))
+        self._reached()
 
     def stale(self) -> bool:
         return self.max_staleness is not None and self.staleness() > self.max_staleness
@@ -110,7 +173,10 @@ class Subscriber:
             "lag_seconds": round(self.lag_seconds, 6),
             "last_update": self.last_update,
             "last_contact": self.last_contact,
-            "staleness": None if self.last_contact is None else round(self.staleness(), 3),
+            "staleness": None if self.fresh_at is None else round(self.staleness(), 3),
+            "heartbeat_position": None if self.heartbeat is None else self.heartbeat.pos,
+            "heartbeat_ts": None if self.heartbeat is None else self.heartbeat.ts,
+            "heartbeats_malformed": self.heartbeats_malformed,
             "stale": self.stale(),
             "connected": self.connected,
             "bootstrapped": self.bootstrapped,
@@ -137,6 +203,7 @@ class Subscriber:
         self.last_update = self.last_contact = now
         self.bootstraps += 1
         self.bootstrapped = True
+        self._reached()  # a snapshot proves no publisher alive, but may reach an awaited heartbeat
         log.info("%s: bootstrapped from snapshot at position %d", self.name, pos)
         return pos
 
@@ -165,9 +232,25 @@ class Subscriber:
 
     def read_once(self, block_ms: int | None = None) -> int:
         """One blocking XREAD; apply what came; return how many messages were applied."""
-        reply = self.client.xread({self.keys["stream"]: self._cursor}, count=self.count,
-                                  block=self.block_ms if block_ms is None else block_ms)
-        self.connected = True
+        # The stream and the heartbeat in one round trip: Redis runs the GET once XREAD
+        # returns, so the heartbeat read is as of the reply, however long XREAD blocked.
+        # Under a flood of messages (XREAD returning at once) the GET rides along at most
+        # every HEARTBEAT_READ seconds; the messages themselves are evidence meanwhile.
+        block = self.block_ms if block_ms is None else block_ms
+        stream = {self.keys["stream"]: self._cursor}
+        if time.monotonic() >= self._heartbeat_read_at:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.xread(stream, count=self.count, block=block)
+            pipe.get(self.keys["heartbeat"])
+            reply, raw = pipe.execute(raise_on_error=False)
+            if isinstance(reply, Exception):
+                raise reply
+            self._heartbeat_read_at = time.monotonic() + HEARTBEAT_READ
+            self.connected = True
+            self._beat(raw, time.time())
+        else:
+            reply = self.client.xread(stream, count=self.count, block=block)
+            self.connected = True
         applied = 0
         entries = reply[0][1] if reply else []
         for entry_id, fields in entries:
@@ -215,6 +298,8 @@ class Subscriber:
         now = time.time()
         self.last_update = now
         self.lag_seconds = now - message.ts
+        self._fresh(min(now, message.ts))  # the publisher was alive when it sent this
+        self._reached()
         if self.on_apply is not None:
             self.on_apply(message.pos)
         return 1

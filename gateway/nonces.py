@@ -1,7 +1,15 @@
 """Replay protection: remember each (AppKey, nonce) until it can no longer pass the clock check.
 
-``NonceStore.seen`` is the whole contract, chosen so a Redis store is one command:
+``NonceStore.seen`` is the contract, chosen so a Redis store is one round trip:
 ``SET nonce:<app_key>:<nonce> 1 NX PX <ttl_ms>`` — a nil reply means "already seen".
+
+``NonceStore.fence`` (epoch seconds) is the **replay fence**: the store cannot vouch for
+nonces of requests stamped before it, because it did not exist then (a process-local
+store made when its process started) or lost what it held (a Redis flushed, restarted
+empty or failed over: distribution.nonces_redis). The verifier refuses a request carrying
+a nonce whose timestamp is before the fence with 400 ``Timestamp Expired``, so a request
+used before a restart cannot be replayed after it. ``-inf`` means no fence (a store that
+remembers everything it was ever told, or one-shot tools such as ``verify-request``).
 """
 
 from __future__ import annotations
@@ -16,6 +24,11 @@ class NonceStore(Protocol):
 
     def seen(self, app_key: str, nonce: str, ttl_seconds: float, now: float) -> bool:
         """Atomically record the nonce; return True if it was already present and unexpired."""
+        ...
+
+    @property
+    def fence(self) -> float:
+        """Epoch seconds before which this store cannot vouch for nonces (read after ``seen``)."""
         ...
 
 
@@ -50,7 +63,10 @@ class InMemoryNonceStore:
     entry (recognised by identity: each call's expiry is a fresh float object).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, fence: float = -math.inf) -> None:
+        # ``fence``: when this store began remembering (a server passes its start time;
+        # requests stamped before it may have used their nonce in a previous process).
+        self.fence = float(fence)
         self._generations: tuple[Generation, Generation] = ({}, {})  # (current, previous)
         self._period = 0.0
         self._rotate_at = -math.inf  # the first call takes the locked path and starts the clock

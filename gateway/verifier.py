@@ -46,7 +46,13 @@ Decisions the spec leaves open (all statuses/messages are ``X-Ca-Error-Message``
   ``Invalid Nonce`` (at the nonce step, after the signature). A nonce sent to an API with
   ``nonce_required=False`` is still checked for replay. Nonces are remembered per AppKey for
   ``2 * window_seconds + 1`` s (a request stamped ``window`` seconds in the future stays
-  acceptable for ``2 * window``, inclusive). ``nonce_store=None`` → a private ``InMemoryNonceStore``.
+  acceptable for ``2 * window``, inclusive). ``nonce_store=None`` → a private ``InMemoryNonceStore``
+  without a fence (servers pass one fenced at their start: service.app).
+- Replay fence: a request with a nonce whose timestamp is before the store's ``fence``
+  (the process start for a process-local store, the current Redis epoch for the shared
+  one) → 400 ``Timestamp Expired``, at the nonce step: its nonce may have been used
+  where the store cannot see it (before a restart, before Redis lost its data). One float
+  compare; requests without a nonce have no replay protection to fence.
 - Index decisions: APP_DISABLED → 403 ``App Disabled``; APP_DELETED and UNKNOWN_KEY → 400
   ``Invalid AppKey`` (a deleted app's key is as good as unknown; reason keeps the truth);
   NOT_AUTHORIZED and STAGE_NOT_AUTHORIZED → 403 ``Unauthorized``; AUTHORIZATION_EXPIRED →
@@ -264,7 +270,15 @@ class Verifier:
                     stage=stage,
                     string_to_sign=sts,
                 )
-            if self._nonces.seen(app_key, nonce, self._nonce_ttl, now):
+            nonces = self._nonces
+            # The replay fence (gateway.nonces): before the claim, so a fenced request burns
+            # no nonce, and after it, since a Redis store learns a new epoch from its reply.
+            if stamp < nonces.fence:
+                return self._fenced(app_id, app_key, stage, sts)
+            used = nonces.seen(app_key, nonce, self._nonce_ttl, now)
+            if stamp < nonces.fence:
+                return self._fenced(app_id, app_key, stage, sts)
+            if used:
                 return reject(
                     400,
                     "Nonce Used",
@@ -288,6 +302,19 @@ class Verifier:
         if decision.allowed and decision.reason is _OK:  # _decide(), inline for the usual case
             return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, _OK)
         return self._refuse(decision, app_id, app_key, stage, sts)
+
+    @staticmethod
+    def _fenced(app_id: str, app_key: str, stage: str, sts: str) -> Verdict:
+        """Stamped before the nonce store's fence: its nonce may have been used unseen."""
+        return reject(
+            400,
+            "Timestamp Expired",
+            None,
+            app_id=app_id,
+            app_key=app_key,
+            stage=stage,
+            string_to_sign=sts,
+        )
 
     def _verify_app_code(
         self, api: ApiSettings, api_id: str, code: str, hmap: dict[str, str]

@@ -7,6 +7,10 @@ Documented in docs/wire-format.md. Two shapes, both msgpack maps with string key
 - a **snapshot chunk**: ``{"v": 1, "pos": P, "chunk": i, "of": n, "changes": [...]}``;
   the n chunks together are the whole index at ``pos`` as changes to an empty index.
 
+- a **heartbeat** (the one value of the key ``<prefix>:heartbeat``, overwritten every
+  interval, never in the stream): ``{"v": 1, "pos": P, "ts": T}`` — the publisher was
+  alive at ``T`` and its stream holds every change up to ``P``.
+
 A change is an array ``[kind, ...]`` as in ``projections.changes``; AppSecrets stay sealed
 (bytes that ``SecretBox.open`` opens with the ledger's key). A decoder that meets a
 version it does not know, bytes that are not msgpack, or a shape it does not expect
@@ -15,6 +19,7 @@ raises ``WireFormatError``: never guess at authorization data.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +53,14 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The publisher was alive at ``ts`` (its clock) with everything up to ``pos`` published."""
+
+    pos: int
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotChunk:
     """Chunk ``chunk`` of ``of`` of the whole index at ``pos``."""
 
@@ -65,6 +78,11 @@ def encode_message(prev: int, pos: int, changes: Iterable[Change], ts: float | N
     """One stream message (``ts`` defaults to now)."""
     return _pack({"v": VERSION, "pos": pos, "prev": prev, "ts": time.time() if ts is None else ts,
                   "changes": list(changes)})
+
+
+def encode_heartbeat(pos: int, ts: float | None = None) -> bytes:
+    """The heartbeat value (``ts`` defaults to now)."""
+    return _pack({"v": VERSION, "pos": pos, "ts": time.time() if ts is None else ts})
 
 
 def encode_snapshot(pos: int, changes: Iterable[Change], chunk_size: int = SNAPSHOT_CHUNK) -> list[bytes]:
@@ -136,3 +154,13 @@ def decode_snapshot_chunk(data: Any, *, check_each: bool = True) -> SnapshotChun
     if chunk >= of:
         raise WireFormatError(f"snapshot chunk {chunk} of {of}")
     return SnapshotChunk(pos, chunk, of, _changes(obj, check_each))
+
+
+def decode_heartbeat(data: Any) -> Heartbeat:
+    """A heartbeat, checked (raises WireFormatError): ``ts`` a finite number, ``pos`` >= 0."""
+    obj = _unpack(data)
+    pos = _int(obj, "pos")
+    ts = obj.get("ts")
+    if not isinstance(ts, (float, int)) or isinstance(ts, bool) or not math.isfinite(ts):
+        raise WireFormatError("field 'ts' must be a finite number")
+    return Heartbeat(pos, float(ts))

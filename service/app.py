@@ -104,6 +104,15 @@ def _sqlite_path(ledger: Any) -> str | None:
     return name if isinstance(name, str) and name != ":memory:" and "mode=memory" not in name else None
 
 
+def fenced_nonce_store() -> Any:
+    """This process's own nonce store, fenced at its start: a signed request stamped before
+    the process started may have used its nonce in the previous process (a restart), so it
+    is refused ``Timestamp Expired`` (gateway.nonces)."""
+    from gateway.nonces import InMemoryNonceStore
+
+    return InMemoryNonceStore(fence=time.time())
+
+
 def _ledger_position(ledger: Any) -> int:
     return int(ledger.recorder.max_notification_id() or 0)
 
@@ -128,6 +137,8 @@ def create_app(
         index = AuthIndex(ledger.box)
     start = _ledger_position(ledger)
     following = start_following(ledger, index) if follow else None
+    if nonce_store is None:
+        nonce_store = fenced_nonce_store()
     verifier = Verifier(index, window_seconds=window, nonce_store=nonce_store)
     if db_path is None:
         db_path = _sqlite_path(ledger)

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.verifier import Verifier
-from service.app import MAX_BODY, GuardedVerifier, assemble
+from service.app import MAX_BODY, GuardedVerifier, assemble, fenced_nonce_store
 
 
 class GatewayService:
@@ -43,6 +43,8 @@ def create_gateway_app(subscriber: Any, *, window: float = 900, nonce_store: Any
     """The sidecar app over a (started) subscriber."""
     from service import authz
 
+    if nonce_store is None:
+        nonce_store = fenced_nonce_store()
     verifier = Verifier(subscriber.view, window_seconds=window, nonce_store=nonce_store)
     service = GatewayService(subscriber, verifier)
 

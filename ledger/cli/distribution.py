@@ -19,9 +19,12 @@ from ledger.cli.main import global_options, settings
               help="Approximate length the change stream is trimmed to.")
 @click.option("--poll-interval", default=0.01, show_default=True, type=click.FloatRange(min=0.001),
               help="Seconds between polls of the ledger for other processes' writes.")
+@click.option("--heartbeat-every", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds between heartbeats (gateways' --max-staleness measures their age).")
 @click.option("--prefix", default="authledger", show_default=True, help="Redis key prefix.")
 @global_options
-def publish(redis_url: str, snapshot_every: float, stream_maxlen: int, poll_interval: float, prefix: str) -> None:
+def publish(redis_url: str, snapshot_every: float, stream_maxlen: int, poll_interval: float,
+            heartbeat_every: float, prefix: str) -> None:
     """Publish the ledger's index changes to a Redis Stream, with snapshots (until SIGTERM)."""
     import logging
     import signal
@@ -33,7 +36,8 @@ def publish(redis_url: str, snapshot_every: float, stream_maxlen: int, poll_inte
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ledger = settings().ledger()
     publisher = Publisher(ledger, connect(redis_url), prefix=prefix, maxlen=stream_maxlen,
-                          snapshot_every=snapshot_every, poll_interval=poll_interval)
+                          snapshot_every=snapshot_every, poll_interval=poll_interval,
+                          heartbeat_every=heartbeat_every)
     stop = threading.Event()
     # The publisher runs in a thread; this thread only waits for SIGTERM/SIGINT (sigtimedwait).
     # A Python signal handler calling Event.set() could deadlock on the Event's own lock if it
@@ -69,7 +73,9 @@ def publish(redis_url: str, snapshot_every: float, stream_maxlen: int, poll_inte
 @click.option("--secret-key-file", default=None, metavar="PATH",
               help="The ledger's secret key (else $AUTHLEDGER_SECRET_KEY).")
 @click.option("--max-staleness", default=None, type=click.FloatRange(min=0), metavar="SECONDS",
-              help="Deny every check once Redis has not confirmed the index for this long.")
+              help="Answer 503 (and fail /readyz) once the index is older than this: the age of the "
+                   "publisher's last heartbeat (or event) the index has caught up with. Default: never "
+                   "(fail-static). Recommended: 5.")
 @click.option("--window", default=900.0, show_default=True, type=click.FloatRange(min=0),
               help="Timestamp window for signed requests, seconds.")
 @click.option("--prefix", default="authledger", show_default=True, help="Redis key prefix.")

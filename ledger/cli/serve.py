@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ledger.cli.main import announce_created, global_options, settings
@@ -34,20 +36,41 @@ def serve(host: str, port: int, redis_url: str | None, window: float, http: str,
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server.configure_access_log(access_log)
-    nonce_store = None
+    ledger = settings().ledger(role="serve", create=True)  # a larger PostgreSQL pool for request threads
+    announce_created()
+    # Replays across processes: one serve per SQLite file unless all share nonces (service.serve_lock).
+    lock = _lock(settings().target(), shared=bool(redis_url), url=f"http://{host}:{port}")
+    nonce_store = None  # this process's own, fenced at its start (service.app)
     if redis_url:  # nonces shared by every serve/gateway process on this Redis (issue 6)
         from distribution import connect
         from distribution.nonces_redis import RedisNonceStore
 
         nonce_store = RedisNonceStore(connect(redis_url))
-    ledger = settings().ledger(role="serve", create=True)  # a larger PostgreSQL pool for request threads
-    announce_created()
     app = create_app(ledger, window=window, access_log=access_log, max_body=max_body,
                      nonce_store=nonce_store)
     config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)
     click.echo(f"authledger: serving {_where(settings().target())} on http://{host}:{port} "
                f"(index at position {app.state.service.index.position})", err=True)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock(target: str, *, shared: bool, url: str) -> Any:
+    """Hold the SQLite ledger against a second serve that would not share nonces (service.serve_lock)."""
+    from ledger.store import is_url
+    from service.serve_lock import ServeLock
+
+    if is_url(target):
+        if not shared:
+            click.echo("authledger: note: without --redis this process's nonces are its own; behind one "
+                       "gateway, run every serve of this ledger with --redis URL (docs/gateway.md)", err=True)
+        return None
+    if target == ":memory:" or "mode=memory" in target:
+        return None
+    return ServeLock(target, shared=shared).acquire(url=url)
 
 
 def _where(target: str) -> str:

@@ -57,6 +57,7 @@ def publishing(redis_server: RedisServer, prefix: str, ledger: Any) -> Iterator[
 
     def start(**kw: Any) -> Publishing:
         kw.setdefault("poll_interval", 0.005)
+        kw.setdefault("heartbeat_every", 0.1)
         p = Publishing(Publisher(ledger, redis_server.client(), prefix=prefix, **kw))
         running.append(p)
         return p

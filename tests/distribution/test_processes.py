@@ -161,9 +161,70 @@ def test_two_serve_processes_with_redis_share_nonces(ledger: Ledger, db_path: st
                               path_pattern="/items/{id}").ids["api_id"]
     app_id, key, secret = world["apps"][0]
     ledger.grant("acme", app_id, api, "RELEASE")
-    headers = sign_headers("GET", "http://gw/items/1", key, secret)
     with serve(db_path, "--redis", redis_server.url, "--no-access-log") as first, \
             serve(db_path, "--redis", redis_server.url, "--no-access-log") as second:
+        headers = sign_headers("GET", "http://gw/items/1", key, secret)  # after the nonce epoch began
         assert _authz(first, headers) == (200, None, app_id)
         # Check the replay to the other process is refused: the nonce is in Redis, not in memory
         assert _authz(second, headers)[:2] == (400, "Nonce Used")
+
+
+def test_a_sidecar_refuses_503_within_max_staleness_once_its_publisher_is_killed(
+        ledger: Ledger, db_path: str, redis_server: Any, prefix: str, tmp_path: Path) -> None:
+    # The attack: revoke an app while the publisher is dead (SIGKILL) and Redis is up. Before
+    # heartbeats a sidecar's staleness was its contact with Redis, which still answers, so
+    # `--max-staleness` never tripped and the revoked app got 200 forever.
+    world = populate(ledger, 1)
+    api = ledger.register_api("acme", "items", nonce_required=True, http_method="GET",
+                              path_pattern="/items/{id}").ids["api_id"]
+    app_id, key, secret = world["apps"][0]
+    ledger.grant("acme", app_id, api, "RELEASE")
+    log = tmp_path / "publish.log"
+    publisher = authledger("--db", db_path, "publish", "--redis", redis_server.url, "--prefix", prefix,
+                           "--heartbeat-every", "0.2", "--poll-interval", "0.005", log=log)
+    max_staleness = 1.0
+    port = free_port()
+    sidecar = authledger("gateway", "--redis", redis_server.url, "--prefix", prefix, "--port", str(port),
+                         "--max-staleness", str(max_staleness), "--no-access-log", log=tmp_path / "gateway.log")
+
+    def call() -> int:
+        return _authz(port, sign_headers("GET", "http://gw/items/1", key, secret))[0]
+
+    try:
+        wait_for(port, "/healthz", proc=sidecar)
+        assert wait_until(lambda: _get(port, "/readyz")[0] == 200, 15), log.read_text()
+        # Check a live, quiet publisher keeps the sidecar fresh: 200 for 2 × max-staleness.
+        deadline = time.monotonic() + 2 * max_staleness
+        while time.monotonic() < deadline:
+            assert call() == 200
+            time.sleep(0.1)
+        assert _get(port, "/readyz")[1]["heartbeat_position"] == ledger.recorder.max_notification_id()
+
+        os.kill(publisher.pid, signal.SIGKILL)
+        publisher.wait(10)
+        killed = time.monotonic()
+        ledger.revoke("acme", app_id, api, "RELEASE")  # straight into the ledger; nobody publishes it
+        while call() == 200:
+            assert time.monotonic() - killed < max_staleness + 1.5, "a revoked app still answered 200"
+            time.sleep(0.02)
+        refused_after = time.monotonic() - killed
+        # Check it is refused with 503 (index unavailable), not a decision the index never saw,
+        # and /readyz fails with it; and it stays refused.
+        status, message, _ = _authz(port, sign_headers("GET", "http://gw/items/1", key, secret))
+        assert (status, message) == (503, "Authorization Index Unavailable")
+        ready, body = _get(port, "/readyz")
+        assert ready == 503 and body["stale"] and body["staleness"] > max_staleness
+        assert refused_after < max_staleness + 1.5
+        time.sleep(0.5)
+        assert call() == 503
+
+        # Check a restarted publisher heals it: the revocation arrives, the app is refused 403.
+        publisher = authledger("--db", db_path, "publish", "--redis", redis_server.url, "--prefix", prefix,
+                               "--heartbeat-every", "0.2", log=log)
+        assert wait_until(lambda: call() == 403, 15), log.read_text()
+        assert _get(port, "/readyz")[0] == 200
+    finally:
+        for proc in (publisher, sidecar):
+            proc.terminate()
+        for proc in (publisher, sidecar):
+            proc.wait(10)

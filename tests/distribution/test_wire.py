@@ -99,3 +99,33 @@ def test_a_snapshot_of_the_index_rebuilds_it_exactly(ledger: Ledger, box: Secret
     for _kind, credential, _app in built.credentials():
         for api in world["apis"]:
             assert copy.check(credential, api, "RELEASE", 1e9) == built.check(credential, api, "RELEASE", 1e9)
+
+
+@given(pos=positions, ts=st.floats(0, 4e9, allow_nan=False))
+def test_a_heartbeat_round_trips(pos: int, ts: float) -> None:
+    from projections.wire import Heartbeat, decode_heartbeat, encode_heartbeat
+
+    assert decode_heartbeat(encode_heartbeat(pos, ts)) == Heartbeat(pos, ts)
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\xc1", b"\xff" * 40, msgpack.packb([1, 2]), msgpack.packb({"v": 2, "pos": 1, "ts": 1.0}),
+    msgpack.packb({"v": 1, "pos": -1, "ts": 1.0}), msgpack.packb({"v": 1, "pos": "9", "ts": 1.0}),
+    msgpack.packb({"v": 1, "pos": 1, "ts": float("nan")}), msgpack.packb({"v": 1, "pos": 1, "ts": float("inf")}),
+    msgpack.packb({"v": 1, "pos": 1, "ts": True}), msgpack.packb({"v": 1, "pos": 1}), None, "text", 7,
+])
+def test_a_garbled_or_hostile_heartbeat_is_refused_never_guessed(data: object) -> None:
+    from projections.wire import decode_heartbeat
+
+    with pytest.raises(WireFormatError):
+        decode_heartbeat(data)
+
+
+@given(st.binary(max_size=64))
+def test_no_bytes_make_the_heartbeat_decoder_raise_anything_but_wire_format_error(data: bytes) -> None:
+    from projections.wire import decode_heartbeat
+
+    try:
+        decode_heartbeat(data)
+    except WireFormatError:
+        pass

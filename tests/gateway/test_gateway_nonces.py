@@ -156,3 +156,55 @@ def test_a_call_that_claims_in_a_rotated_out_generation_defers_to_the_newer_clai
     store._generations = (OtherCallFirst(store._generations[0]), store._generations[1])
     answers.append(store.seen("k", "n", 10, now=5.0))  # call X
     assert answers == [False, True]  # Y was first; X is a replay
+
+
+# -- the replay fence (issue 13, point 7) --------------------------------------------------
+
+
+def test_a_request_stamped_before_the_store_began_is_refused_timestamp_expired() -> None:
+    # The attack: a request used at a previous process (whose memory is gone) is replayed
+    # to the new one, still inside the timestamp window. Its nonce is unknown here, so the
+    # fence refuses what the store cannot vouch for, with the vendor's expired-timestamp error.
+    from gateway.verifier import Verifier
+    from tests.gateway.gateway_fakes import NOW, NOW_MS, shop_index
+    from tests.gateway.test_gateway_attacks import check, shop_get
+
+    store = InMemoryNonceStore(fence=NOW)  # this process started at NOW
+    verifier = Verifier(shop_index(), nonce_store=store, clock=lambda: NOW + 5)
+    before = shop_get(timestamp_ms=NOW_MS - 1)
+    check(verifier.verify(*before.args()), 400, "Timestamp Expired")
+    check(verifier.verify(*before.args()), 400, "Timestamp Expired")  # and again: never accepted
+    # Check requests stamped at or after the start pass once, then are replays as usual.
+    at = shop_get(timestamp_ms=NOW_MS)  # the same nonce: a fenced request burnt none
+    assert verifier.verify(*at.args()).accepted
+    check(verifier.verify(*at.args()), 400, "Nonce Used")
+    assert verifier.verify(*shop_get(timestamp_ms=NOW_MS + 3000, nonce="another").args()).accepted
+
+
+def test_the_fence_is_checked_after_the_signature_and_only_for_requests_with_a_nonce() -> None:
+    from gateway.verifier import Verifier
+    from tests.gateway.gateway_fakes import APP_KEY, NOW, NOW_MS, self_signed, shop_index
+    from tests.gateway.test_gateway_attacks import shop_get
+
+    store = InMemoryNonceStore(fence=NOW)
+    verifier = Verifier(shop_index(), nonce_store=store, clock=lambda: NOW)
+    # Check a forged request learns nothing about the fence: the signature fails first.
+    forged = verifier.verify(*shop_get(timestamp_ms=NOW_MS - 1, secret="guess").args())
+    assert forged.error_message is not None and forged.error_message.startswith("Invalid Signature")
+    # Check a request without a nonce (nonce_required=False) has no replay protection to fence.
+    headers = [("X-Ca-Key", APP_KEY), ("X-Ca-Timestamp", str(NOW_MS - 1000)),
+               ("X-Ca-Signature-Headers", "X-Ca-Key,X-Ca-Timestamp")]
+    request = self_signed("GET", "/v1/items", "page=1", headers)
+    assert Verifier(shop_index(nonce_required=False), nonce_store=store, clock=lambda: NOW).verify(
+        *request.args()).accepted
+
+
+def test_a_verifier_without_a_store_has_no_fence_so_past_instants_still_verify() -> None:
+    # verify-request --at T and tests with a frozen clock: a private store without a fence.
+    from gateway.verifier import Verifier
+    from tests.gateway.gateway_fakes import NOW, NOW_MS, shop_index
+    from tests.gateway.test_gateway_attacks import shop_get
+
+    assert InMemoryNonceStore().fence == float("-inf")
+    verifier = Verifier(shop_index(), clock=lambda: NOW)
+    assert verifier.verify(*shop_get(timestamp_ms=NOW_MS - 60_000).args()).accepted
