@@ -78,8 +78,9 @@ class AppNotFound(NotFound):
 
 
 class ApiNotFound(NotFound):
-    def __init__(self, api_id: object) -> None:
-        super().__init__(f"API not found: {api_id}", field="api_id")
+    def __init__(self, api_id: object, *, deleted: bool = False) -> None:
+        # A deleted API is gone for every command (404, exit 3); its history stays for audits.
+        super().__init__(f"API {api_id} was deleted" if deleted else f"API not found: {api_id}", field="api_id")
 
 
 class KeyPairNotFound(NotFound):
