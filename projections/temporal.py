@@ -187,6 +187,8 @@ class TemporalBuilder:
         self.loader = loader
         # The apps the index (not this builder) holds open grant periods of on an API.
         self.holders = holders
+        # Deleted APIs: a grant on one (saved by a writer racing the deletion) grants nothing.
+        self.deleted_apis: dict[str, int] = {}  # API id -> position of its ApiDeleted
         self.new_enabled: list[list[Any]] = []
         self.new_creds: list[list[Any]] = []
         self.new_grants: list[list[Any]] = []
@@ -230,7 +232,10 @@ class TemporalBuilder:
         else:
             try:
                 t = state["timestamp"]
+                opened = len(self.new_grants)
                 handler(position, originator_id, t, state)
+                if self.deleted_apis and len(self.new_grants) > opened:
+                    self._drop_racing_grants(opened)
                 if self.horizon is None or t > self.horizon:
                     self.horizon = t
             except ProjectionError:
@@ -250,6 +255,35 @@ class TemporalBuilder:
         Python (another topic), go through ``fast_apply_python`` (the reference), then C goes
         on. The caller pauses the cyclic collector for the whole catch-up
         (``projections.events.collector_paused``: TemporalStore.catch_up / rebuild)."""
+        opened = len(self.new_grants)
+        try:
+            self._fast_apply(batch, uuids)
+        finally:
+            if self.deleted_apis and len(self.new_grants) > opened:
+                self._drop_racing_grants(opened)
+
+    def _drop_racing_grants(self, since: int) -> None:
+        """Forget the grant periods opened (from ``new_grants[since]`` on) on a deleted API:
+        a grant a writer saved after the API's deletion (it read the API before) grants
+        nothing, as in the auth index. Such a period is new, so never written yet."""
+        deleted, new = self.deleted_apis, self.new_grants
+
+        def racing(p: list[Any]) -> bool:  # opened by an event after the API's deletion
+            d = deleted.get(p[2])
+            return d is not None and p[7] > d
+
+        keep = [p for p in new[since:] if not racing(p)]
+        if len(keep) == len(new) - since:
+            return
+        for p in new[since:]:
+            if racing(p):
+                app = self.apps.get(p[1])
+                if app is not None and app.grants.get((p[2], p[3])) is p:
+                    del app.grants[(p[2], p[3])]
+        del new[since:]
+        new.extend(keep)
+
+    def _fast_apply(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
         if (_native is None or type(self) is not TemporalBuilder or type(batch) is not list
                 or type(uuids) not in (dict, UuidCache)):
             self.fast_apply_python(batch, uuids)
@@ -365,6 +399,7 @@ class TemporalBuilder:
             for key in ended:
                 self._close("grant_periods", app.grants.pop(key), t, pos)
         self.api_updates.append(("UPDATE apis SET deleted=?, deleted_pos=? WHERE api_id=?", (t, pos, api_id)))
+        self.deleted_apis[api_id] = pos
 
     def _app_created(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = AppState(app_id, s["owner"], t, pos)

@@ -350,7 +350,7 @@ class TemporalStore:
         head, chain_pos = self.chain_head()
         recorded = chain.RecordedChain(self.conn, head, int(self.meta("chain_count") or 0))
         together = record_chain and chain_pos == start  # one pass does both
-        builder = TemporalBuilder(self._load_app, self._grant_holders)
+        builder = self._builder()
         apply, uuids = builder.apply, UuidCache()
         n = flushed = 0
         fast = builder.fast_apply
@@ -403,7 +403,7 @@ class TemporalStore:
     def apply_rows(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         """Apply already-decoded events (an export's) and record the position; no chain."""
         with self._writing(), collector_paused():
-            builder = TemporalBuilder(self._load_app, self._grant_holders)
+            builder = self._builder()
             for pos, oid, topic, state in rows:
                 builder.apply(pos, topic, oid, state)
             self._flush(builder)
@@ -417,6 +417,13 @@ class TemporalStore:
         if app_id in self._prefetched:
             return self._prefetched.pop(app_id)
         return self._load_apps([app_id]).get(app_id)
+
+    def _builder(self) -> TemporalBuilder:
+        """A builder that continues this index: its apps load on demand, its deleted APIs known."""
+        builder = TemporalBuilder(self._load_app, self._grant_holders)
+        builder.deleted_apis = dict(self.conn.execute(
+            "SELECT api_id, deleted_pos FROM apis WHERE deleted IS NOT NULL").fetchall())
+        return builder
 
     def _grant_holders(self, api_id: str) -> list[str]:
         """The apps with an open grant period on the API in the index (as last flushed)."""

@@ -27,7 +27,7 @@ STAGES = ("RELEASE", "PRE", "TEST")
 def grant(ctx: click.Context, actor: str | None, apps: tuple[str, ...], apis: tuple[str, ...], stage: str | None,
           until: str | None, for_: str | None, idempotency_key: str | None) -> None:
     """Let apps call APIs in a stage (one API to many apps, or one app to many APIs);
-    ``grant list`` shows grants."""
+    `grant list` shows grants."""
     given = actor is not None or apps or apis or stage is not None or until is not None or for_ is not None \
         or idempotency_key is not None
     if ctx.invoked_subcommand is not None:
