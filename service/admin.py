@@ -2,10 +2,13 @@
 
 Callers send ``Authorization: Bearer <token>`` (``authledger token create``); the token's
 account is the acting account, so ownership rules apply exactly as in the CLI. Errors are
-``{"error", "message", "field"}`` with the status of the LedgerError leaf: 400 invalid
-input (the field named), 401 missing/invalid token, 403 not permitted, 404 unknown id,
-405 a known path's wrong method (with ``Allow``), 409 conflict. Secrets appear only in the responses of the calls that create or reset
-them. Each operation is declared once in ``OPERATIONS``; service.openapi describes the
+``{"error", "message", "field"}`` (``field`` null when none; built by
+``service.errors.error_response`` for every error path) with the status of the error's
+class: 400 invalid input (the field named), 401 missing/invalid token, 403 not permitted,
+404 unknown id or route, 405 a known path's wrong method (with ``Allow``), 409 conflict,
+413 body too large, 415 a body that is not JSON, 503 store unavailable or busy. Creates
+answer 201 with ``Location`` (the operation's ``location``). Secrets appear only in the
+responses of the calls that create or reset them. Each operation is declared once in ``OPERATIONS``; service.openapi describes the
 same table, so the document cannot drift from the routes.
 
 The POST operations that generate ids or credentials (``idempotent=True``) take an
