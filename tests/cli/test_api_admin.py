@@ -130,3 +130,17 @@ def test_cli_until_forms_and_until_with_for(run: Run) -> None:
         assert r.code == 2 and '"field": "until"' in r.err, (until, r.err)
     r = run(*base, "--until", "2999-01-01T00:00:00Z", "--for", "1d")
     assert r.code == 2 and '"field": "for"' in r.err, r.err
+
+
+def test_cli_json_errors_have_the_same_three_keys_as_http(run: Run) -> None:
+    import json
+
+    api_id = make_api(run)
+    for args in (("grant", "list", "--actor", "provider", "--stage", "PROD"),  # a usage error (click)
+                 ("api", "show", "00000000-0000-4000-8000-000000000000"),  # not found
+                 ("api", "delete", api_id, "--actor", "mallory"),  # not permitted
+                 ("grant", "--actor", "provider", "--app", "x", "--api", api_id, "--stage", "PRE")):  # invalid
+        r = run("--json", *args)
+        assert r.code in (2, 3, 4), (args, r.err)
+        body = json.loads(r.err)
+        assert set(body) == {"error", "message", "field"}, (args, body)
