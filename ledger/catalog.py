@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ledger.errors import LedgerError
+
 if TYPE_CHECKING:
     from ledger.application import Ledger
     from ledger.domain import Api, App, Grant
@@ -32,12 +34,67 @@ def _scan(ledger: Ledger, topics: Sequence[str]) -> Iterator[Any]:
 
 
 def apis(ledger: Ledger, owner: str | None = None) -> list[Api]:
-    """Registered APIs (of one owner, if given), in registration order."""
+    """Registered APIs not deleted (of one owner, if given), in registration order."""
     found = []
     for n in _scan(ledger, [API_REGISTERED]):
         created = ledger.mapper.to_domain_event(n)
         if owner is None or created.owner == owner:  # the owner never changes
-            found.append(ledger.get_api(n.originator_id))
+            api = ledger.get_api(n.originator_id)
+            if not api.deleted:
+                found.append(api)
+    return found
+
+
+def api_names(ledger: Ledger, app: App) -> tuple[dict[str, str], set[str]]:
+    """The names of the live APIs the app holds grants on, and the ids of the deleted ones
+    (a grant on a deleted API ended with it: views leave it out)."""
+    names: dict[str, str] = {}
+    deleted: set[str] = set()
+    for api_id, _stage in app.grants:
+        if api_id in names or api_id in deleted:
+            continue
+        try:
+            api = ledger.get_api(api_id)
+        except LedgerError:
+            continue
+        if api.deleted:
+            deleted.add(api_id)
+        else:
+            names[api_id] = api.name
+    return names, deleted
+
+
+def grants(ledger: Ledger, actor: str, *, app_id: str | None = None, api_id: str | None = None,
+           stage: str | None = None) -> list[tuple[App, Api, Grant]]:
+    """The grants in force or expired that ``actor`` may see: on APIs it owns or held by
+    apps it owns, never another tenant's; only grants of live apps on live APIs (a revoked
+    grant, a deleted app's or a deleted API's ended and is in the audit trail instead).
+    Filtered by app, API and stage when given; in the order they were first given."""
+    held: dict[Any, None] = {}
+    for n in _scan(ledger, [GRANT_GIVEN]):
+        if app_id is not None and str(n.originator_id) != app_id:
+            continue
+        if api_id is not None and ledger.mapper.to_domain_event(n).api_id != api_id:
+            continue
+        held[n.originator_id] = None
+    apis_: dict[str, Api | None] = {}
+    found = []
+    for aid in held:
+        app = ledger.get_app(aid)
+        if app.deleted:
+            continue
+        for (gid, gstage), g in app.grants.items():
+            if (api_id is not None and gid != api_id) or (stage is not None and gstage != stage):
+                continue
+            if gid not in apis_:
+                try:
+                    apis_[gid] = ledger.get_api(gid)
+                except LedgerError:
+                    apis_[gid] = None
+            api = apis_[gid]
+            if api is None or api.deleted or actor not in (api.owner, app.owner):
+                continue
+            found.append((app, api, g))
     return found
 
 
@@ -62,6 +119,8 @@ def grants_on(ledger: Ledger, api_id: object) -> list[tuple[App, Grant]]:
         if ledger.mapper.to_domain_event(n).api_id == key:
             app_ids[n.originator_id] = None
     held = []
+    if ledger.get_api(api_id).deleted:
+        return held  # its grants ended with it
     for app_id in app_ids:
         app = ledger.get_app(app_id)
         if app.deleted:

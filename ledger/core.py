@@ -386,6 +386,18 @@ class LedgerCore(Application[UUID]):
             raise ApiNotFound(uid)
         return api
 
+    def live_api(self, api_id: object) -> Api:
+        """An API that is not deleted (a deleted one is not found: 404, exit 3)."""
+        api = self.get_api(api_id)
+        api.require_live()
+        return api
+
+    def _owned_api(self, api_id: object, actor: str) -> Api:
+        api = self.live_api(api_id)
+        if api.owner != actor:
+            raise NotPermitted(f"account {actor} does not own API {api.id}", field="actor")
+        return api
+
     def app_id_for_key(self, app_key: str) -> UUID:
         claim = self._get(AppKeyClaim.create_id(app_key), AppKeyClaim)
         if claim is None or claim.app_key != app_key:

@@ -22,6 +22,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import (
+    ApiNotFound,
     AppCodeNotFound,
     AppIsDeleted,
     DefaultKeyPairUndeletable,
@@ -109,10 +110,61 @@ class Api(Aggregate):
         self.nonce_required = nonce_required
         self.http_method = http_method
         self.path_pattern = path_pattern
+        self.deleted = False
 
     @staticmethod
     def create_id() -> UUID:
         return uuid4()
+
+    SETTINGS = ("name", "group", "auth_type", "appcode_mode", "signature_methods", "nonce_required",
+                "http_method", "path_pattern")
+
+    class Modified(Event):
+        """The owner changed the API's settings: the event carries all of them as they are now
+        (and the owner, which never changes), so a reader needs no earlier event to apply it."""
+
+        TOPIC = "authledger:ApiModified"
+        owner: str
+        name: str
+        group: str
+        auth_type: str
+        appcode_mode: str
+        signature_methods: tuple[str, ...]
+        nonce_required: bool
+        http_method: str | None
+        path_pattern: str | None
+
+        def apply(self, api: Api) -> None:
+            for k in Api.SETTINGS:
+                setattr(api, k, getattr(self, k))
+
+    class Deleted(Event):
+        """The owner deleted the API: every grant on it ends at this instant (docs/app-model.md)."""
+
+        TOPIC = "authledger:ApiDeleted"
+
+        def apply(self, api: Api) -> None:
+            api.deleted = True
+
+    def require_live(self) -> None:
+        if self.deleted:
+            raise ApiNotFound(self.id, deleted=True)
+
+    def settings(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in Api.SETTINGS}
+
+    def modify(self, **settings: Any) -> bool:
+        """Change the settings given (all of them are recorded); False when nothing changes."""
+        self.require_live()
+        new = {**self.settings(), **settings}
+        if new == self.settings():
+            return False
+        self.trigger_event(Api.Modified, owner=self.owner, **new)
+        return True
+
+    def delete(self) -> None:
+        self.require_live()
+        self.trigger_event(Api.Deleted)
 
 
 @dataclass

@@ -31,10 +31,13 @@ class LedgerError(Exception):
         self.field = field
 
     def to_dict(self) -> dict[str, object]:
-        d: dict[str, object] = {"error": self.code, "message": self.message}
-        if self.field:
-            d["field"] = self.field
-        return d
+        return error_body(self.code, self.message, self.field)
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
+    """Every error as data (HTTP bodies, the CLI's ``--json``): the same three keys always,
+    ``field`` null when no one field is to blame."""
+    return {"error": code, "message": message, "field": field or None}
 
 
 class InvalidInput(LedgerError):
@@ -78,8 +81,9 @@ class AppNotFound(NotFound):
 
 
 class ApiNotFound(NotFound):
-    def __init__(self, api_id: object) -> None:
-        super().__init__(f"API not found: {api_id}", field="api_id")
+    def __init__(self, api_id: object, *, deleted: bool = False) -> None:
+        # A deleted API is gone for every command (404, exit 3); its history stays for audits.
+        super().__init__(f"API {api_id} was deleted" if deleted else f"API not found: {api_id}", field="api_id")
 
 
 class KeyPairNotFound(NotFound):

@@ -57,8 +57,10 @@ def app_codes(app: App) -> list[dict[str, Any]]:
     return [{"app_code": mask_code(c.hint), "added_at": iso(c.added_at)} for c in app.app_codes.values()]
 
 
-def owner_app(app: App, api_names: Mapping[str, str], now: datetime) -> dict[str, Any]:
-    """The owner's view: attributes, masked credentials, and the grants it holds."""
+def owner_app(app: App, api_names: Mapping[str, str], now: datetime,
+              ended: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The owner's view: attributes, masked credentials, and the grants it holds (not those
+    on the APIs in ``ended``: deleted, their grants ended with them)."""
     grants = [
         {
             "api_id": g.api_id,
@@ -70,6 +72,7 @@ def owner_app(app: App, api_names: Mapping[str, str], now: datetime) -> dict[str
             "granted_at": iso(g.granted_at),
         }
         for g in app.grants.values()
+        if g.api_id not in ended
     ]
     return {
         **public_app(app),
@@ -99,6 +102,27 @@ def api(api: Api) -> dict[str, Any]:
         "method": api.http_method or "ANY",
         "path": api.path_pattern,
         "registered_at": iso(api.created_on),
+        "modified_at": iso(api.modified_on),
+        "version": api.version,
+    }
+
+
+def grant(app: App, api_: Api, g: Grant, now: datetime) -> dict[str, Any]:
+    """One grant as ``grant list`` and ``GET /v1/grants`` show it."""
+    return {
+        "app_id": str(app.id),
+        "app_name": app.name,
+        "app_owner": app.owner,
+        "app_status": status(app),
+        "api_id": str(api_.id),
+        "api_name": api_.name,
+        "api_owner": api_.owner,
+        "stage": g.stage,
+        "until": iso(g.until),
+        "in_force": in_force(g, now),
+        "granted_by": g.granted_by,
+        "granted_at": iso(g.granted_at),
+        "changed_at": iso(g.changed_at),
     }
 
 

@@ -10,7 +10,10 @@ each event is translated into index changes (``projections.changes``) which
   plaintext code never enters the index.
 - per app: owner, enabled/deleted, extension, and its grants as
   ``{api_id: {stage: end}}`` with ``end`` in float epoch seconds (``inf`` = never expires).
-- per API: its security settings (``ApiSettings``).
+- per API: its security settings (``ApiSettings``), replaced whole when the API is
+  modified. A deleted API leaves the index with every grant on it (``api_removed``): its
+  checks answer ``unknown_api``, and a grant on it that a racing writer saved after the
+  deletion grants nothing (the index remembers deleted API ids).
 
 ``check`` answers docs/app-model.md's "could call at T" with one reason, in this precedence:
 
@@ -173,6 +176,7 @@ class AuthIndex:
         self._codes: dict[str, _App] = {}  # AppCode keyed hash -> app
         self._apps: dict[str, _App] = {}
         self._apis: dict[str, ApiSettings] = {}
+        self._deleted_apis: set[str] = set()  # grants on these grant nothing (api_removed)
         # Changes whenever an API's settings do, unique across every index in the process (a
         # gateway swaps indexes on bootstrap): the router rebuilds its table only then, not
         # on every grant or key event.
@@ -181,6 +185,7 @@ class AuthIndex:
         # One handler per kind of index change (projections.changes); events are translated first.
         self._change_handlers: dict[str, Callable[[Sequence[Any]], None]] = {
             "api_set": self._api_set,
+            "api_removed": self._api_removed,
             "app_set": self._app_set,
             "key_set": self._key_set,
             "key_removed": self._key_removed,
@@ -281,7 +286,8 @@ class AuthIndex:
                     end = until.timestamp()
                 else:
                     app = None
-                if app is not None and "api_id" in state and "stage" in state:
+                if app is not None and "api_id" in state and "stage" in state and not (
+                        self._deleted_apis and state["api_id"] in self._deleted_apis):
                     try:
                         api_id, stage = state["api_id"], state["stage"]
                         stages = app.grants.get(api_id)
@@ -360,6 +366,17 @@ class AuthIndex:
         )
         self.api_version = next(_API_VERSIONS)
 
+    def _api_removed(self, c: Sequence[Any]) -> None:
+        _kind, api_id = c
+        if not isinstance(api_id, str):
+            raise TypeError("api_removed needs a str API id")
+        self._apis.pop(api_id, None)
+        self._deleted_apis.add(api_id)
+        for app in self._apps.values():  # rare (an API deleted): every app's grants on it end
+            if app.grants.pop(api_id, None) is not None:
+                self._sync_grant(app, api_id)
+        self.api_version = next(_API_VERSIONS)
+
     def _app_set(self, c: Sequence[Any]) -> None:
         _kind, app_id, fields = c
         if not isinstance(fields, dict) or not fields.keys() <= APP_FIELDS:
@@ -427,6 +444,8 @@ class AuthIndex:
         app = self._apps.get(app_id)
         if app is None:
             raise ValueError(f"change for unknown app {app_id}")
+        if self._deleted_apis and api_id in self._deleted_apis:
+            return  # saved by a grant racing the API's deletion: it grants nothing
         if type(end) is not float:
             end = _INF if end is None else float(end)
         stages = app.grants.get(api_id)
@@ -454,6 +473,8 @@ class AuthIndex:
         for api_id, s in self._apis.items():
             yield ("api_set", api_id, s.owner, s.auth_type, s.appcode_mode, s.signature_methods,
                    s.nonce_required, s.http_method, s.path_pattern)
+        for api_id in sorted(self._deleted_apis):
+            yield ("api_removed", api_id)
         for app_id, app in self._apps.items():
             yield ("app_set", app_id, {"owner": app.owner, "extension": app.extension,
                                        "enabled": app.enabled, "deleted": app.deleted})
@@ -592,6 +613,7 @@ class AuthIndex:
                 }
                 for a, s in self._apis.items()
             },
+            "deleted_apis": sorted(self._deleted_apis),
             "apps": apps,
             "key_app": {k: a.app_id for k, a in self._keys.items()},
             "secrets": {k: list(v) for k, v in self._secrets.items()},

@@ -9,7 +9,8 @@ A change record is a tuple whose first item names its kind (lists are accepted t
 is what msgpack gives back):
 
     ("api_set", api_id, owner, auth_type, appcode_mode, signature_methods, nonce_required,
-                http_method, path_pattern)
+                http_method, path_pattern)     registered, or modified (all settings again)
+    ("api_removed", api_id)                    deleted: its grants end, later ones grant nothing
     ("app_set", app_id, {field: value})   fields among owner, extension, enabled, deleted;
                                            an app's first app_set carries owner + extension
     ("key_set", app_key, app_id, secret_sealed)   the AppSecret stays sealed (SecretBox)
@@ -35,6 +36,7 @@ Change = tuple[Any, ...]
 # Kind → number of items in the record (kind included): the wire codec checks arity.
 ARITY = {
     "api_set": 9,
+    "api_removed": 2,
     "app_set": 3,
     "key_set": 4,
     "key_removed": 3,
@@ -59,6 +61,13 @@ def _end(until: Any) -> float | None:
 def _api_registered(api_id: str, s: dict[str, Any]) -> list[Change]:
     return [("api_set", api_id, s["owner"], s["auth_type"], s["appcode_mode"],
              tuple(s["signature_methods"]), bool(s["nonce_required"]), s["http_method"], s["path_pattern"])]
+
+
+_api_modified = _api_registered  # ApiModified carries every setting (and the owner) again
+
+
+def _api_deleted(api_id: str, _s: dict[str, Any]) -> list[Change]:
+    return [("api_removed", api_id)]
 
 
 def _app_created(app_id: str, s: dict[str, Any]) -> list[Change]:
@@ -121,6 +130,8 @@ def _nothing(_app_id: str, _s: dict[str, Any]) -> list[Change]:
 
 TRANSLATORS: dict[str, Callable[[str, dict[str, Any]], list[Change]]] = {
     "authledger:ApiRegistered": _api_registered,
+    "authledger:ApiModified": _api_modified,
+    "authledger:ApiDeleted": _api_deleted,
     "authledger:AppCreated": _app_created,
     "authledger:AppModified": _app_modified,
     "authledger:AppDisabled": _app_disabled,

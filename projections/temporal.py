@@ -20,6 +20,12 @@ log order; a period that would start and end at the same instant is empty.
 
 Events of one app are assumed stamped in non-decreasing time (the ledger's clock);
 ``TemporalBuilder`` applies them in log position order.
+
+APIs: ``apis`` holds each API's current settings and when it was deleted; ``api_settings``
+their history (one row per registration or modification, in force from its instant on:
+an AppCode could call only while the API's AppCode mode was not DISABLE). Deleting an API
+closes every grant period on it at that instant, caused by the ApiDeleted event, so every
+question (and report) about a later instant finds nobody.
 """
 
 from __future__ import annotations
@@ -176,20 +182,29 @@ class TemporalBuilder:
     new periods (rows to insert, open or closed) and closed periods that were loaded from
     the index (their end to update)."""
 
-    def __init__(self, loader: Loader | None = None) -> None:
+    def __init__(self, loader: Loader | None = None, holders: Callable[[str], list[str]] | None = None) -> None:
         self.apps: dict[str, AppState] = {}
         self.loader = loader
+        # The apps the index (not this builder) holds open grant periods of on an API.
+        self.holders = holders
+        # Deleted APIs: a grant on one (saved by a writer racing the deletion) grants nothing.
+        self.deleted_apis: dict[str, int] = {}  # API id -> position of its ApiDeleted
         self.new_enabled: list[list[Any]] = []
         self.new_creds: list[list[Any]] = []
         self.new_grants: list[list[Any]] = []
         # (end, end_pos, id) of loaded periods this builder closed, per table.
         self.ended: dict[str, list[tuple[int, int, int]]] = {t: [] for t in TABLES}
         self.new_apis: list[tuple[Any, ...]] = []
+        self.new_api_settings: list[tuple[Any, ...]] = []
+        # Changes of API rows already written or in new_apis, in order: (sql, params).
+        self.api_updates: list[tuple[str, tuple[Any, ...]]] = []
         self.new_names: list[tuple[Any, ...]] = []
         self.position = 0
         self.horizon: int | None = None  # the latest instant of the events applied (not ignored)
         self._handlers: dict[str, Callable[[int, str, int, dict[str, Any]], None]] = {
             PREFIX + "ApiRegistered": self._api_registered,
+            PREFIX + "ApiModified": self._api_modified,
+            PREFIX + "ApiDeleted": self._api_deleted,
             PREFIX + "AppCreated": self._app_created,
             PREFIX + "AppModified": self._app_modified,
             PREFIX + "AppDisabled": self._app_disabled,
@@ -217,7 +232,10 @@ class TemporalBuilder:
         else:
             try:
                 t = state["timestamp"]
+                opened = len(self.new_grants)
                 handler(position, originator_id, t, state)
+                if self.deleted_apis and len(self.new_grants) > opened:
+                    self._drop_racing_grants(opened)
                 if self.horizon is None or t > self.horizon:
                     self.horizon = t
             except ProjectionError:
@@ -237,6 +255,35 @@ class TemporalBuilder:
         Python (another topic), go through ``fast_apply_python`` (the reference), then C goes
         on. The caller pauses the cyclic collector for the whole catch-up
         (``projections.events.collector_paused``: TemporalStore.catch_up / rebuild)."""
+        opened = len(self.new_grants)
+        try:
+            self._fast_apply(batch, uuids)
+        finally:
+            if self.deleted_apis and len(self.new_grants) > opened:
+                self._drop_racing_grants(opened)
+
+    def _drop_racing_grants(self, since: int) -> None:
+        """Forget the grant periods opened (from ``new_grants[since]`` on) on a deleted API:
+        a grant a writer saved after the API's deletion (it read the API before) grants
+        nothing, as in the auth index. Such a period is new, so never written yet."""
+        deleted, new = self.deleted_apis, self.new_grants
+
+        def racing(p: list[Any]) -> bool:  # opened by an event after the API's deletion
+            d = deleted.get(p[2])
+            return d is not None and p[7] > d
+
+        keep = [p for p in new[since:] if not racing(p)]
+        if len(keep) == len(new) - since:
+            return
+        for p in new[since:]:
+            if racing(p):
+                app = self.apps.get(p[1])
+                if app is not None and app.grants.get((p[2], p[3])) is p:
+                    del app.grants[(p[2], p[3])]
+        del new[since:]
+        new.extend(keep)
+
+    def _fast_apply(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
         if (_native is None or type(self) is not TemporalBuilder or type(batch) is not list
                 or type(uuids) not in (dict, UuidCache)):
             self.fast_apply_python(batch, uuids)
@@ -329,7 +376,30 @@ class TemporalBuilder:
     # -- handlers -------------------------------------------------------------------------
 
     def _api_registered(self, pos: int, api_id: str, t: int, s: dict[str, Any]) -> None:
-        self.new_apis.append((api_id, s["owner"], s["name"], s["auth_type"], s["appcode_mode"], t, pos))
+        self.new_apis.append((api_id, s["owner"], s["name"], s["auth_type"], s["appcode_mode"], t, pos, None, None))
+        self.new_api_settings.append((api_id, t, pos, s["name"], s["auth_type"], s["appcode_mode"]))
+
+    def _api_modified(self, pos: int, api_id: str, t: int, s: dict[str, Any]) -> None:
+        name, auth_type, mode = s["name"], s["auth_type"], s["appcode_mode"]
+        if not all(isinstance(v, str) for v in (name, auth_type, mode)):
+            raise TypeError("API settings must be text")
+        self.new_api_settings.append((api_id, t, pos, name, auth_type, mode))
+        self.api_updates.append(("UPDATE apis SET name=?, auth_type=?, appcode_mode=? WHERE api_id=?",
+                                 (name, auth_type, mode, api_id)))
+
+    def _api_deleted(self, pos: int, api_id: str, t: int, s: dict[str, Any]) -> None:
+        # Every grant on the API ends now: the apps this builder holds, and those whose open
+        # grant periods on it are in the index only (loaded first).
+        if self.holders is not None:
+            for app_id in self.holders(api_id):
+                if app_id not in self.apps:
+                    self._app(app_id)
+        for app in self.apps.values():
+            ended = [key for key in app.grants if key[0] == api_id]
+            for key in ended:
+                self._close("grant_periods", app.grants.pop(key), t, pos)
+        self.api_updates.append(("UPDATE apis SET deleted=?, deleted_pos=? WHERE api_id=?", (t, pos, api_id)))
+        self.deleted_apis[api_id] = pos
 
     def _app_created(self, pos: int, app_id: str, t: int, s: dict[str, Any]) -> None:
         app = AppState(app_id, s["owner"], t, pos)

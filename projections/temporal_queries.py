@@ -121,9 +121,37 @@ class AuditQueries:
             self._apis[api_id] = row
         return row
 
-    def codes_ok(self, api_id: str) -> bool:
-        """May AppCodes call this API at all (its AppCode mode is not DISABLE)?"""
-        return self.api(api_id)[4] != "DISABLE"
+    def settings_at(self, api_id: str, t: int | None = None) -> tuple[str, str, str]:
+        """(name, auth_type, appcode_mode) of the API in force at t (None: now)."""
+        api = self.api(api_id)
+        if t is None:
+            return api[2], api[3], api[4]
+        row = self.conn.execute(
+            "SELECT name, auth_type, appcode_mode FROM api_settings WHERE api_id=? AND start <= ?"
+            " ORDER BY start DESC, pos DESC LIMIT 1", (api_id, t)).fetchone()
+        return (api[2], api[3], api[4]) if row is None else (row[0], row[1], row[2])
+
+    def codes_ok(self, api_id: str, t: int | None = None) -> bool:
+        """May AppCodes call this API at t (its AppCode mode then was not DISABLE)?"""
+        return self.settings_at(api_id, t)[2] != "DISABLE"
+
+    def code_periods(self, api_id: str) -> list[iv.Interval]:
+        """When AppCodes could call the API at all: its AppCode mode was not DISABLE (and it
+        was not deleted), with the events that opened and closed each period as causes."""
+        api = self.api(api_id)
+        rows: list[tuple[Any, ...]] = []
+        opened: tuple[int, int] | None = None
+        for start, pos, mode in self.conn.execute(
+                "SELECT start, pos, appcode_mode FROM api_settings WHERE api_id=? ORDER BY start, pos", (api_id,)):
+            if mode != "DISABLE" and opened is None:
+                opened = (start, pos)
+            elif mode == "DISABLE" and opened is not None:
+                rows.append((opened[0], start, opened[1], pos))
+                opened = None
+        if opened is not None:
+            deleted, deleted_pos = api[7], api[8]
+            rows.append((opened[0], deleted, opened[1], deleted_pos))
+        return iv.periods(rows)
 
     def app(self, app_id: str) -> tuple[Any, ...]:
         row = self.conn.execute("SELECT * FROM apps WHERE app_id=?", (app_id,)).fetchone()
@@ -148,7 +176,7 @@ class AuditQueries:
 
     def could_call(self, credential: str, api_id: str, stage: str, t: int, *, kind: str = "app_key") -> bool:
         """Point query: could this AppKey (or AppCode, by hash) call the API in the stage at t?"""
-        if kind != "app_key" and not self.codes_ok(api_id):
+        if kind != "app_key" and not self.codes_ok(api_id, t):
             return False
         row = self.conn.execute(
             "SELECT 1 FROM cred_periods c"
@@ -163,7 +191,7 @@ class AuditQueries:
     def who_could_call_at(self, api_id: str, t: int, stage: str | None = None) -> list[dict[str, Any]]:
         """Every (app, stage, credential) that could call the API at t."""
         self.api(api_id)
-        codes = self.codes_ok(api_id)
+        codes = self.codes_ok(api_id, t)
         horizon = self.store.horizon
         # At or after the horizon the live periods are the open ones: their own small indexes
         # (grant_open, enabled_open, cred_open), not every period the API's history holds.
@@ -196,7 +224,7 @@ class AuditQueries:
             creds = [c for c in creds if c[0] == "app_key" and c[1] == app_key]
         out = []
         for api, stage, until in grants:
-            codes = self.codes_ok(api)
+            codes = self.codes_ok(api, t)
             for kind, cred, display in creds:
                 if kind == "app_key" or codes:
                     out.append({"api_id": api, "stage": stage, "kind": kind, "credential": display,
@@ -236,11 +264,12 @@ class AuditQueries:
             access = iv.intersect(iv.grant_in_force(rows), iv.periods(enabled.get(app, [])))
             if not access:
                 continue
-            codes = self.codes_ok(api)
+            codes = self.code_periods(api)
             for (_a, kind, cred, display), cp in sorted(by_app_creds.get(app, []), key=lambda x: (x[0][1], x[0][3])):
-                if kind != "app_key" and not codes:
-                    continue
-                for s, e, orig, sclip, eclip in iv.clip(iv.intersect(access, cp), lo, hi):
+                could = iv.intersect(access, cp)
+                if kind != "app_key":  # an AppCode, only while the API's AppCode mode allowed it
+                    could = iv.intersect(could, codes)
+                for s, e, orig, sclip, eclip in iv.clip(could, lo, hi):
                     out.append({"app_id": app, "api_id": api, "stage": stage, "kind": kind, "credential": display,
                                 "credential_id": cred, "start": s, "end": e, "start_cause": orig[2],
                                 "end_cause": orig[3], "start_clipped": sclip, "end_clipped": eclip})
@@ -300,8 +329,10 @@ class AuditQueries:
             self.api(api_id)
             ps = [p for row in self.conn.execute(
                 "SELECT start_pos, end_pos FROM grant_periods WHERE api_id=?", (api_id,)) for p in row if p]
-            found = self.events.at(ps)
-            return self.events.of(api_id) + [found[p] for p in sorted(found)]
+            own = self.events.of(api_id)
+            mine = {e["position"] for e in own}  # an ApiDeleted also ended the grants on the API
+            found = self.events.at(p for p in ps if p not in mine)
+            return own + [found[p] for p in sorted(found)]
         assert app_key is not None
         app = self.app_for_key(app_key)
         first, last, open_ = self.conn.execute(
@@ -316,10 +347,12 @@ class AuditQueries:
             self.app(app_id)
         if api_id is not None:
             self.api(api_id)
-        apis = [{"api_id": a, "owner": o, "name": n, "auth_type": at, "appcode_mode": m}
-                for a, o, n, at, m in c.execute(
-                    "SELECT api_id, owner, name, auth_type, appcode_mode FROM apis WHERE registered <= ?"
-                    + (" AND api_id=?" if api_id else "") + " ORDER BY api_id", (t, *((api_id,) if api_id else ())))]
+        apis = []
+        for (a, o) in c.execute(
+                "SELECT api_id, owner FROM apis WHERE registered <= ? AND (deleted IS NULL OR deleted > ?)"
+                + (" AND api_id=?" if api_id else "") + " ORDER BY api_id", (t, t, *((api_id,) if api_id else ()))):
+            n, at, m = self.settings_at(a, t)
+            apis.append({"api_id": a, "owner": o, "name": n, "auth_type": at, "appcode_mode": m})
         args: dict[str, Any] = {"t": t, "app": app_id, "api": api_id}
         app_filter = " AND app_id=:app" if app_id else ""
         apps: dict[str, dict[str, Any]] = {}

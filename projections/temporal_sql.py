@@ -35,7 +35,10 @@ from typing import Any
 TABLES: dict[str, list[tuple[str, str]]] = {
     "meta": [("key", "text"), ("value", "any")],
     "apis": [("api_id", "text"), ("owner", "text"), ("name", "text"), ("auth_type", "text"),
-             ("appcode_mode", "text"), ("registered", "int"), ("registered_pos", "int")],
+             ("appcode_mode", "text"), ("registered", "int"), ("registered_pos", "int"),
+             ("deleted", "int"), ("deleted_pos", "int")],
+    "api_settings": [("api_id", "text"), ("start", "int"), ("pos", "int"), ("name", "text"),
+                     ("auth_type", "text"), ("appcode_mode", "text")],
     "apps": [("app_id", "text"), ("owner", "text"), ("created", "int"), ("created_pos", "int"),
              ("deleted", "int"), ("deleted_pos", "int")],
     "app_names": [("app_id", "text"), ("start", "int"), ("pos", "int"), ("name", "text")],

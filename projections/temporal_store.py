@@ -37,14 +37,16 @@ from projections.temporal import (
 )
 
 SUFFIX = ".audit.sqlite"
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"  # 5: API deletion (apis.deleted) and settings history (api_settings)
 FLUSH_EVERY = 200_000
 PAGE = 5000
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
     ("CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, owner TEXT, name TEXT, auth_type TEXT,"
-    " appcode_mode TEXT, registered INTEGER, registered_pos INTEGER)"),
+    " appcode_mode TEXT, registered INTEGER, registered_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)"),
+    ("CREATE TABLE IF NOT EXISTS api_settings (api_id TEXT, start INTEGER, pos INTEGER, name TEXT,"
+    " auth_type TEXT, appcode_mode TEXT)"),
     ("CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, owner TEXT, created INTEGER,"
     " created_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)"),
     "CREATE TABLE IF NOT EXISTS app_names (app_id TEXT, start INTEGER, pos INTEGER, name TEXT)",
@@ -65,6 +67,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS cred_by_app ON cred_periods (app_id, start, end, kind, cred, display)",
     "CREATE INDEX IF NOT EXISTS cred_by_cred ON cred_periods (cred, start)",
     "CREATE INDEX IF NOT EXISTS names_by_app ON app_names (app_id, start)",
+    "CREATE INDEX IF NOT EXISTS settings_by_api ON api_settings (api_id, start, pos)",
     # The open periods only (a tenth of the rows), covering: a question at an instant at or
     # after the horizon (meta, ``TemporalStore.horizon``) reads only these, not the history.
     "CREATE INDEX IF NOT EXISTS grant_open ON grant_periods (api_id, stage, end, app_id, until) WHERE end IS NULL",
@@ -73,7 +76,7 @@ INDEXES = [
 ]
 
 # Every table of the index (what a rebuild empties).
-REBUILT = ("meta", "apis", "apps", "app_names", "enabled_periods", "cred_periods", "grant_periods", "chain")
+REBUILT = ("meta", "apis", "api_settings", "apps", "app_names", "enabled_periods", "cred_periods", "grant_periods", "chain")
 
 Row = tuple[int, str, int, str, bytes]
 _SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
@@ -347,7 +350,7 @@ class TemporalStore:
         head, chain_pos = self.chain_head()
         recorded = chain.RecordedChain(self.conn, head, int(self.meta("chain_count") or 0))
         together = record_chain and chain_pos == start  # one pass does both
-        builder = TemporalBuilder(self._load_app)
+        builder = self._builder()
         apply, uuids = builder.apply, UuidCache()
         n = flushed = 0
         fast = builder.fast_apply
@@ -400,7 +403,7 @@ class TemporalStore:
     def apply_rows(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         """Apply already-decoded events (an export's) and record the position; no chain."""
         with self._writing(), collector_paused():
-            builder = TemporalBuilder(self._load_app)
+            builder = self._builder()
             for pos, oid, topic, state in rows:
                 builder.apply(pos, topic, oid, state)
             self._flush(builder)
@@ -414,6 +417,18 @@ class TemporalStore:
         if app_id in self._prefetched:
             return self._prefetched.pop(app_id)
         return self._load_apps([app_id]).get(app_id)
+
+    def _builder(self) -> TemporalBuilder:
+        """A builder that continues this index: its apps load on demand, its deleted APIs known."""
+        builder = TemporalBuilder(self._load_app, self._grant_holders)
+        builder.deleted_apis = dict(self.conn.execute(
+            "SELECT api_id, deleted_pos FROM apis WHERE deleted IS NOT NULL").fetchall())
+        return builder
+
+    def _grant_holders(self, api_id: str) -> list[str]:
+        """The apps with an open grant period on the API in the index (as last flushed)."""
+        return [a for (a,) in self.conn.execute(
+            "SELECT DISTINCT app_id FROM grant_periods WHERE api_id=? AND end IS NULL", (api_id,))]
 
     def _prefetch(self, builder: TemporalBuilder, batch: list[Row], uuids: UuidCache) -> None:
         """The stored state of every app the batch names and the builder does not hold, in a few
@@ -472,9 +487,14 @@ class TemporalStore:
                 c.executemany(f"UPDATE {table} SET end=?, end_pos=? WHERE id=?", ended)
         if b.horizon is not None and (self.horizon is None or b.horizon > self.horizon):
             self.set_meta("horizon", b.horizon)
-        c.executemany("INSERT OR REPLACE INTO apis VALUES (?,?,?,?,?,?,?)", b.new_apis)
+        c.executemany("INSERT OR REPLACE INTO apis VALUES (?,?,?,?,?,?,?,?,?)", b.new_apis)
+        for sql, params in b.api_updates:  # after the inserts: a row may be new in this flush
+            c.execute(sql, params)
+        c.executemany("INSERT INTO api_settings VALUES (?,?,?,?,?,?)", b.new_api_settings)
         c.executemany("INSERT INTO app_names VALUES (?,?,?,?)", b.new_names)
         b.new_apis.clear()
+        b.api_updates.clear()
+        b.new_api_settings.clear()
         b.new_names.clear()
         if final or len(b.apps) > 100_000:  # mid-build, apps change again: write them once, at the end
             c.executemany(

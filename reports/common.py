@@ -23,6 +23,8 @@ CAUSES: dict[str, tuple[str, str]] = {
     "AppCodeAdded": ("code added", "added"),
     "AppCodeDeleted": ("code deleted", "delete"),
     "AppCodeReset": ("code reset", "reset"),
+    "ApiModified": ("API modified", "reset"),
+    "ApiDeleted": ("API deleted", "delete"),
 }
 GRANT_EVENTS = ("GrantGiven", "GrantEndChanged", "GrantRevoked")
 

@@ -2,10 +2,13 @@
 
 Callers send ``Authorization: Bearer <token>`` (``authledger token create``); the token's
 account is the acting account, so ownership rules apply exactly as in the CLI. Errors are
-``{"error", "message", "field"}`` with the status of the LedgerError leaf: 400 invalid
-input (the field named), 401 missing/invalid token, 403 not permitted, 404 unknown id,
-405 a known path's wrong method (with ``Allow``), 409 conflict. Secrets appear only in the responses of the calls that create or reset
-them. Each operation is declared once in ``OPERATIONS``; service.openapi describes the
+``{"error", "message", "field"}`` (``field`` null when none; built by
+``service.errors.error_response`` for every error path) with the status of the error's
+class: 400 invalid input (the field named), 401 missing/invalid token, 403 not permitted,
+404 unknown id or route, 405 a known path's wrong method (with ``Allow``), 409 conflict,
+413 body too large, 415 a body that is not JSON, 503 store unavailable or busy. Creates
+answer 201 with ``Location`` (the operation's ``location``). Secrets appear only in the
+responses of the calls that create or reset them. Each operation is declared once in ``OPERATIONS``; service.openapi describes the
 same table, so the document cannot drift from the routes.
 
 The POST operations that generate ids or credentials (``idempotent=True``) take an
@@ -28,12 +31,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.errors import InvalidInput, LedgerError
 from service.command_handlers import (
     add_code,
     add_key,
     create_app,
     delete_app,
+    delete_api,
     delete_code,
     delete_key,
     disable_app,
@@ -42,8 +46,11 @@ from service.command_handlers import (
     issue_token,
     list_apis,
     list_apps,
+    list_codes,
+    list_grants,
     list_keys,
     list_tokens,
+    modify_api,
     modify_app,
     register_api,
     reset_code,
@@ -52,7 +59,10 @@ from service.command_handlers import (
     revoke_token,
     show_api,
     show_app,
+    show_key,
+    show_token,
 )
+from service.errors import MethodNotAllowed, Unauthenticated, UnknownRoute, UnsupportedMediaType, error_response
 from service.operations import Call, Operation, Param
 from service.query_handlers import (
     access,
@@ -67,17 +77,7 @@ from service.query_handlers import (
 LOG_KEY = "authledger.log"
 
 
-class Unauthenticated(LedgerError):
-    """No bearer token, or one the ledger does not know (or has revoked)."""
-
-    exit_code = 4
-    http_status = 401
-    code = "unauthenticated"
-
-
-class UnknownRoute(NotFound):
-    pass
-
+__all__ = ["OPERATIONS", "Unauthenticated", "UnknownRoute", "routes"]
 
 
 # -- the table --------------------------------------------------------------------------
@@ -91,7 +91,7 @@ OPERATIONS: list[Operation] = [
     Operation("listApis", "GET", "/v1/apis", "Registered APIs (of one owner, if given)", list_apis, tag="apis",
               query={"owner": Param(S, description="Only APIs of this account")}),
     Operation("registerApi", "POST", "/v1/apis", "Register an API (the caller owns it)", register_api, 201,
-              idempotent=True, tag="apis", body={
+              idempotent=True, tag="apis", location="/v1/apis/{api_id}", body={
                   "name": Param(S, True, "1-128 of letters, digits, _ . -"),
                   "group": Param(S, description="API group"),
                   "auth_type": Param(S, schema={"enum": ["APP", "ANONYMOUS"]}),
@@ -102,10 +102,23 @@ OPERATIONS: list[Operation] = [
                   "path": Param(S, description="Path pattern, e.g. /v1/items/{id}"),
               }),
     Operation("showApi", "GET", "/v1/apis/{api_id}", "An API's settings and the apps authorized for it", show_api, tag="apis"),
+    Operation("modifyApi", "PATCH", "/v1/apis/{api_id}",
+              "Change an API's settings (owner only; the gateway and later audits use them from now on)",
+              modify_api, tag="apis", body={
+                  "name": Param(S), "group": Param(S),
+                  "auth_type": Param(S, schema={"enum": ["APP", "ANONYMOUS"]}),
+                  "appcode_mode": Param(S, schema={"enum": ["DISABLE", "HEADER", "HEADER_QUERY"]}),
+                  "signature_methods": Param("strings", schema={"items": {"enum": ["HmacSHA256", "HmacSHA1"]}}),
+                  "nonce_required": Param("boolean"),
+                  "method": Param(S, description="HTTP method the API answers; ANY for any"),
+                  "path": Param(S, description="Path pattern, e.g. /v1/items/{id}; empty to remove it"),
+              }),
+    Operation("deleteApi", "DELETE", "/v1/apis/{api_id}",
+              "Delete an API (owner only): every grant on it ends now; its history stays", delete_api, tag="apis"),
     Operation("listApps", "GET", "/v1/apps", "The caller's apps (filtered by tags)", list_apps, tag="apps",
               query={"tag": Param("strings", description="KEY=VALUE, repeatable")}),
     Operation("createApp", "POST", "/v1/apps", "Create an app with its default key pair and an AppCode", create_app, 201,
-              idempotent=True, tag="apps", reveals=("app_secret", "app_code"), body={
+              idempotent=True, tag="apps", reveals=("app_secret", "app_code"), location="/v1/apps/{app_id}", body={
                   "name": Param(S, True, "4-26 letters, digits, _; starts with a letter"),
                   "description": Param(S), "tags": Param("object", schema=_TAGS), "extension": Param(S),
                   "app_key": Param(S), "app_secret": Param(S), "app_code": Param(S),
@@ -118,17 +131,28 @@ OPERATIONS: list[Operation] = [
     Operation("enableApp", "POST", "/v1/apps/{app_id}/enable", "Enable a disabled app", enable_app, tag="apps"),
     Operation("listKeys", "GET", "/v1/apps/{app_id}/keys", "An app's key pairs (secrets masked)", list_keys, tag="keys"),
     Operation("addKey", "POST", "/v1/apps/{app_id}/keys", "Add a key pair", add_key, 201, idempotent=True, tag="keys",
-              reveals=("app_secret",), body={"app_key": Param(S), "app_secret": Param(S)}),
+              reveals=("app_secret",), location="/v1/apps/{app_id}/keys/{app_key}",
+              body={"app_key": Param(S), "app_secret": Param(S)}),
+    Operation("showKey", "GET", "/v1/apps/{app_id}/keys/{app_key}", "One of the app's key pairs (secret masked)",
+              show_key, tag="keys"),
     Operation("deleteKey", "DELETE", "/v1/apps/{app_id}/keys/{app_key}", "Delete an added key pair", delete_key, tag="keys"),
     Operation("resetKey", "POST", "/v1/keys/{app_key}/reset", "New secret (and optionally AppKey) for a pair", reset_key,
               idempotent=True, tag="keys", reveals=("app_secret",),
               body={"new_app_key": Param(S), "new_app_secret": Param(S)}),
+    Operation("listCodes", "GET", "/v1/apps/{app_id}/codes", "An app's AppCodes (masked)", list_codes, tag="codes"),
+    # An AppCode is a secret: it never names a URL. Its Location is the app's list of (masked) codes.
     Operation("addCode", "POST", "/v1/apps/{app_id}/codes", "Add an AppCode", add_code, 201, idempotent=True, tag="codes",
-              reveals=("app_code",), body={"code": Param(S)}),
+              reveals=("app_code",), location="/v1/apps/{app_id}/codes", body={"code": Param(S)}),
     Operation("deleteCode", "POST", "/v1/apps/{app_id}/codes/delete", "Delete an AppCode (given in the body)",
               delete_code, tag="codes", body={"code": Param(S, True)}),
     Operation("resetCode", "POST", "/v1/codes/reset", "Replace an AppCode", reset_code, idempotent=True, tag="codes",
               reveals=("app_code",), body={"code": Param(S, True), "new_code": Param(S)}),
+    Operation("listGrants", "GET", "/v1/grants",
+              "Grants on the caller's APIs or held by the caller's apps (in force or expired)", list_grants,
+              tag="grants", query={"app_id": Param(S, schema=_UUID), "api_id": Param(S, schema=_UUID),
+                                   "stage": Param(S, schema=_STAGE)}),
+    # A grant has no id of its own: it is (app, API, stage), given or renewed, in bulk. 200, no
+    # Location; GET /v1/grants?app_id=&api_id=&stage= finds it.
     Operation("grant", "POST", "/v1/grants", "Authorize apps for APIs in a stage (bulk: one to many)", grant,
               idempotent=True, tag="grants", body={
                   "app_id": Param("string_or_strings", True, "An app id, or up to 100"),
@@ -166,7 +190,10 @@ OPERATIONS: list[Operation] = [
               audit_digest, tag="audit"),
     Operation("listTokens", "GET", "/v1/tokens", "The caller's tokens (never the token itself)", list_tokens, tag="tokens"),
     Operation("issueToken", "POST", "/v1/tokens", "Issue another token for the caller's account", issue_token, 201,
-              idempotent=True, tag="tokens", reveals=("token",), body={"label": Param(S)}),
+              idempotent=True, tag="tokens", reveals=("token",), location="/v1/tokens/{token_id}",
+              body={"label": Param(S)}),
+    Operation("showToken", "GET", "/v1/tokens/{token_id}", "One of the caller's tokens (never the token itself)",
+              show_token, tag="tokens"),
     Operation("revokeToken", "DELETE", "/v1/tokens/{token_id}", "Revoke one of the caller's tokens", revoke_token,
               tag="tokens"),
 ]
@@ -212,13 +239,26 @@ def _check_body(op: Operation, raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _error(e: LedgerError) -> Response:
-    # 503: the event store is unavailable (ledger.store.StoreUnavailable, retriable).
-    status = e.http_status if 400 <= e.http_status < 500 or e.http_status == 503 else 500
-    headers = {"WWW-Authenticate": 'Bearer realm="authledger"'} if status == 401 else None
-    if status == 503:
-        headers = {"Retry-After": "1"}
-    return JSONResponse(e.to_dict(), status_code=status, headers=headers)
+def _json_body(op: Operation, content_type: str | None, raw: bytes) -> None:
+    """A body must be JSON: 415 for a Content-Type that says otherwise (none at all is taken as JSON)."""
+    if op.body is None or not raw.strip() or content_type is None:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise UnsupportedMediaType(f"the body must be JSON (Content-Type: application/json), got {media[:60]!r}",
+                                   field="content-type")
+
+
+def _location(op: Operation, result: dict[str, Any]) -> dict[str, str]:
+    """A create's Location: the new resource's URL (path-quoted ids), when the answer names it."""
+    if op.location is None:
+        return {}
+    from urllib.parse import quote
+
+    try:
+        return {"Location": op.location.format_map({k: quote(str(v), safe="") for k, v in result.items()})}
+    except KeyError:
+        return {}
 
 
 def _authenticate(service: Any, header: str | None) -> str:
@@ -246,6 +286,7 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
                 actor = _authenticate(service, request.headers.get("authorization"))
                 if extra is not None:
                     extra["actor"] = actor
+                _json_body(op, request.headers.get("content-type"), raw)
                 body = _check_body(op, raw) if op.body is not None else {}
                 query: dict[str, list[str]] = {}
                 for k, v in request.query_params.multi_items():
@@ -267,10 +308,10 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
         except LedgerError as e:
             if extra is not None:
                 extra["error"] = e.code
-            return _error(e)
+            return error_response(e)
         if result.get("replayed") is True:
-            return JSONResponse(result, status_code=200, headers={REPLAYED_HEADER: "true"})
-        return JSONResponse(result, status_code=op.status)
+            return JSONResponse(result, status_code=200, headers={REPLAYED_HEADER: "true", **_location(op, result)})
+        return JSONResponse(result, status_code=op.status, headers=_location(op, result) or None)
 
     return endpoint
 
@@ -326,13 +367,10 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 def _not_allowed(allowed: list[str]) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        return JSONResponse({"error": "method_not_allowed",
-                             "message": f"{request.method} is not allowed on {request.url.path[:200]}; "
-                                        f"allowed: {', '.join(allowed)}"},
-                            status_code=405, headers={"Allow": ", ".join(allowed)})
+        return error_response(MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path[:200]}; allowed: {', '.join(allowed)}", allowed))
     return endpoint
 
 
 async def _unknown(request: Request) -> Response:
-    return JSONResponse({"error": "not_found", "message": f"no such endpoint: {request.method} {request.url.path}"},
-                        status_code=404)
+    return error_response(UnknownRoute(f"no such endpoint: {request.method} {request.url.path[:200]}", field="path"))

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from gateway.errors import reject
 from gateway.verifier import Verifier
-from ledger.errors import LedgerError
+from service.errors import InternalError, PayloadTooLarge, error_response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -200,7 +200,7 @@ def _lifespan(service: Any) -> Any:
 
 async def _too_large(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PayloadTooLarge)
-    return JSONResponse(exc.to_dict(), status_code=413, headers={"connection": "close"})
+    return error_response(exc, {"connection": "close"})
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -212,7 +212,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
         error_logger.warning("%s %s: %s", request.method, request.url.path, failure.message)
         return JSONResponse(failure.to_dict(), status_code=failure.http_status)
     error_logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"error": "internal_error", "message": "internal error"}, status_code=500)
+    return error_response(InternalError("internal error"))
 
 
 class _Outer:
@@ -225,13 +225,6 @@ class _Outer:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._stack(scope, receive, send)
-
-
-class PayloadTooLarge(LedgerError):
-    """A request body over the limit (raised while it streams in)."""
-
-    http_status = 413
-    code = "payload_too_large"
 
 
 class _Limits:
@@ -248,8 +241,7 @@ class _Limits:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.max_body:
-                    await _send_json(send, 413, {"error": "payload_too_large",
-                                                 "message": f"request body over {self.max_body} bytes"})
+                    await self._too_large(scope, receive, send)
                     return
                 break
         seen = 0
@@ -274,16 +266,12 @@ class _Limits:
             await self.app(scope, counting_receive, tracking_send)
         except PayloadTooLarge:
             if not started:
-                await _send_json(send, 413, {"error": "payload_too_large",
-                                             "message": f"request body over {self.max_body} bytes"})
+                await self._too_large(scope, receive, send)
 
-
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-        (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": data})
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(PayloadTooLarge(f"request body over {self.max_body} bytes", field="body"),
+                                  {"connection": "close"})
+        await response(scope, receive, send)
 
 
 class _AccessLog:

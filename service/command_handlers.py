@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.durations import parse_duration
-from ledger.errors import InvalidInput, LedgerError, NotPermitted
+from ledger.durations import grant_end
+from ledger.errors import InvalidInput, NotPermitted
 from service.operations import SOURCE, Call, _now, _one, _receipt
 
 # -- APIs -------------------------------------------------------------------------------
@@ -38,29 +38,37 @@ def register_api(c: Call) -> dict[str, Any]:
 def show_api(c: Call) -> dict[str, Any]:
     from ledger import catalog, views
 
-    api = c.ledger.get_api(c.path["api_id"])
+    api = c.ledger.live_api(c.path["api_id"])  # a deleted API is gone (404); audits keep its history
     return views.api_with_apps(api, catalog.grants_on(c.ledger, api.id), _now())
+
+
+def modify_api(c: Call) -> dict[str, Any]:
+    b = c.body
+    return _receipt(c.ledger.modify_api(
+        c.path["api_id"], c.actor, name=b.get("name"), group=b.get("group"), auth_type=b.get("auth_type"),
+        appcode_mode=b.get("appcode_mode"), signature_methods=b.get("signature_methods"),
+        nonce_required=b.get("nonce_required"),
+        # "method": "ANY" answers any method again; "path": "" removes the pattern (no routing by path).
+        **({"http_method": b["method"]} if "method" in b else {}),
+        **({"path_pattern": b["path"] or None} if "path" in b else {}),
+        source=SOURCE,
+    ))
+
+
+def delete_api(c: Call) -> dict[str, Any]:
+    return _receipt(c.ledger.delete_api(c.path["api_id"], c.actor, source=SOURCE))
 
 
 # -- apps -------------------------------------------------------------------------------
 
 
-def _api_names(ledger: Any, app: Any) -> dict[str, str]:
-    names = {}
-    for api_id, _stage in app.grants:
-        try:
-            names[api_id] = ledger.get_api(api_id).name
-        except LedgerError:
-            pass
-    return names
-
-
 def _app_view(c: Call, app: Any) -> dict[str, Any]:
-    from ledger import views
+    from ledger import catalog, views
 
     if app.owner != c.actor:
         return views.public_app(app)
-    return views.owner_app(app, _api_names(c.ledger, app), _now())
+    names, ended = catalog.api_names(c.ledger, app)
+    return views.owner_app(app, names, _now(), ended)
 
 
 def _tags(values: list[str]) -> dict[str, str]:
@@ -116,14 +124,39 @@ def enable_app(c: Call) -> dict[str, Any]:
 # -- key pairs and AppCodes -------------------------------------------------------------
 
 
-def list_keys(c: Call) -> dict[str, Any]:
-    from ledger import views
-
+def _own_app(c: Call) -> Any:
     app = c.ledger.get_app(c.path["app_id"])
     if app.owner != c.actor:
         raise NotPermitted(f"account {c.actor} does not own app {app.id}", field="actor")
+    return app
+
+
+def list_keys(c: Call) -> dict[str, Any]:
+    from ledger import views
+
+    app = _own_app(c)
     pairs = views.key_pairs(app)
     return {"app_id": str(app.id), "key_pairs": pairs, "count": len(pairs)}
+
+
+def show_key(c: Call) -> dict[str, Any]:
+    from ledger import rules, views
+    from ledger.errors import KeyPairNotFound
+
+    app_key = rules.app_key(c.path["app_key"])
+    app = _own_app(c)
+    for pair in views.key_pairs(app):
+        if pair["app_key"] == app_key:
+            return {"app_id": str(app.id), **pair}
+    raise KeyPairNotFound(app_key)
+
+
+def list_codes(c: Call) -> dict[str, Any]:
+    from ledger import views
+
+    app = _own_app(c)
+    codes = views.app_codes(app)
+    return {"app_id": str(app.id), "app_codes": codes, "count": len(codes)}
 
 
 def add_key(c: Call) -> dict[str, Any]:
@@ -163,12 +196,23 @@ def reset_code(c: Call) -> dict[str, Any]:
 
 def grant(c: Call) -> dict[str, Any]:
     b = c.body
-    until: Any = b.get("until")
-    if b.get("for") is not None:
-        if until is not None:
-            raise InvalidInput("give until or for, not both", field="for")
-        until = _now() + parse_duration(b["for"])
+    until = grant_end(b.get("until"), b.get("for"), _now())
     return _receipt(c.ledger.grant(c.actor, b["app_id"], b["api_id"], b["stage"], until=until, source=SOURCE))
+
+
+def list_grants(c: Call) -> dict[str, Any]:
+    from ledger import catalog, rules, views
+    from ledger.core import parse_id
+
+    app_id, api_id, stage = _one(c, "app_id"), _one(c, "api_id"), _one(c, "stage")
+    app_id = None if app_id is None else str(parse_id(app_id, "app"))
+    api_id = None if api_id is None else str(parse_id(api_id, "api"))
+    if stage is not None:
+        rules.stage(stage)
+    now = _now()
+    found = [views.grant(app, api, g, now)
+             for app, api, g in catalog.grants(c.ledger, c.actor, app_id=app_id, api_id=api_id, stage=stage)]
+    return {"grants": found, "count": len(found)}
 
 
 def revoke(c: Call) -> dict[str, Any]:
@@ -184,6 +228,21 @@ def list_tokens(c: Call) -> dict[str, Any]:
 
     found = [t.to_dict() for t in tokens_of(c.ledger, c.actor)]
     return {"tokens": found, "count": len(found)}
+
+
+def show_token(c: Call) -> dict[str, Any]:
+    from ledger.core import parse_id
+    from ledger.tokens import list_tokens as tokens_of
+
+    uid = str(parse_id(c.path["token_id"], "token"))
+    for t in tokens_of(c.ledger, c.actor):
+        if t.token_id == uid:
+            return t.to_dict()
+    from ledger.tokens import TokenNotFound, _get
+
+    if _get(c.ledger, parse_id(uid, "token")) is not None:  # as revokeToken answers another's token
+        raise NotPermitted(f"account {c.actor} does not own token {uid}", field="actor")
+    raise TokenNotFound(uid)
 
 
 def issue_token(c: Call) -> dict[str, Any]:

@@ -21,6 +21,7 @@ _ERROR_STATUSES = {
     "404": "Unknown id",
     "409": "Conflict: duplicate AppKey/AppCode, deleted app, concurrent change",
     "413": "Request body too large",
+    "415": "The body is not JSON (Content-Type other than application/json)",
 }
 _IDEMPOTENCY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -68,6 +69,9 @@ def _operation(op: Operation) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
     }
+    if op.location is not None:
+        responses[str(op.status)]["headers"] = {"Location": {
+            "description": f"The new resource: {op.location}", "schema": {"type": "string"}}}
     if op.idempotent:
         params.append(dict(_IDEMPOTENCY))
         said = ("the request already ran under this Idempotency-Key; the first response's ids, nothing written"
@@ -80,7 +84,7 @@ def _operation(op: Operation) -> dict[str, Any]:
             responses["200"] = {"description": "Replayed: " + said, "headers": replayed,
                                 "content": {"application/json": {"schema": {"type": "object"}}}}
     for status, text in _ERROR_STATUSES.items():
-        if status == "413" and op.body is None:
+        if status in ("413", "415") and op.body is None:
             continue
         responses[status] = {"description": text,
                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -130,11 +134,12 @@ def document() -> dict[str, Any]:
             "schemas": {
                 "Error": {
                     "type": "object",
-                    "required": ["error", "message"],
+                    "required": ["error", "message", "field"],
+                    "additionalProperties": False,
                     "properties": {
                         "error": {"type": "string"},
                         "message": {"type": "string"},
-                        "field": {"type": "string"},
+                        "field": {"type": ["string", "null"], "description": "The field to blame, or null"},
                     },
                 }
             },

@@ -34,6 +34,8 @@ class Operation:
     tag: str = ""
     reveals: tuple[str, ...] = ()
     idempotent: bool = False  # takes an Idempotency-Key header
+    # A create's new resource: the URL template for the 201's Location, filled from the answer.
+    location: str | None = None
 
 
 @dataclass

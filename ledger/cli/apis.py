@@ -1,4 +1,4 @@
-"""``authledger api register|show|list``."""
+"""``authledger api register|modify|delete|show|list``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from ledger.cli.idempotent import KEY_OPTION, keyed, keyed_receipt
 from ledger.cli.main import emit, global_options, settings
-from ledger.cli.text import block, indent, table
+from ledger.cli.text import block, indent, receipt, table
 
 APPCODE_MODES = ("DISABLE", "HEADER", "HEADER_QUERY")
 
@@ -46,6 +46,46 @@ def register_api(owner: str, name: str, group: str, appcode_mode: str, signature
     emit(r.to_dict(), keyed_receipt("API registered"))
 
 
+@api_group.command("modify")
+@click.argument("api_id")
+@click.option("--actor", required=True, help="Acting account (the API's owner).")
+@click.option("--name", default=None, help="New name: 1-128 of letters, digits, _ . -")
+@click.option("--group", default=None, help="New API group name.")
+@click.option("--appcode-mode", type=click.Choice(APPCODE_MODES), default=None)
+@click.option("--signature-methods", default=None, metavar="HmacSHA256[,HmacSHA1]")
+@click.option("--nonce", type=click.Choice(("required", "optional")), default=None)
+@click.option("--auth-type", type=click.Choice(("APP", "ANONYMOUS")), default=None)
+@click.option("--method", "http_method", default=None, help="HTTP method (ANY: any method).")
+@click.option("--path", "path_pattern", default=None, metavar="/v1/items/{id}", help="Request path pattern.")
+@click.option("--no-path", is_flag=True, help="Remove the path pattern (the API is no longer routed by path).")
+@global_options
+def modify(api_id: str, actor: str, name: str | None, group: str | None, appcode_mode: str | None,
+           signature_methods: str | None, nonce: str | None, auth_type: str | None, http_method: str | None,
+           path_pattern: str | None, no_path: bool) -> None:
+    """Change an API's settings (only those given); the gateway uses them at once, audits
+    of an earlier instant still answer from the old ones."""
+    if no_path and path_pattern is not None:
+        raise click.UsageError("use either --path or --no-path, not both")
+    paths = {"path_pattern": None} if no_path else ({"path_pattern": path_pattern} if path_pattern is not None else {})
+    r = settings().ledger().modify_api(
+        api_id, actor, name=name, group=group, auth_type=auth_type, appcode_mode=appcode_mode,
+        signature_methods=signature_methods, nonce_required=None if nonce is None else nonce == "required",
+        **({"http_method": http_method} if http_method is not None else {}), **paths,
+    )
+    emit(r.to_dict(), lambda d: receipt("API modified", d))
+
+
+@api_group.command("delete")
+@click.argument("api_id")
+@click.option("--actor", required=True, help="Acting account (the API's owner).")
+@global_options
+def delete(api_id: str, actor: str) -> None:
+    """Delete an API: every grant on it ends now; it cannot be granted or modified again.
+    Its history stays (history, who-could-call at an earlier instant, reports)."""
+    r = settings().ledger().delete_api(api_id, actor)
+    emit(r.to_dict(), lambda d: receipt("API deleted", d))
+
+
 @api_group.command("show")
 @click.argument("api_id")
 @global_options
@@ -54,7 +94,7 @@ def show(api_id: str) -> None:
     from ledger import catalog, views
 
     ledger = settings().ledger()
-    api = ledger.get_api(api_id)
+    api = ledger.live_api(api_id)  # a deleted API is not found (exit 3); `history --api` keeps it
     data = views.api_with_apps(api, catalog.grants_on(ledger, api.id), datetime.now(timezone.utc))
     emit(data, _human_show)
 

@@ -105,11 +105,10 @@ def show(app_id: str, actor: str | None) -> None:
     if actor is None or actor != app.owner:
         emit(views.public_app(app), lambda d: block(d.items()))
         return
-    names = {}
-    for api_id, _stage in app.grants:
-        if api_id not in names:
-            names[api_id] = ledger.get_api(api_id).name
-    emit(views.owner_app(app, names, datetime.now(timezone.utc)), human_app)
+    from ledger import catalog
+
+    names, ended = catalog.api_names(ledger, app)
+    emit(views.owner_app(app, names, datetime.now(timezone.utc), ended), human_app)
 
 
 def human_app(d: dict[str, Any]) -> str:

@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         _fail("aborted", 1)
     except click.ClickException as e:
         # Usage errors: bad option, missing argument, bad choice.
-        _fail(e.format_message().replace("\n", " "), 2, {"error": "invalid_input", "message": e.format_message()})
+        from ledger.errors import error_body
+
+        _fail(e.format_message().replace("\n", " "), 2, error_body("invalid_input", e.format_message()))
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

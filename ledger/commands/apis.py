@@ -1,4 +1,4 @@
-"""Registering APIs with their security settings."""
+"""APIs with their security settings: register, modify, delete (the owner only)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from ledger import rules
-from ledger.core import LedgerCore, Receipt
+from ledger.core import LedgerCore, Receipt, parse_id
 from ledger.domain import Api
 from ledger.errors import (
     InvalidInput,
 )
 
+_UNSET: Any = object()
+
 
 class ApiCommands(LedgerCore):
-    """Registering an API: the owner is the acting account; settings are checked by ledger.rules."""
+    """An API's life: register (the acting account owns it), modify, delete; settings are checked by ledger.rules."""
 
     # -- APIs -------------------------------------------------------------------------
 
@@ -54,3 +56,63 @@ class ApiCommands(LedgerCore):
             return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
 
         return self._run(owner, source, at, command)
+
+    def modify_api(
+        self,
+        api_id: object,
+        actor: str,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        auth_type: str | None = None,
+        appcode_mode: str | None = None,
+        signature_methods: Any = None,
+        nonce_required: bool | None = None,
+        http_method: Any = _UNSET,
+        path_pattern: Any = _UNSET,
+        source: str = "cli",
+        at: datetime | None = None,
+    ) -> Receipt:
+        """Change an API's settings (only what is given; ``http_method``/``path_pattern`` None
+        clears them: any method, no path). The change takes effect at the event's instant:
+        the gateway routes and verifies with the new settings from then on, audits at an
+        earlier instant still answer from the old ones."""
+        new: dict[str, Any] = {}
+        if name is not None:
+            new["name"] = rules.api_name(name)
+        if group is not None:
+            new["group"] = rules.group(group)
+        if auth_type is not None:
+            new["auth_type"] = rules.auth_type(auth_type)
+        if appcode_mode is not None:
+            new["appcode_mode"] = rules.appcode_mode(appcode_mode)
+        if signature_methods is not None:
+            new["signature_methods"] = rules.signature_methods(signature_methods)
+        if nonce_required is not None:
+            if not isinstance(nonce_required, bool):
+                raise InvalidInput("nonce_required must be true or false", field="nonce_required")
+            new["nonce_required"] = nonce_required
+        if http_method is not _UNSET:
+            new["http_method"] = rules.http_method(http_method)
+        if path_pattern is not _UNSET:
+            new["path_pattern"] = rules.path_pattern(path_pattern)
+        uid = parse_id(api_id, "api")
+
+        def command() -> Receipt:
+            api = self._owned_api(uid, actor)
+            api.modify(**new)
+            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
+
+        return self._run(actor, source, at, command)
+
+    def delete_api(self, api_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+        """Delete an API: every grant on it ends at this instant (gateway, audits, reports);
+        it cannot be granted or modified again; its history stays."""
+        uid = parse_id(api_id, "api")
+
+        def command() -> Receipt:
+            api = self._owned_api(uid, actor)
+            api.delete()
+            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
+
+        return self._run(actor, source, at, command)

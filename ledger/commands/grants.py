@@ -51,7 +51,7 @@ class GrantCommands(LedgerCore):
             now = acting.get().at or datetime.now(timezone.utc)
             if end is not None and end <= now:
                 raise InvalidInput(f"until must be in the future, got {end.isoformat()}", field="until")
-            api_objs = [self.get_api(a) for a in api_uids]
+            api_objs = [self.live_api(a) for a in api_uids]
             app_objs = [self.get_app(a) for a in app_uids]
             for api in api_objs:
                 if api.owner != actor:
@@ -77,7 +77,7 @@ class GrantCommands(LedgerCore):
         rules.stage(stage)
 
         def command() -> Receipt:
-            api = self.get_api(api_uid)
+            api = self.live_api(api_uid)  # a deleted API's grants ended with it
             app = self.get_app(app_uid)
             if api.owner == actor:
                 role = "provider"

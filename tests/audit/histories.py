@@ -33,6 +33,10 @@ ops = st.one_of(
     st.tuples(st.just("add_code"), app_ix),
     st.tuples(st.just("reset_code"), app_ix),
     st.tuples(st.just("delete_code"), app_ix),
+    # The APIs change too: their AppCode mode (codes could call before, not after, or the
+    # reverse), and deletion (every grant on it ends; later grants on it are refused).
+    st.tuples(st.just("modify_api"), st.integers(0, 1), st.sampled_from(["DISABLE", "HEADER"])),
+    st.tuples(st.just("delete_api"), st.integers(0, 1)),
 )
 histories = st.lists(st.tuples(steps, ops), min_size=8, max_size=50)
 
@@ -75,6 +79,12 @@ class Driver:
     def do(self, op: tuple[Any, ...]) -> None:
         L, at, name = self.ledger, self.now, op[0]
         i = op[1]
+        if name == "modify_api":
+            L.modify_api(self.apis[i], PROVIDER, appcode_mode=op[2], at=at)
+            return
+        if name == "delete_api":
+            L.delete_api(self.apis[i], PROVIDER, at=at)
+            return
         app = self.apps.get(i)
         if name == "create":
             if app is not None and not L.get_app(app).deleted:

@@ -223,9 +223,9 @@ def test_grant_for_accepts_and_refuses_what_http_does(run: Run) -> None:
     # Check the CLI and the HTTP handler use the one parser, so they cannot drift apart.
     import ledger.cli.grants as cli_grants
     import service.command_handlers as http_grants
-    from ledger.durations import parse_duration
+    from ledger.durations import grant_end
 
-    assert cli_grants.parse_duration is parse_duration is http_grants.parse_duration
+    assert cli_grants.grant_end is grant_end is http_grants.grant_end
     api_id, app_id = make_api(run), make_app(run)["app_id"]
     for spec in ("0d", "5300w", "3y", "-1d", "1.5d", "\u0661d"):  # zero, >100 years, no unit, sign, fraction, non-ASCII digit
         r = run("grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "TEST", "--for", spec)

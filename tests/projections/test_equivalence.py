@@ -90,6 +90,8 @@ op = st.one_of(
     st.tuples(st.just("grant"), provider, st.lists(pick, min_size=1, max_size=2), pick, st.sampled_from(STAGES),
               st.sampled_from((None, -1.0, 0.5, 3.0, 10.0))),
     st.tuples(st.just("revoke"), provider, pick, pick, st.sampled_from(STAGES)),
+    st.tuples(st.just("modify_api"), pick, provider, st.sampled_from(("DISABLE", "HEADER", "HEADER_QUERY"))),
+    st.tuples(st.just("delete_api"), pick, provider),
 )
 
 
@@ -199,6 +201,19 @@ class Driver:
         self.ledger.grant(who, app_ids, api, stage, until=until, at=when)
         for app in app_ids:
             self.m.grants[(app, api, stage)] = None if until is None else until.timestamp()
+
+    def modify_api(self, when: datetime, a: int, who: str, mode: str) -> None:
+        api = _nth(self.apis, a)
+        self.ledger.modify_api(api, who, appcode_mode=mode, at=when)
+        self.m.apis[api] = mode
+
+    def delete_api(self, when: datetime, a: int, who: str) -> None:
+        # The API is gone (unknown_api) and every grant on it with it; granting it, revoking
+        # on it or modifying it again is refused (a deleted API is not found).
+        api = _nth(self.apis, a)
+        self.ledger.delete_api(api, who, at=when)
+        del self.m.apis[api]
+        self.m.grants = {k: v for k, v in self.m.grants.items() if k[1] != api}
 
     def revoke(self, when: datetime, who: str, i: int, a: int, stage: str) -> None:
         app, api = _nth(self.apps, i), _nth(self.apis, a)
