@@ -210,7 +210,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     failure = store_failure(exc, getattr(service, "db_path", None))
     if failure is not None:  # the store is away, locked or full: one line, no traceback
         error_logger.warning("%s %s: %s", request.method, request.url.path, failure.message)
-        return JSONResponse(failure.to_dict(), status_code=failure.http_status)
+        return error_response(failure)
     error_logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(InternalError("internal error"))
 
