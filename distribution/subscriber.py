@@ -15,8 +15,9 @@ Fail-static: when Redis is unreachable the index keeps answering as it stands; t
 reconnects with exponential backoff and catches up. ``max_staleness`` (seconds since
 Redis last confirmed the index current) makes ``GatewayIndex`` deny instead, once
 exceeded. Exposed: ``position``, ``lag`` (positions behind the last stream entry seen),
-``lag_seconds`` (publish → applied of the last message), ``last_update`` (epoch time of
-the last applied message or bootstrap), ``last_contact``.
+``lag_seconds`` (publish → applied of the last message), ``last_update`` (when the last
+message or bootstrap was applied), ``last_contact`` (epoch seconds here; ``status()``, what
+the health endpoints show, gives both as ISO 8601 UTC instants, ``ledger.isotime``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -34,12 +36,17 @@ from distribution import DEFAULT_PREFIX, keys
 from distribution.publisher import entry_position
 from ledger.crypto import SecretBox
 from ledger.errors import LedgerError
+from ledger.isotime import iso
 from projections.auth_index import AuthIndex
 from projections.decision import ApiSettings, Decision, Reason
 from projections.events import collector_paused
 from projections.wire import WireFormatError, decode_message, decode_snapshot_chunk
 
 log = logging.getLogger("authledger.subscriber")
+
+
+def _instant(epoch: float | None) -> str | None:
+    return None if epoch is None else iso(datetime.fromtimestamp(epoch, UTC))
 
 
 class _Rebootstrap(Exception):
@@ -108,8 +115,8 @@ class Subscriber:
             "position": self.position,
             "lag": self.lag,
             "lag_seconds": round(self.lag_seconds, 6),
-            "last_update": self.last_update,
-            "last_contact": self.last_contact,
+            "last_update": _instant(self.last_update),
+            "last_contact": _instant(self.last_contact),
             "staleness": None if self.last_contact is None else round(self.staleness(), 3),
             "stale": self.stale(),
             "connected": self.connected,
