@@ -30,7 +30,7 @@ import random
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,7 +101,8 @@ class Receipt:
         if isinstance(d.get("until"), str):
             # A grant's end time. Receipts recorded under an idempotency key before instants
             # had one format said +00:00; a replay of one answers in today's format.
-            d["until"] = isotime.iso(datetime.fromisoformat(d["until"]))
+            with suppress(ValueError):
+                d["until"] = isotime.iso(datetime.fromisoformat(d["until"]))
         if self.replayed:
             d["replayed"] = True
             d["withheld"] = list(self.withheld)
