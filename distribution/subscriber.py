@@ -35,7 +35,9 @@ publishers first when gateways use ``max_staleness``.
 Exposed: ``position``, ``lag`` (positions behind the last stream entry seen),
 ``lag_seconds`` (publish → applied of the last message), ``last_update`` (epoch time of
 the last applied message or bootstrap), ``last_contact`` (Redis last answered),
-``heartbeat_position``/``heartbeat_ts`` (the last valid heartbeat read), ``staleness``.
+``heartbeat_position``/``heartbeat_ts`` (the last valid heartbeat read), ``staleness``;
+``status()``, what the health endpoints show, gives the instants as ISO 8601 UTC
+(``ledger.isotime``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -53,6 +56,7 @@ from distribution import DEFAULT_PREFIX, keys
 from distribution.publisher import entry_position
 from ledger.crypto import SecretBox
 from ledger.errors import LedgerError
+from ledger.isotime import iso
 from projections.auth_index import AuthIndex
 from projections.decision import ApiSettings, Decision, Reason
 from projections.events import collector_paused
@@ -60,6 +64,10 @@ from projections.wire import Heartbeat, WireFormatError, decode_heartbeat, decod
 
 log = logging.getLogger("authledger.subscriber")
 HEARTBEAT_READ = 0.05  # seconds: the heartbeat is read with an XREAD at most this often
+
+
+def _instant(epoch: float | None) -> str | None:
+    return None if epoch is None else iso(datetime.fromtimestamp(epoch, UTC))
 
 
 class _Rebootstrap(Exception):
@@ -171,11 +179,11 @@ class Subscriber:
             "position": self.position,
             "lag": self.lag,
             "lag_seconds": round(self.lag_seconds, 6),
-            "last_update": self.last_update,
-            "last_contact": self.last_contact,
+            "last_update": _instant(self.last_update),
+            "last_contact": _instant(self.last_contact),
             "staleness": None if self.fresh_at is None else round(self.staleness(), 3),
             "heartbeat_position": None if self.heartbeat is None else self.heartbeat.pos,
-            "heartbeat_ts": None if self.heartbeat is None else self.heartbeat.ts,
+            "heartbeat_ts": None if self.heartbeat is None else _instant(self.heartbeat.ts),
             "heartbeats_malformed": self.heartbeats_malformed,
             "stale": self.stale(),
             "connected": self.connected,

@@ -30,7 +30,7 @@ import random
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +40,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
 
-from ledger import crypto, idempotency, rules
+from ledger import crypto, idempotency, isotime, rules
 from ledger.crypto import SecretBox
 from ledger.domain import Acting, Api, App, AppCodeClaim, AppKeyClaim, IdempotencyRecord, acting
 from ledger.errors import (
@@ -97,7 +97,12 @@ class Receipt:
         d["changed"] = self.events - int(self.recorded) > 0
         d["events"] = self.events
         d["position"] = self.position
-        d["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
+        d["timestamp"] = isotime.iso(self.timestamp)
+        if isinstance(d.get("until"), str):
+            # A grant's end time. Receipts recorded under an idempotency key before instants
+            # had one format said +00:00; a replay of one answers in today's format.
+            with suppress(ValueError):
+                d["until"] = isotime.iso(datetime.fromisoformat(d["until"]))
         if self.replayed:
             d["replayed"] = True
             d["withheld"] = list(self.withheld)

@@ -21,6 +21,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger import rules
 from ledger.domain import NAMESPACE, LedgerEvent
 from ledger.errors import InvalidInput, NotFound, NotPermitted
+from ledger.isotime import iso
 
 if TYPE_CHECKING:
     from ledger.application import Ledger, Receipt
@@ -92,9 +93,9 @@ class TokenView:
             "token_id": self.token_id,
             "account": self.account,
             "label": self.label,
-            "issued_at": self.issued_at.isoformat(),
+            "issued_at": iso(self.issued_at),
             "revoked": self.revoked,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoked_at": iso(self.revoked_at),
         }
 
 

@@ -8,20 +8,16 @@ id, name, owner and status. That is how a provider finds a consumer's app by its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ledger.crypto import mask_code
+from ledger.isotime import iso
 
 if TYPE_CHECKING:
     from ledger.domain import Api, App, Grant
 
 SECRET_MASK = "********"
-
-
-def iso(value: datetime | None) -> str | None:
-    """An instant as ISO 8601 in UTC, or None."""
-    return None if value is None else value.astimezone(timezone.utc).isoformat()
 
 
 def status(app: App) -> str:

@@ -1,4 +1,5 @@
-"""Instants and windows as the audit queries take them: ISO 8601 with a timezone, in µs.
+"""Instants and windows as the audit queries take them (ISO 8601 with a timezone, in µs), and
+their answers' µs turned back into the one output format (``ledger.isotime.iso``).
 
 One place for the CLI, the HTTP admin API and the reports, so they accept and refuse
 exactly the same input with the same one-line errors.
@@ -47,4 +48,11 @@ def with_iso_bounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Interval rows with their ``start``/``end`` as UTC ISO 8601 (in place)."""
     for r in rows:
         r["start"], r["end"] = iso(r["start"]), iso(r["end"])
+    return rows
+
+
+def with_iso_until(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Point rows (who could call / access at an instant) with ``grant_until`` as UTC ISO 8601 (in place)."""
+    for r in rows:
+        r["grant_until"] = iso(r["grant_until"])
     return rows

@@ -38,6 +38,7 @@ from uuid import UUID
 import msgpack
 
 from ledger.crypto import mask_code
+from ledger.isotime import iso as iso  # re-exported: the read side formats with it
 from projections.events import ProjectionError
 from projections.temporal_accel import native as _native
 
@@ -59,13 +60,6 @@ def to_micros(at: datetime) -> int:
 
 def from_micros(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
-
-
-def iso(us: int | None) -> str | None:
-    """UTC ISO 8601 with a ``Z``; microseconds only when there are some."""
-    if us is None:
-        return None
-    return from_micros(us).isoformat().replace("+00:00", "Z")
 
 
 # -- decoding -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.domain import Api, App
 from ledger.errors import LedgerError
+from ledger.isotime import iso
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"seed_demo: error: {e}\n")
         return 2
     print(f"seeded {a.db}: {len(demo.apis)} APIs, {len(demo.apps)} apps, {demo.events} events, "
-          f"{START.date()} to {demo.now.isoformat()}")
+          f"{START.date()} to {iso(demo.now)}")
     return 0
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.errors import Busy, InvalidInput, NotFound, NotPermitted
+from ledger.isotime import iso
 from service.operations import Call, _now, _one
 
 # -- gateway queries --------------------------------------------------------------------
@@ -60,7 +61,7 @@ def check(c: Call) -> dict[str, Any]:
     else:
         decision = index.check(c.ledger.box.code_hash(b["app_code"]), api_id, stage, at, kind="app_code_hash")
     data = decision.to_dict()
-    data.update(api_id=api_id, stage=stage, at=datetime.fromtimestamp(at, UTC).isoformat(),
+    data.update(api_id=api_id, stage=stage, at=iso(datetime.fromtimestamp(at, UTC)),
                 position=index.position)
     return data
 
@@ -130,8 +131,7 @@ def _owned_key(c: Call, app_key: str) -> str:
 
 def who_could_call(c: Call) -> dict[str, Any]:
     from ledger import rules
-    from projections.instants import when, with_iso_bounds
-    from projections.temporal import iso
+    from projections.instants import when, with_iso_bounds, with_iso_until
 
     api_id = _owned_api(c, _one(c, "api_id") or "")
     stage = _one(c, "stage")
@@ -140,14 +140,14 @@ def who_could_call(c: Call) -> dict[str, Any]:
     t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
     with _audit(c) as q:
         if t is not None:
-            return {"api_id": api_id, "stage": stage, "at": iso(t), "could_call": q.who_could_call_at(api_id, t, stage)}
+            return {"api_id": api_id, "stage": stage, "at": iso(t),
+                    "could_call": with_iso_until(q.who_could_call_at(api_id, t, stage))}
         rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
     return {"api_id": api_id, "stage": stage, "from": iso(lo), "to": iso(hi), "intervals": rows}
 
 
 def access(c: Call) -> dict[str, Any]:
-    from projections.instants import when, with_iso_bounds
-    from projections.temporal import iso
+    from projections.instants import when, with_iso_bounds, with_iso_until
 
     app_id, app_key = _one(c, "app_id"), _one(c, "app_key")
     if (app_id is None) == (app_key is None):
@@ -156,7 +156,8 @@ def access(c: Call) -> dict[str, Any]:
     t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
     with _audit(c) as q:
         if t is not None:
-            return {"app_id": app_id, "app_key": app_key, "at": iso(t), "could_call": q.access_at(app_id, t, app_key)}
+            return {"app_id": app_id, "app_key": app_key, "at": iso(t),
+                    "could_call": with_iso_until(q.access_at(app_id, t, app_key))}
         rows = with_iso_bounds(q.access_between(app_id, lo, hi, app_key))
     return {"app_id": app_id, "app_key": app_key, "from": iso(lo), "to": iso(hi), "intervals": rows}
 

@@ -52,7 +52,7 @@ def _id(value: str, what: str) -> str:
 
 
 def _iso(us: int | None) -> str | None:
-    from projections.temporal import iso
+    from ledger.isotime import iso
 
     return iso(us)
 
@@ -63,12 +63,6 @@ def _cause(c: dict[str, Any] | None) -> str:
     if c["kind"] == "expiry":
         return f"expiry (end time set at #{c['end_set_at_position']})"
     return f"{c['type']} #{c['position']} by {c['actor']} ({c['source']})"
-
-
-def _points_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for r in rows:
-        r["grant_until"] = _iso(r["grant_until"])
-    return rows
 
 
 _POINT_COLS = [("APP ID", "app_id"), ("STAGE", "stage"), ("KIND", "kind"), ("CREDENTIAL", "credential"),
@@ -95,13 +89,13 @@ def _span_table(rows: list[dict[str, Any]]) -> str:
 def who_could_call(api_id: str, stage: str | None, at: str | None, start: str | None, end: str | None,
                    from_export: str | None) -> None:
     """Apps and credentials that could call an API at an instant, or their intervals in a window."""
-    from projections.instants import when, with_iso_bounds
+    from projections.instants import when, with_iso_bounds, with_iso_until
 
     api_id = _id(api_id, "api")
     t, lo, hi = when(at, start, end)
     q = _queries(from_export)
     if t is not None:
-        rows = _points_out(q.who_could_call_at(api_id, t, stage))
+        rows = with_iso_until(q.who_could_call_at(api_id, t, stage))
         emit({"api_id": api_id, "stage": stage, "at": _iso(t), "could_call": rows},
              lambda d: f"at {d['at']}:\n" + table(d["could_call"], _POINT_COLS, empty="(nobody)"))
     else:
@@ -121,7 +115,7 @@ def who_could_call(api_id: str, stage: str | None, at: str | None, start: str | 
 def access(app_id: str | None, app_key: str | None, at: str | None, start: str | None, end: str | None,
            from_export: str | None) -> None:
     """What an app (or one AppKey) could call, at an instant or over a window."""
-    from projections.instants import when, with_iso_bounds
+    from projections.instants import when, with_iso_bounds, with_iso_until
 
     if (app_id is None) == (app_key is None):
         raise InvalidInput("give exactly one of --app or --app-key", field="app_id")
@@ -132,7 +126,7 @@ def access(app_id: str | None, app_key: str | None, at: str | None, start: str |
     if app_id is None:
         app_id = q.app_for_key(app_key)
     if t is not None:
-        rows = _points_out(q.access_at(app_id, t, app_key))
+        rows = with_iso_until(q.access_at(app_id, t, app_key))
         emit({"app_id": app_id, "app_key": app_key, "at": _iso(t), "could_call": rows},
              lambda d: f"app {d['app_id']} at {d['at']}:\n" + table(
                  d["could_call"], [("API ID", "api_id"), ("STAGE", "stage"), ("KIND", "kind"),

@@ -21,6 +21,7 @@ from ledger.cli.main import emit, global_options, settings
 from ledger.cli.secret_input import secret_option
 from ledger.cli.text import block
 from ledger.errors import InvalidInput
+from ledger.isotime import iso
 
 STAGES = ("RELEASE", "PRE", "TEST")
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -52,7 +53,7 @@ DENIED = 4  # check's exit code when the credential may not call (= NotPermitted
 
 
 def _instant(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat()
+    return iso(datetime.fromtimestamp(at, UTC))
 
 
 @click.command("check")

@@ -11,6 +11,7 @@ from ledger.errors import (
     InvalidInput,
     NotPermitted,
 )
+from ledger.isotime import iso
 
 
 class GrantCommands(LedgerCore):
@@ -50,7 +51,7 @@ class GrantCommands(LedgerCore):
         def command() -> Receipt:
             now = acting.get().at or datetime.now(timezone.utc)
             if end is not None and end <= now:
-                raise InvalidInput(f"until must be in the future, got {end.isoformat()}", field="until")
+                raise InvalidInput(f"until must be in the future, got {iso(end)}", field="until")
             api_objs = [self.live_api(a) for a in api_uids]
             app_objs = [self.get_app(a) for a in app_uids]
             for api in api_objs:
@@ -63,7 +64,7 @@ class GrantCommands(LedgerCore):
                 for api in api_objs:
                     if app.grant(str(api.id), stage, end):
                         changed.append({"app_id": str(app.id), "api_id": str(api.id)})
-            receipt = Receipt(ids={"stage": stage, "until": end.isoformat() if end else None, "granted": changed})
+            receipt = Receipt(ids={"stage": stage, "until": iso(end), "granted": changed})
             return self._commit(*app_objs, receipt=receipt)
 
         return self._run(actor, source, at, command)

@@ -18,6 +18,7 @@ from gateway.client import sign_headers
 from ledger.application import Ledger
 from tests.distribution.harness import authledger, churn, populate, wait_until
 from tests.distribution.test_subscribers import converged
+from tests.instant_format import check_instants
 from tests.service.harness import free_port, wait_for
 
 
@@ -129,6 +130,7 @@ def test_gateway_sidecars_share_nonces_and_all_refuse_a_reset_key(
         assert wait_until(lambda: all(_get(p, "/readyz")[1]["position"] >= position for p in ports), 10)
         status, health = _get(ports[0], "/healthz")
         assert status == 200 and {"position", "lag", "last_update"} <= health.keys() and health["lag"] == 0
+        assert check_instants(health)["last_update"] == 1
 
         # Check one signed request is accepted once, and refused when replayed to another gateway
         headers = sign_headers("GET", "http://gw/items/1", key, secret)

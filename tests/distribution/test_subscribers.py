@@ -21,6 +21,7 @@ from ledger.application import Ledger
 from projections.auth_index import AuthIndex
 from tests.accelerated import assert_flat_table_true
 from tests.distribution.harness import churn, populate, wait_until
+from tests.instant_format import check_instants
 
 
 def converged(ledger: Ledger, *subs: Any, timeout: float = 10.0) -> str:
@@ -48,6 +49,7 @@ def test_three_subscribers_converge_to_the_index_rebuilt_from_the_ledger(
     for s in subs:
         status = s.status()
         assert status["lag"] == 0 and status["bootstrapped"] and status["last_update"] is not None
+        assert check_instants(status) == {"last_update": 1, "last_contact": 1}  # ISO 8601 UTC, not epoch floats
         assert s.bootstraps == 1 and s.gaps == 0 and s.malformed == 0
 
 
