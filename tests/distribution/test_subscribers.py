@@ -49,7 +49,7 @@ def test_three_subscribers_converge_to_the_index_rebuilt_from_the_ledger(
     for s in subs:
         status = s.status()
         assert status["lag"] == 0 and status["bootstrapped"] and status["last_update"] is not None
-        assert check_instants(status) == {"last_update": 1, "last_contact": 1}  # ISO 8601 UTC, not epoch floats
+        assert check_instants(status) == {"last_update": 1, "last_contact": 1, "heartbeat_ts": 1}  # ISO 8601 UTC, not epoch floats
         assert s.bootstraps == 1 and s.gaps == 0 and s.malformed == 0
 
 

@@ -119,6 +119,13 @@ def test_every_operation_answers_as_its_schema_says(exercise: Exercise, acme: Ad
     x(acme, "listApps")
     x(acme, "listApps", query={"tag": "env=prod"})
     x(acme, "listKeys", app_id=app_id)
+    x(acme, "showKey", app_id=app_id, app_key=key)
+    x(acme, "listCodes", app_id=app_id)
+    x(acme, "listGrants")
+    x(acme, "listGrants", query={"app_id": app_id, "stage": "RELEASE"})
+    spare = x(acme, "registerApi", body={"name": "spare", "path": "/v1/spare"})["api_id"]
+    x(acme, "modifyApi", body={"name": "spare2", "method": "GET"}, api_id=spare)
+    x(acme, "deleteApi", api_id=spare)
     # the gateway's questions
     x(acme, "check", body={"api_id": api_id, "app_key": key})
     x(acme, "check", body={"api_id": other_api, "app_code": code, "stage": "TEST"})
@@ -143,6 +150,7 @@ def test_every_operation_answers_as_its_schema_says(exercise: Exercise, acme: Ad
     # tokens
     token = x(acme, "issueToken", body={"label": "ci"}, key="tok-1")["token_id"]
     x(acme, "issueToken", 200, body={"label": "ci"}, key="tok-1")
+    x(acme, "showToken", token_id=token)
     x(acme, "revokeToken", token_id=token)
     tokens = x(acme, "listTokens")
     assert any(t["revoked_at"] for t in tokens["tokens"])
