@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.durations import grant_end
+from ledger.durations import grant_end, parse_duration
 from ledger.errors import InvalidInput, NotPermitted
 from service.operations import SOURCE, Call, _now, _one, _receipt
 
