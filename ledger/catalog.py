@@ -64,10 +64,10 @@ def api_names(ledger: Ledger, app: App) -> tuple[dict[str, str], set[str]]:
     return names, deleted
 
 
-def grants(ledger: Ledger, actor: str, *, app_id: str | None = None, api_id: str | None = None,
+def grants(ledger: Ledger, actor: str | None, *, app_id: str | None = None, api_id: str | None = None,
            stage: str | None = None) -> list[tuple[App, Api, Grant]]:
     """The grants in force or expired that ``actor`` may see: on APIs it owns or held by
-    apps it owns, never another tenant's; only grants of live apps on live APIs (a revoked
+    apps it owns, never another tenant's (None: every account's, for auditors and admins); only grants of live apps on live APIs (a revoked
     grant, a deleted app's or a deleted API's ended and is in the audit trail instead).
     Filtered by app, API and stage when given; in the order they were first given."""
     held: dict[Any, None] = {}
@@ -92,7 +92,7 @@ def grants(ledger: Ledger, actor: str, *, app_id: str | None = None, api_id: str
                 except LedgerError:
                     apis_[gid] = None
             api = apis_[gid]
-            if api is None or api.deleted or actor not in (api.owner, app.owner):
+            if api is None or api.deleted or (actor is not None and actor not in (api.owner, app.owner)):
                 continue
             found.append((app, api, g))
     return found

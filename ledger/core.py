@@ -131,6 +131,26 @@ class _Keyed:
 
 _keyed: ContextVar[_Keyed | None] = ContextVar("authledger_keyed", default=None)
 
+# Break-glass (issue 14.1): an admin's containment actions on any account's app (disable,
+# enable, delete a key pair or an AppCode, revoke a grant). Set only by the admin API's one
+# permission gate (service.permissions) around an admin's call of an operation the table
+# marks break-glass; the events carry the admin's own account as their actor.
+_break_glass: ContextVar[bool] = ContextVar("authledger_break_glass", default=False)
+
+
+@contextmanager
+def break_glass() -> Iterator[None]:
+    """Let the acting account act on apps it does not own (admins only; see above)."""
+    token = _break_glass.set(True)
+    try:
+        yield
+    finally:
+        _break_glass.reset(token)
+
+
+def breaking_glass() -> bool:
+    return _break_glass.get()
+
 
 def parse_id(value: object, what: str) -> UUID:
     """A UUID given as text; malformed ids are invalid input."""
@@ -417,8 +437,17 @@ class LedgerCore(Application[UUID]):
 
     def _owned_app(self, app_id: object, actor: str) -> App:
         app = self.get_app(app_id)
-        if app.owner != actor:
+        if app.owner != actor and not breaking_glass():
             raise NotPermitted(f"account {actor} does not own app {app.id}", field="actor")
+        return app
+
+    def _owned_app_or_unknown(self, app_id: UUID, actor: str, unknown: LedgerError) -> App:
+        """The app of a credential named by value (an AppKey, an AppCode) if the actor owns
+        it; else ``unknown``, exactly as for a credential that does not exist (issue 14.3:
+        no oracle on other accounts' credentials)."""
+        app = self.get_app(app_id)
+        if app.owner != actor:
+            raise unknown
         return app
 
     # -- secrets ----------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """The admin API under ``/v1/``: every ledger command and query, JSON in and out.
 
 Callers send ``Authorization: Bearer <token>`` (``authledger token create``); the token's
-account is the acting account, so ownership rules apply exactly as in the CLI. Errors are
+account is the acting account, so ownership rules apply exactly as in the CLI. Each
+operation's ``access`` (service.permissions) says which token roles may call it, read or
+write, and what a scoped token may name; it is enforced once, before the handler, and the
+OpenAPI document shows it (``x-roles``). Errors are
 ``{"error", "message", "field"}`` (``field`` null when none; built by
 ``service.errors.error_response`` for every error path) with the status of the error's
 class: 400 invalid input (the field named), 401 missing/invalid token, 403 not permitted,
@@ -64,9 +67,11 @@ from service.command_handlers import (
 )
 from service.errors import MethodNotAllowed, Unauthenticated, UnknownRoute, UnsupportedMediaType, error_response
 from service.operations import Call, Operation, Param
+from service.permissions import acting, authorize, in_scope, read, write
 from service.query_handlers import (
     access,
     audit_digest,
+    audit_tokens,
     check,
     history,
     replay,
@@ -89,7 +94,8 @@ _TAGS = {"additionalProperties": {"type": "string"}}
 
 OPERATIONS: list[Operation] = [
     Operation("listApis", "GET", "/v1/apis", "Registered APIs (of one owner, if given)", list_apis, tag="apis",
-              query={"owner": Param(S, description="Only APIs of this account")}),
+              query={"owner": Param(S, description="Only APIs of this account")},
+              access=read("public")),
     Operation("registerApi", "POST", "/v1/apis", "Register an API (the caller owns it)", register_api, 201,
               idempotent=True, tag="apis", location="/v1/apis/{api_id}", body={
                   "name": Param(S, True, "1-128 of letters, digits, _ . -"),
@@ -100,8 +106,10 @@ OPERATIONS: list[Operation] = [
                   "nonce_required": Param("boolean"),
                   "method": Param(S, description="HTTP method the API answers (default any)"),
                   "path": Param(S, description="Path pattern, e.g. /v1/items/{id}"),
-              }),
-    Operation("showApi", "GET", "/v1/apis/{api_id}", "An API's settings and the apps authorized for it", show_api, tag="apis"),
+              },
+              access=write("own")),
+    Operation("showApi", "GET", "/v1/apis/{api_id}", "An API's settings and the apps authorized for it", show_api, tag="apis",
+              access=read("public", "path.api_id")),
     Operation("modifyApi", "PATCH", "/v1/apis/{api_id}",
               "Change an API's settings (owner only; the gateway and later audits use them from now on)",
               modify_api, tag="apis", body={
@@ -112,45 +120,65 @@ OPERATIONS: list[Operation] = [
                   "nonce_required": Param("boolean"),
                   "method": Param(S, description="HTTP method the API answers; ANY for any"),
                   "path": Param(S, description="Path pattern, e.g. /v1/items/{id}; empty to remove it"),
-              }),
+              },
+              access=write("forbidden", "path.api_id")),
     Operation("deleteApi", "DELETE", "/v1/apis/{api_id}",
-              "Delete an API (owner only): every grant on it ends now; its history stays", delete_api, tag="apis"),
-    Operation("listApps", "GET", "/v1/apps", "The caller's apps (filtered by tags)", list_apps, tag="apps",
-              query={"tag": Param("strings", description="KEY=VALUE, repeatable")}),
+              "Delete an API (owner only): every grant on it ends now; its history stays", delete_api, tag="apis",
+              access=write("forbidden", "path.api_id")),
+    Operation("listApps", "GET", "/v1/apps", "The caller's apps (filtered by tags; auditors and admins: every account's)",
+              list_apps, tag="apps", query={"tag": Param("strings", description="KEY=VALUE, repeatable"),
+                                            "owner": Param(S, description="Auditors, admins: only this account's")},
+              access=read("own")),
     Operation("createApp", "POST", "/v1/apps", "Create an app with its default key pair and an AppCode", create_app, 201,
               idempotent=True, tag="apps", reveals=("app_secret", "app_code"), location="/v1/apps/{app_id}", body={
                   "name": Param(S, True, "4-26 letters, digits, _; starts with a letter"),
                   "description": Param(S), "tags": Param("object", schema=_TAGS), "extension": Param(S),
                   "app_key": Param(S), "app_secret": Param(S), "app_code": Param(S),
-              }),
-    Operation("showApp", "GET", "/v1/apps/{app_id}", "An app (owner view, or public view for others)", show_app, tag="apps"),
+              },
+              access=write("own")),
+    Operation("showApp", "GET", "/v1/apps/{app_id}", "An app (owner view, or public view for others)", show_app, tag="apps",
+              access=read("public", "path.app_id")),
     Operation("modifyApp", "PATCH", "/v1/apps/{app_id}", "Change an app's attributes", modify_app, tag="apps", body={
-        "name": Param(S), "description": Param(S), "tags": Param("object", schema=_TAGS), "extension": Param(S)}),
-    Operation("deleteApp", "DELETE", "/v1/apps/{app_id}", "Delete an app", delete_app, tag="apps"),
-    Operation("disableApp", "POST", "/v1/apps/{app_id}/disable", "Disable an app (grants kept)", disable_app, tag="apps"),
-    Operation("enableApp", "POST", "/v1/apps/{app_id}/enable", "Enable a disabled app", enable_app, tag="apps"),
-    Operation("listKeys", "GET", "/v1/apps/{app_id}/keys", "An app's key pairs (secrets masked)", list_keys, tag="keys"),
+        "name": Param(S), "description": Param(S), "tags": Param("object", schema=_TAGS), "extension": Param(S)},
+              access=write("forbidden", "path.app_id")),
+    Operation("deleteApp", "DELETE", "/v1/apps/{app_id}", "Delete an app", delete_app, tag="apps",
+              access=write("forbidden", "path.app_id")),
+    Operation("disableApp", "POST", "/v1/apps/{app_id}/disable", "Disable an app (grants kept)", disable_app, tag="apps",
+              access=write("forbidden", "path.app_id", break_glass=True)),
+    Operation("enableApp", "POST", "/v1/apps/{app_id}/enable", "Enable a disabled app", enable_app, tag="apps",
+              access=write("forbidden", "path.app_id", break_glass=True)),
+    Operation("listKeys", "GET", "/v1/apps/{app_id}/keys", "An app's key pairs (secrets masked)", list_keys, tag="keys",
+              access=read("forbidden", "path.app_id")),
     Operation("addKey", "POST", "/v1/apps/{app_id}/keys", "Add a key pair", add_key, 201, idempotent=True, tag="keys",
               reveals=("app_secret",), location="/v1/apps/{app_id}/keys/{app_key}",
-              body={"app_key": Param(S), "app_secret": Param(S)}),
+              body={"app_key": Param(S), "app_secret": Param(S)},
+              access=write("forbidden", "path.app_id")),
     Operation("showKey", "GET", "/v1/apps/{app_id}/keys/{app_key}", "One of the app's key pairs (secret masked)",
-              show_key, tag="keys"),
-    Operation("deleteKey", "DELETE", "/v1/apps/{app_id}/keys/{app_key}", "Delete an added key pair", delete_key, tag="keys"),
+              show_key, tag="keys",
+              access=read("forbidden", "path.app_id")),
+    Operation("deleteKey", "DELETE", "/v1/apps/{app_id}/keys/{app_key}", "Delete an added key pair", delete_key, tag="keys",
+              access=write("forbidden", "path.app_id", break_glass=True)),
     Operation("resetKey", "POST", "/v1/keys/{app_key}/reset", "New secret (and optionally AppKey) for a pair", reset_key,
               idempotent=True, tag="keys", reveals=("app_secret",),
-              body={"new_app_key": Param(S), "new_app_secret": Param(S)}),
-    Operation("listCodes", "GET", "/v1/apps/{app_id}/codes", "An app's AppCodes (masked)", list_codes, tag="codes"),
+              body={"new_app_key": Param(S), "new_app_secret": Param(S)},
+              access=write("hidden", "key:path.app_key")),
+    Operation("listCodes", "GET", "/v1/apps/{app_id}/codes", "An app's AppCodes (masked)", list_codes, tag="codes",
+              access=read("forbidden", "path.app_id")),
     # An AppCode is a secret: it never names a URL. Its Location is the app's list of (masked) codes.
     Operation("addCode", "POST", "/v1/apps/{app_id}/codes", "Add an AppCode", add_code, 201, idempotent=True, tag="codes",
-              reveals=("app_code",), location="/v1/apps/{app_id}/codes", body={"code": Param(S)}),
+              reveals=("app_code",), location="/v1/apps/{app_id}/codes", body={"code": Param(S)},
+              access=write("forbidden", "path.app_id")),
     Operation("deleteCode", "POST", "/v1/apps/{app_id}/codes/delete", "Delete an AppCode (given in the body)",
-              delete_code, tag="codes", body={"code": Param(S, True)}),
+              delete_code, tag="codes", body={"code": Param(S, True)},
+              access=write("forbidden", "path.app_id", break_glass=True)),
     Operation("resetCode", "POST", "/v1/codes/reset", "Replace an AppCode", reset_code, idempotent=True, tag="codes",
-              reveals=("app_code",), body={"code": Param(S, True), "new_code": Param(S)}),
+              reveals=("app_code",), body={"code": Param(S, True), "new_code": Param(S)},
+              access=write("hidden", "code:body.code")),
     Operation("listGrants", "GET", "/v1/grants",
               "Grants on the caller's APIs or held by the caller's apps (in force or expired)", list_grants,
               tag="grants", query={"app_id": Param(S, schema=_UUID), "api_id": Param(S, schema=_UUID),
-                                   "stage": Param(S, schema=_STAGE)}),
+                                   "stage": Param(S, schema=_STAGE)},
+              access=read("own", "query.app_id", "query.api_id")),
     # A grant has no id of its own: it is (app, API, stage), given or renewed, in bulk. 200, no
     # Location; GET /v1/grants?app_id=&api_id=&stage= finds it.
     Operation("grant", "POST", "/v1/grants", "Authorize apps for APIs in a stage (bulk: one to many)", grant,
@@ -160,42 +188,66 @@ OPERATIONS: list[Operation] = [
                   "stage": Param(S, True, schema=_STAGE),
                   "until": Param(S, description="ISO 8601 end time with timezone"),
                   "for": Param(S, description="Duration instead of until: 30d, 12h, 90m, 45s, 2w"),
-              }),
+              },
+              access=write("forbidden", "body.api_id")),
     Operation("revoke", "POST", "/v1/revoke", "Take a grant back (API owner or app owner)", revoke, tag="grants",
-              body={"app_id": Param(S, True), "api_id": Param(S, True), "stage": Param(S, True, schema=_STAGE)}),
+              body={"app_id": Param(S, True), "api_id": Param(S, True), "stage": Param(S, True, schema=_STAGE)},
+              access=write("forbidden", "body.app_id", "body.api_id", break_glass=True)),
     Operation("check", "POST", "/v1/check", "May this credential call the API in the stage (now or at)?", check,
               tag="gateway", body={
                   "api_id": Param(S, True), "stage": Param(S, schema=_STAGE), "app_key": Param(S),
                   "app_code": Param(S), "at": Param(S, description="ISO 8601 instant with timezone"),
-              }),
+              },
+              access=read("forbidden", "credential", "body.api_id")),
     Operation("verifyRequest", "POST", "/v1/verify-request", "Verify a raw HTTP/1.1 request as the gateway would",
               verify_request, tag="gateway", body={
                   "api_id": Param(S, True), "request": Param(S, True, "Request line, headers, blank line, body"),
                   "at": Param(S), "window": Param("number"),
-              }),
+              },
+              access=read("forbidden", "request", "body.api_id")),
     Operation("whoCouldCall", "GET", "/v1/audit/who-could-call",
               "Apps and credentials that could call your API at an instant, or their intervals in a window",
               who_could_call, tag="audit", query={
                   "api_id": Param(S, True), "stage": Param(S, schema=_STAGE),
                   "at": Param(S, description="ISO 8601 instant (default now)"),
-                  "from": Param(S, description="Window start (with to)"), "to": Param(S, description="Window end")}),
+                  "from": Param(S, description="Window start (with to)"), "to": Param(S, description="Window end")},
+              access=read("forbidden", "query.api_id")),
     Operation("access", "GET", "/v1/audit/access", "What your app (or one AppKey) could call, at an instant or in a window",
               access, tag="audit", query={"app_id": Param(S), "app_key": Param(S), "at": Param(S),
-                                          "from": Param(S), "to": Param(S)}),
+                                          "from": Param(S), "to": Param(S)},
+              access=read("forbidden", "query.app_id", "key:query.app_key")),
     Operation("history", "GET", "/v1/audit/history", "The events of your app, API or AppKey (secrets never shown)",
-              history, tag="audit", query={"app_id": Param(S), "api_id": Param(S), "app_key": Param(S)}),
+              history, tag="audit", query={"app_id": Param(S), "api_id": Param(S), "app_key": Param(S)},
+              access=read("forbidden", "query.app_id", "query.api_id", "key:query.app_key")),
     Operation("replay", "GET", "/v1/audit/replay", "Your app's or API's authorization state as of an instant",
-              replay, tag="audit", query={"until": Param(S, True), "app_id": Param(S), "api_id": Param(S)}),
+              replay, tag="audit", query={"until": Param(S, True), "app_id": Param(S), "api_id": Param(S)},
+              access=read("forbidden", "query.app_id", "query.api_id")),
     Operation("auditDigest", "GET", "/v1/audit/digest", "The hash-chain head of the log (HEAD@POSITION)",
-              audit_digest, tag="audit"),
-    Operation("listTokens", "GET", "/v1/tokens", "The caller's tokens (never the token itself)", list_tokens, tag="tokens"),
-    Operation("issueToken", "POST", "/v1/tokens", "Issue another token for the caller's account", issue_token, 201,
-              idempotent=True, tag="tokens", reveals=("token",), location="/v1/tokens/{token_id}",
-              body={"label": Param(S)}),
+              audit_digest, tag="audit",
+              access=read("public")),
+    Operation("listTokens", "GET", "/v1/tokens", "The caller's tokens (never the token itself)", list_tokens, tag="tokens",
+              query={"account": Param(S, description="Auditors, admins: this account's (default every account's)")},
+              access=read("own")),
+    Operation("issueToken", "POST", "/v1/tokens", "Issue a token: owners for their own account, admins for any",
+              issue_token, 201, idempotent=True, tag="tokens", reveals=("token",), location="/v1/tokens/{token_id}",
+              body={
+                  "label": Param(S), "account": Param(S, description="Whose token (default the caller's)"),
+                  "role": Param(S, schema={"enum": ["owner", "auditor", "admin"]}, description="Default owner"),
+                  "scopes": Param("strings", description="read-only, app:<app id> or api:<api id>"),
+                  "expires_at": Param(S, description="ISO 8601 instant with timezone"),
+                  "for": Param(S, description="Lifetime instead of expires_at: 30d, 12h, 90m, 45s, 2w")},
+              access=write("own", break_glass=True)),
     Operation("showToken", "GET", "/v1/tokens/{token_id}", "One of the caller's tokens (never the token itself)",
-              show_token, tag="tokens"),
-    Operation("revokeToken", "DELETE", "/v1/tokens/{token_id}", "Revoke one of the caller's tokens", revoke_token,
-              tag="tokens"),
+              show_token, tag="tokens",
+              access=read("hidden")),
+    Operation("revokeToken", "DELETE", "/v1/tokens/{token_id}", "Revoke one of the caller's tokens (admins: any)",
+              revoke_token, tag="tokens",
+              access=write("hidden", break_glass=True)),
+    Operation("auditTokens", "GET", "/v1/audit/tokens",
+              "Who could administer what at an instant: the tokens live then, with role and scopes", audit_tokens,
+              tag="audit", query={"at": Param(S, description="ISO 8601 instant (default now)"),
+                                  "account": Param(S, description="Only this account's (owners: their own)")},
+              access=read("own")),
 ]
 
 
@@ -261,18 +313,20 @@ def _location(op: Operation, result: dict[str, Any]) -> dict[str, str]:
         return {}
 
 
-def _authenticate(service: Any, header: str | None) -> str:
-    from ledger.tokens import account_for_token
+def _authenticate(service: Any, header: str | None) -> Any:
+    """The token's principal (account, role, scopes); 401 for none, unknown, revoked or expired
+    (one message for the three: a token's fate is no oracle either)."""
+    from ledger.tokens import principal_for_token
 
     if not header:
         raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)", field="authorization")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Authorization must be: Bearer <token>", field="authorization")
-    account = account_for_token(service.ledger, token.strip())
-    if account is None:
-        raise Unauthenticated("invalid or revoked token", field="authorization")
-    return account
+    principal = principal_for_token(service.ledger, token.strip())
+    if principal is None:
+        raise Unauthenticated("invalid, expired or revoked token", field="authorization")
+    return principal
 
 
 def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
@@ -283,9 +337,12 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
 
             def run() -> Any:
                 # Who is asking comes first: an unauthenticated caller learns nothing else.
-                actor = _authenticate(service, request.headers.get("authorization"))
+                principal = _authenticate(service, request.headers.get("authorization"))
+                actor = principal.account
                 if extra is not None:
                     extra["actor"] = actor
+                    extra["role"] = principal.role
+                authorize(op, principal)  # role and read-only: the one gate (service.permissions)
                 _json_body(op, request.headers.get("content-type"), raw)
                 body = _check_body(op, raw) if op.body is not None else {}
                 query: dict[str, list[str]] = {}
@@ -296,9 +353,11 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
                 for k, p in op.query.items():
                     if p.required and not query.get(k):
                         raise InvalidInput(f"query parameter {k} is required", field=k)
-                call = Call(service, actor, dict(request.path_params), body, query)
+                call = Call(service, actor, dict(request.path_params), body, query, principal)
+                in_scope(op, principal, call)  # an app- or API-scoped token: only about its app or API
                 key = idempotency_key(op, request.headers.getlist(IDEMPOTENCY_HEADER))
-                with service.ledger.idempotent(key, op.op_id, {"path": call.path, "body": body}):
+                with service.ledger.idempotent(key, op.op_id, {"path": call.path, "body": body}), \
+                        acting(op, principal):
                     return op.handler(call)
 
             result = await run_in_threadpool(run)

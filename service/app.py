@@ -63,6 +63,8 @@ error_logger = logging.getLogger("authledger.error")
 class Service:
     """What the handlers share: the ledger, the live index, the verifier, the follower."""
 
+    window: float = 900  # the signature window (seconds) the verifier was built with
+
     def __init__(self, ledger: Any, index: Any, verifier: Verifier, following: Any, start_position: int,
                  db_path: str | None = None) -> None:
         self.ledger = ledger
@@ -143,6 +145,7 @@ def create_app(
     if db_path is None:
         db_path = _sqlite_path(ledger)
     service = Service(ledger, index, verifier, following, start, db_path)
+    service.window = window  # the signature window: bounds /v1/verify-request for owners (issue 14.3)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "position": service.index.position})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.durations import grant_end
+from ledger.durations import grant_end, parse_duration
 from ledger.errors import InvalidInput, NotPermitted
 from service.operations import SOURCE, Call, _now, _one, _receipt
 
@@ -36,10 +36,16 @@ def register_api(c: Call) -> dict[str, Any]:
 
 
 def show_api(c: Call) -> dict[str, Any]:
+    """The API's settings (public) and the apps authorized for it: all of them for its owner
+    (and auditors, admins); for anyone else only their own apps (issue 14.3: another
+    tenant's consumers are no one else's business)."""
     from ledger import catalog, views
 
     api = c.ledger.live_api(c.path["api_id"])  # a deleted API is gone (404); audits keep its history
-    return views.api_with_apps(api, catalog.grants_on(c.ledger, api.id), _now())
+    held = catalog.grants_on(c.ledger, api.id)
+    if api.owner != c.actor and not c.sees_all:
+        held = [(app, g) for app, g in held if app.owner == c.actor]
+    return views.api_with_apps(api, held, _now())
 
 
 def modify_api(c: Call) -> dict[str, Any]:
@@ -65,7 +71,7 @@ def delete_api(c: Call) -> dict[str, Any]:
 def _app_view(c: Call, app: Any) -> dict[str, Any]:
     from ledger import catalog, views
 
-    if app.owner != c.actor:
+    if app.owner != c.actor and not c.sees_all:
         return views.public_app(app)
     names, ended = catalog.api_names(c.ledger, app)
     return views.owner_app(app, names, _now(), ended)
@@ -84,7 +90,8 @@ def _tags(values: list[str]) -> dict[str, str]:
 def list_apps(c: Call) -> dict[str, Any]:
     from ledger import catalog
 
-    apps = [_app_view(c, a) for a in catalog.apps(c.ledger, c.actor, _tags(c.query.get("tag", [])))]
+    owner = _whose(c, "owner", "apps")
+    apps = [_app_view(c, a) for a in catalog.apps(c.ledger, owner, _tags(c.query.get("tag", [])))]
     return {"apps": apps, "count": len(apps)}
 
 
@@ -126,7 +133,7 @@ def enable_app(c: Call) -> dict[str, Any]:
 
 def _own_app(c: Call) -> Any:
     app = c.ledger.get_app(c.path["app_id"])
-    if app.owner != c.actor:
+    if app.owner != c.actor and not c.sees_all:
         raise NotPermitted(f"account {c.actor} does not own app {app.id}", field="actor")
     return app
 
@@ -211,7 +218,8 @@ def list_grants(c: Call) -> dict[str, Any]:
         rules.stage(stage)
     now = _now()
     found = [views.grant(app, api, g, now)
-             for app, api, g in catalog.grants(c.ledger, c.actor, app_id=app_id, api_id=api_id, stage=stage)]
+             for app, api, g in catalog.grants(c.ledger, None if c.sees_all else c.actor,
+                                               app_id=app_id, api_id=api_id, stage=stage)]
     return {"grants": found, "count": len(found)}
 
 
@@ -223,10 +231,25 @@ def revoke(c: Call) -> dict[str, Any]:
 # -- tokens -----------------------------------------------------------------------------
 
 
+def _whose(c: Call, name: str, what: str) -> str | None:
+    """The account a listing is about: the caller's own; an auditor's or admin's choice
+    (None: every account)."""
+    from ledger import rules
+
+    given = _one(c, name)
+    if given is not None:
+        rules.account(given, name)
+    if c.sees_all:
+        return given
+    if given is not None and given != c.actor:
+        raise NotPermitted(f"only auditors and admins list another account's {what}", field=name)
+    return c.actor
+
+
 def list_tokens(c: Call) -> dict[str, Any]:
     from ledger.tokens import list_tokens as tokens_of
 
-    found = [t.to_dict() for t in tokens_of(c.ledger, c.actor)]
+    found = [t.to_dict() for t in tokens_of(c.ledger, _whose(c, "account", "tokens"))]
     return {"tokens": found, "count": len(found)}
 
 
@@ -234,24 +257,34 @@ def show_token(c: Call) -> dict[str, Any]:
     from ledger.core import parse_id
     from ledger.tokens import list_tokens as tokens_of
 
+    from ledger.tokens import TokenNotFound
+
     uid = str(parse_id(c.path["token_id"], "token"))
-    for t in tokens_of(c.ledger, c.actor):
+    for t in tokens_of(c.ledger, None if c.sees_all else c.actor):
         if t.token_id == uid:
             return t.to_dict()
-    from ledger.tokens import TokenNotFound, _get
-
-    if _get(c.ledger, parse_id(uid, "token")) is not None:  # as revokeToken answers another's token
-        raise NotPermitted(f"account {c.actor} does not own token {uid}", field="actor")
+    # Another account's token answers as an unknown one, as revokeToken does (issue 14.3).
     raise TokenNotFound(uid)
 
 
 def issue_token(c: Call) -> dict[str, Any]:
+    """Owners issue owner tokens for their own account; admins any role for any account
+    (ledger.tokens.issue_token decides, the issuer recorded as the event's actor)."""
     from ledger.tokens import issue_token as issue
 
-    return _receipt(issue(c.ledger, c.actor, c.body.get("label", ""), source=SOURCE))
+    b = c.body
+    expires: Any = b.get("expires_at")
+    if b.get("for") is not None:
+        if expires is not None:
+            raise InvalidInput("give expires_at or for, not both", field="for")
+        expires = _now() + parse_duration(b["for"])
+    return _receipt(issue(c.ledger, b.get("account", c.actor), b.get("label", ""), role=b.get("role", "owner"),
+                          scopes=b.get("scopes"), expires_at=expires, issuer=c.principal, source=SOURCE))
 
 
 def revoke_token(c: Call) -> dict[str, Any]:
+    from ledger.tokens import ADMIN
     from ledger.tokens import revoke_token as revoke_
 
-    return _receipt(revoke_(c.ledger, c.path["token_id"], c.actor, source=SOURCE))
+    admin = c.principal is not None and c.principal.role == ADMIN
+    return _receipt(revoke_(c.ledger, c.path["token_id"], c.actor, admin=admin, source=SOURCE))

@@ -14,13 +14,14 @@ from typing import Any
 
 from service.admin import OPERATIONS, Operation, Param
 from service.schemas import COMPONENTS, RESPONSES
+from service.permissions import roles_text
 
 _PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
 _UUID_PARAMS = {"app_id", "api_id", "token_id"}
 _ERROR_STATUSES = {
     "400": "Invalid input (the field is named)",
-    "401": "Missing, invalid or revoked bearer token",
-    "403": "The caller's account may not do this",
+    "401": "Missing, invalid, expired or revoked bearer token",
+    "403": "The token's role, scope or account may not do this",
     "404": "Unknown id",
     "409": "Conflict: duplicate AppKey/AppCode, deleted app, concurrent change",
     "413": "Request body too large",
@@ -51,6 +52,15 @@ def _schema(p: Param) -> dict[str, Any]:
     if p.description:
         s["description"] = p.description
     return s
+
+
+def _access(op: Operation) -> dict[str, Any]:
+    """The operation's access rule (service.permissions), as the gate enforces it."""
+    a = op.access
+    if a is None:
+        return {"roles": []}
+    return {"kind": a.kind, "roles": list(a.roles), "others": a.others, "scoped": bool(a.target),
+            "break_glass": a.break_glass}
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -101,6 +111,9 @@ def _operation(op: Operation) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "operationId": op.op_id,
         "summary": op.summary,
+        "description": roles_text(op.access),
+        "x-roles": list(op.access.roles) if op.access else [],
+        "x-access": _access(op),
         "tags": [op.tag] if op.tag else [],
         "parameters": params,
         "responses": responses,
@@ -131,7 +144,9 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Every ledger command and query over HTTP. Authenticate with "
             "`Authorization: Bearer <token>` (`authledger token create --account A`); the token's "
-            "account is the acting account.",
+            "account is the acting account and its role (owner, auditor, admin) and scopes "
+            "(read-only, one app or one API) say what it may call: each operation's `x-roles` and "
+            "`x-access`, and its description.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

@@ -46,7 +46,36 @@ def _index_at(c: Call, at: float, asked: bool) -> Any:
         _PAST_REPLAY.release()
 
 
+def _api_owner(c: Call, api_id: str) -> str | None:
+    try:
+        return str(c.ledger.get_api(api_id).owner)
+    except (NotFound, InvalidInput):  # unknown or not an id: nobody's
+        return None
+
+
+_PROBE = ("{what} answers about your own APIs and your own credentials only "
+          "(auditors and admins: any)")
+
+
+def _may_probe(c: Call, what: str, api_id: str, app_key: Any, app_code: Any) -> tuple[bool, bool]:
+    """(the caller owns the credential, the caller owns the API); NotPermitted when neither
+    (and the caller does not read every account). One answer whether the credential or the
+    API exists or not: probing another tenant's credentials learns nothing (issue 14.3)."""
+    from service.permissions import credential_owner
+
+    mine_cred = credential_owner(c.ledger, app_key, app_code) == c.actor
+    mine_api = _api_owner(c, api_id) == c.actor
+    if not (mine_cred or mine_api or c.sees_all):
+        raise NotPermitted(_PROBE.format(what=what), field="api_id")
+    return mine_cred or c.sees_all, mine_api
+
+
 def check(c: Call) -> dict[str, Any]:
+    """The gateway's question for one credential. Owners ask about their own credentials
+    (on any API) or about any credential on their own APIs; for a credential not theirs,
+    the API owner learns only what the API's list of authorized apps shows: allowed with
+    the app's id, or denied — one denial, whatever the credential is or whether it exists
+    — and never the app's owner-only extension."""
     from ledger import rules
 
     b = c.body
@@ -55,12 +84,17 @@ def check(c: Call) -> dict[str, Any]:
     stage = rules.stage(b.get("stage", "RELEASE"))
     api_id = b["api_id"]
     at = _instant(b.get("at"))
+    mine_cred, _mine_api = _may_probe(c, "check", api_id, b.get("app_key"), b.get("app_code"))
     index = _index_at(c, at, b.get("at") is not None)
     if b.get("app_key") is not None:
         decision = index.check(b["app_key"], api_id, stage, at)
     else:
         decision = index.check(c.ledger.box.code_hash(b["app_code"]), api_id, stage, at, kind="app_code_hash")
     data = decision.to_dict()
+    if not mine_cred:  # the API's owner, about someone else's credential (or none at all)
+        data.update(extension=None)
+        if not data["allowed"]:
+            data.update(reason="not_authorized", app_id=None)
     data.update(api_id=api_id, stage=stage, at=iso(datetime.fromtimestamp(at, UTC)),
                 position=index.position)
     return data
@@ -71,14 +105,30 @@ def verify_request(c: Call) -> dict[str, Any]:
     from gateway.verifier import Verifier
     from ledger.cli.gateway import verify_raw_request
 
+    from service.permissions import request_credential
+
     b = c.body
-    window = b.get("window", 900)
-    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 86400 * 366:
-        raise InvalidInput("window must be a number of seconds (0 to 1 year)", field="window")
+    # Owners verify as the gateway would now: the server's signature window, an instant
+    # within it of now. Auditors and admins may replay any instant with up to a year's window.
+    normal = float(getattr(c.service, "window", 900))
+    widest = 86400 * 366 if c.sees_all else normal
+    window = b.get("window", normal)
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= widest:
+        raise InvalidInput(f"window must be a number of seconds from 0 to {widest:g}"
+                           + ("" if c.sees_all else " (the server's signature window)"), field="window")
     raw = b["request"].encode("utf-8", "surrogatepass")
     at = _instant(b.get("at"))
+    if not c.sees_all and abs(at - _now().timestamp()) > normal:
+        raise InvalidInput(f"at must be within {normal:g} s of now (auditors and admins may ask about any "
+                           "instant)", field="at")
+    cred = request_credential(b["request"]) or (None, None)
+    mine_cred, _mine_api = _may_probe(c, "verify-request", b["api_id"], *cred)
     index = _index_at(c, at, b.get("at") is not None)
     data = verify_raw_request(Verifier(index, window_seconds=window, clock=lambda: at), raw, b["api_id"])
+    if not mine_cred and not data["accepted"]:
+        # The API's owner, about a refused request with someone else's credential: the
+        # gateway's answer (status, message), not whose app the credential is.
+        data.update(app_id=None, system_parameters={})
     data["position"] = index.position
     return data
 
@@ -110,14 +160,14 @@ def _audit(c: Call) -> Iterator[Any]:
 
 def _owned_api(c: Call, api_id: str) -> str:
     api = c.ledger.get_api(api_id)
-    if api.owner != c.actor:
+    if api.owner != c.actor and not c.sees_all:
         raise NotPermitted(f"only the owner of API {api.id} may audit it", field="actor")
     return str(api.id)
 
 
 def _owned_app(c: Call, app_id: str) -> str:
     app = c.ledger.get_app(app_id)
-    if app.owner != c.actor:
+    if app.owner != c.actor and not c.sees_all:
         raise NotPermitted(f"only the owner of app {app.id} may audit it", field="actor")
     return str(app.id)
 
@@ -125,8 +175,13 @@ def _owned_app(c: Call, app_id: str) -> str:
 def _owned_key(c: Call, app_key: str) -> str:
     from ledger import rules
 
+    from ledger.errors import KeyPairNotFound
+
     rules.app_key(app_key)
-    return _owned_app(c, str(c.ledger.app_id_for_key(app_key)))
+    app = c.ledger.get_app(c.ledger.app_id_for_key(app_key))
+    if app.owner != c.actor and not c.sees_all:  # as for an unknown AppKey: no oracle (issue 14.3)
+        raise KeyPairNotFound(app_key)
+    return str(app.id)
 
 
 def who_could_call(c: Call) -> dict[str, Any]:
@@ -180,7 +235,7 @@ def replay(c: Call) -> dict[str, Any]:
     from projections.instants import instant
 
     app_id, api_id = _one(c, "app_id"), _one(c, "api_id")
-    if app_id is None and api_id is None:
+    if app_id is None and api_id is None and not c.sees_all:
         raise InvalidInput("give app_id or api_id (one you own): the whole ledger is not any one account's",
                            field="app_id")
     app_id = _owned_app(c, app_id) if app_id is not None else None
@@ -198,3 +253,21 @@ def audit_digest(c: Call) -> dict[str, Any]:
     with _audit(c) as q:
         head, pos = q.store.chain_head()
     return {"digest": format_digest(head, pos), "head": head.hex(), "position": pos}
+
+
+def audit_tokens(c: Call) -> dict[str, Any]:
+    """Who could administer what at an instant: the tokens live then (ledger.tokens.tokens_at).
+    Owners see their own account's; auditors and admins every account's, or one."""
+    from ledger import rules
+    from ledger.tokens import tokens_at
+
+    at, account = _one(c, "at"), _one(c, "account")
+    t = _now() if at is None else rules.aware_instant(at, "at")
+    if account is not None:
+        rules.account(account, "account")
+    if not c.sees_all:
+        if account is not None and account != c.actor:
+            raise NotPermitted("owners see their own account's tokens only", field="account")
+        account = c.actor
+    rows = tokens_at(c.ledger, t, account)
+    return {"at": iso(t), "account": account, "tokens": rows, "count": len(rows)}

@@ -7,6 +7,7 @@ from typing import Any
 
 from ledger import crypto, rules
 from ledger.core import LedgerCore, Receipt, parse_id
+from ledger.errors import AppCodeNotFound, KeyPairNotFound
 
 
 class CredentialCommands(LedgerCore):
@@ -72,7 +73,7 @@ class CredentialCommands(LedgerCore):
             rules.app_secret(new_app_secret, "new_app_secret")
 
         def command() -> Receipt:
-            app = self._owned_app(self.app_id_for_key(app_key), actor)
+            app = self._owned_app_or_unknown(self.app_id_for_key(app_key), actor, KeyPairNotFound(app_key))
             app.require_live()
             app.key_pair(app_key)
             key = new_app_key if new_app_key is not None and new_app_key != app_key else app_key
@@ -129,7 +130,7 @@ class CredentialCommands(LedgerCore):
             rules.app_code(new_code, "new_code")
 
         def command() -> Receipt:
-            app = self._owned_app(self.app_id_for_code(code), actor)
+            app = self._owned_app_or_unknown(self.app_id_for_code(code), actor, AppCodeNotFound())
             app.require_live()
             old_hash = self.box.code_hash(code)
             app.app_code(old_hash)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ledger import rules
-from ledger.core import LedgerCore, Receipt, _as_list, parse_id
+from ledger.core import LedgerCore, Receipt, _as_list, breaking_glass, parse_id
 from ledger.domain import acting
 from ledger.errors import (
     InvalidInput,
@@ -84,6 +84,8 @@ class GrantCommands(LedgerCore):
                 role = "provider"
             elif app.owner == actor:
                 role = "consumer"
+            elif breaking_glass():
+                role = "admin"  # break-glass: an admin contains a grant (the actor is the admin)
             else:
                 raise NotPermitted(
                     f"account {actor} owns neither API {api.id} nor app {app.id}", field="actor"

@@ -80,10 +80,12 @@ class Model:
             raise Reject(E.AppNotFound)
         return self.apps[app_id]
 
-    def owned(self, app_id: str, actor: str) -> MApp:
+    def owned(self, app_id: str, actor: str, unknown: Any = None) -> MApp:
         app = self.app(app_id)
         if app.owner != actor:
-            raise Reject(E.NotPermitted)
+            # A credential named by value (AppKey, AppCode) of another account answers as an
+            # unknown one (issue 14.3); an app named by id answers 403.
+            raise Reject(unknown or E.NotPermitted)
         if app.deleted:
             raise Reject(E.AppIsDeleted)
         return app
@@ -162,7 +164,7 @@ class Model:
         claim = self.key_claims.get(key.lower())
         if claim is None or claim[0] != key:
             raise Reject(E.KeyPairNotFound)
-        app = self.owned(claim[1], actor)
+        app = self.owned(claim[1], actor, unknown=E.KeyPairNotFound)  # another's key: as unknown
         live = [p for p in app.keys if p[0] == key]
         if not live:
             raise Reject(E.KeyPairNotFound)
@@ -202,7 +204,7 @@ class Model:
         if code not in self.code_claims:
             raise Reject(E.AppCodeNotFound)
         app_id = self.code_claims[code]
-        app = self.owned(app_id, actor)
+        app = self.owned(app_id, actor, unknown=E.AppCodeNotFound)  # another's code: as unknown
         if code not in app.codes:
             raise Reject(E.AppCodeNotFound)
         self.code_free(new_code)

@@ -236,10 +236,14 @@ def test_other_accounts_get_403_on_the_new_read_endpoints(acme: Admin, globex: A
     app_id = _app(acme)["app_id"]
     key = acme.get(f"/v1/apps/{app_id}/keys").json()["key_pairs"][0]["app_key"]
     token_id = acme.post("/v1/tokens", {}).json()["token_id"]
-    for path in (f"/v1/apps/{app_id}/keys/{key}", f"/v1/apps/{app_id}/codes", f"/v1/tokens/{token_id}"):
+    for path in (f"/v1/apps/{app_id}/keys/{key}", f"/v1/apps/{app_id}/codes"):
         assert globex.get(path).status_code == 403, path
     assert acme.get(f"/v1/apps/{app_id}/keys/unknown-key-1").status_code == 404
     assert acme.get(f"/v1/tokens/{MISSING}").status_code == 404
+    # Another account's token answers as an unknown one (issue 14.3: token ids are no oracle).
+    theirs, unknown = globex.get(f"/v1/tokens/{token_id}"), globex.get(f"/v1/tokens/{MISSING}")
+    assert theirs.status_code == 404
+    assert theirs.json() == {**unknown.json(), "message": unknown.json()["message"].replace(MISSING, token_id)}
 
 
 FORMS = [("45s", timedelta(seconds=45)), ("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)),

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ledger.application import Ledger
-from ledger.errors import InvalidInput, NotFound, NotPermitted
-from ledger.tokens import account_for_token, issue_token, list_tokens, revoke_token, token_hash
+from ledger.errors import InvalidInput, NotFound
+from ledger.tokens import TokenNotFound, account_for_token, issue_token, list_tokens, revoke_token, token_hash
 from tests.service import harness
 
 
@@ -25,9 +25,14 @@ def test_a_token_acts_for_its_account_until_revoked(ledger: Ledger, db_path: str
     assert token.encode() not in Path(db_path).read_bytes()
     assert token not in str([t.to_dict() for t in list_tokens(ledger, "acme")])
 
-    # Check only the token's account may revoke it; revoking twice changes nothing.
-    with pytest.raises(NotPermitted):
+    # Check only the token's account may revoke it (another account's token answers as an
+    # unknown one: token ids are no oracle); revoking twice changes nothing.
+    with pytest.raises(TokenNotFound) as other:
         revoke_token(ledger, token_id, "globex")
+    with pytest.raises(TokenNotFound) as unknown:
+        revoke_token(ledger, "00000000-0000-4000-8000-000000000000", "globex")
+    assert str(other.value).replace(token_id, "ID") == str(unknown.value).replace(
+        "00000000-0000-4000-8000-000000000000", "ID")
     assert revoke_token(ledger, token_id, "acme").events == 1
     assert revoke_token(ledger, token_id, "acme").events == 0
     assert account_for_token(ledger, token) is None
