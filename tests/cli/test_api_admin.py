@@ -124,7 +124,7 @@ def test_cli_until_forms_and_until_with_for(run: Run) -> None:
     base = ("--json", "grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "RELEASE")
     for until in ("2999-01-01T00:00:00Z", "2999-01-01T02:00:00+02:00"):
         r = run(*base, "--until", until)
-        assert r.code == 0 and r.json["until"] == "2999-01-01T00:00:00+00:00", r.err
+        assert r.code == 0 and r.json["until"] == "2999-01-01T00:00:00Z", r.err
     for until in ("2999-01-01T00:00:00", "tomorrow", "2000-01-01T00:00:00Z"):
         r = run(*base, "--until", until)
         assert r.code == 2 and '"field": "until"' in r.err, (until, r.err)

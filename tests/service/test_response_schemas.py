@@ -151,6 +151,8 @@ def test_every_operation_answers_as_its_schema_says(exercise: Exercise, acme: Ad
     token = x(acme, "issueToken", body={"label": "ci"}, key="tok-1")["token_id"]
     x(acme, "issueToken", 200, body={"label": "ci"}, key="tok-1")
     x(acme, "showToken", token_id=token)
+    x(acme, "auditTokens")
+    x(acme, "auditTokens", query={"at": "2020-01-01T00:00:00Z"})
     x(acme, "revokeToken", token_id=token)
     tokens = x(acme, "listTokens")
     assert any(t["revoked_at"] for t in tokens["tokens"])
