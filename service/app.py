@@ -118,6 +118,7 @@ def create_app(
     max_body: int = MAX_BODY,
     follow: bool = True,
     db_path: str | None = None,
+    host_header: str | None = None,
 ) -> Starlette:
     """The ASGI app over ``ledger``; follows it into ``index`` (a new AuthIndex by default)."""
     from projections.auth_index import AuthIndex
@@ -132,6 +133,7 @@ def create_app(
     if db_path is None:
         db_path = _sqlite_path(ledger)
     service = Service(ledger, index, verifier, following, start, db_path)
+    service.host_header = host_header  # /authz routes by this header's host (service.authz), else Host
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "position": service.index.position})

@@ -39,12 +39,13 @@ class GatewayService:
 
 
 def create_gateway_app(subscriber: Any, *, window: float = 900, nonce_store: Any = None,
-                       access_log: bool = True, max_body: int = MAX_BODY) -> Any:
+                       access_log: bool = True, max_body: int = MAX_BODY, host_header: str | None = None) -> Any:
     """The sidecar app over a (started) subscriber."""
     from service import authz
 
     verifier = Verifier(subscriber.view, window_seconds=window, nonce_store=nonce_store)
     service = GatewayService(subscriber, verifier)
+    service.host_header = host_header  # type: ignore[attr-defined]  # see service.authz
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", **subscriber.status()})

@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from ledger import rules
-from ledger.core import LedgerCore, Receipt
+from ledger.commands.groups import GroupCommands
+from ledger.core import Receipt, parse_id
 from ledger.domain import Api
 from ledger.errors import (
     InvalidInput,
 )
 
 
-class ApiCommands(LedgerCore):
+class ApiCommands(GroupCommands):
     """Registering an API: the owner is the acting account; settings are checked by ledger.rules."""
 
     # -- APIs -------------------------------------------------------------------------
@@ -30,11 +31,19 @@ class ApiCommands(LedgerCore):
         nonce_required: bool = True,
         http_method: str | None = None,
         path_pattern: str | None = None,
+        group_id: object = None,
         source: str = "cli",
         at: datetime | None = None,
     ) -> Receipt:
-        """Register an API with its security settings; the owner is the acting account."""
+        """Register an API with its security settings; the owner is the acting account.
+
+        ``group_id``: one of the owner's API groups (None: the owner's default group);
+        another account's group is not found. Its method + path must not overlap another
+        API of the group, nor, in a group bound to no host, another account's API in a
+        hostless group (ledger.commands.groups).
+        """
         rules.account(owner, "owner")
+        gid = None if group_id is None or group_id == "" else str(parse_id(group_id, "group"))
         kwargs = dict(
             owner=owner,
             name=rules.api_name(name),
@@ -50,7 +59,13 @@ class ApiCommands(LedgerCore):
             raise InvalidInput("nonce_required must be true or false", field="nonce_required")
 
         def command() -> Receipt:
-            api = Api(**kwargs)
-            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
+            group = self._owned_group(gid, owner) if gid is not None else None
+            # The default group is recorded as no group_id (as events before groups have it).
+            group_id_ = str(group.id) if group is not None else None
+            self._check_route(owner, group_id_ or rules.default_group_id(owner),
+                              kwargs["http_method"], kwargs["path_pattern"])
+            api = Api(**kwargs, group_id=group_id_)
+            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id), "group_id":
+                                                          group_id_ or rules.default_group_id(owner)}))
 
         return self._run(owner, source, at, command)
