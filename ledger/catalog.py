@@ -83,6 +83,11 @@ def groups(ledger: Ledger, owner: str | None = None) -> list[ApiGroup]:
     return found
 
 
+def group_names(ledger: Ledger) -> dict[str, str]:
+    """Created API group id -> name (a group's name never changes); default groups are ``default``."""
+    return {str(n.originator_id): ledger.mapper.to_domain_event(n).name for n in _scan(ledger, [GROUP_CREATED])}
+
+
 def routes(ledger: Ledger) -> list[tuple[str, str, str, str | None, str | None]]:
     """Every routed API as (api id, owner, group id, method, path pattern), from its registration.
 
