@@ -109,6 +109,7 @@ class AuditQueries:
         self.conn = store.conn
         self.events = events
         self._apis: dict[str, tuple[Any, ...]] = {}
+        self._groups: dict[str, dict[str, str]] = {}
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -120,6 +121,28 @@ class AuditQueries:
                 raise ApiNotFound(api_id)
             self._apis[api_id] = row
         return row
+
+    def api_group(self, api_id: str) -> dict[str, str]:
+        """The API group an API is routed in: ``{"group_id", "group_name"}``, read from its
+        registration (an API's group never changes). An ApiRegistered without ``group_id``
+        (ledgers older than groups, or registered without one) is in its owner's default
+        group, named ``default``."""
+        cached = self._groups.get(api_id)
+        if cached is None:
+            from ledger.rules import DEFAULT_GROUP_NAME, default_group_id
+
+            fields = next((e["fields"] for e in self.events.of(api_id) if e["type"] == "ApiRegistered"), {})
+            group_id = fields.get("group_id")
+            name = DEFAULT_GROUP_NAME
+            if group_id:
+                created = next((e for e in self.events.of(group_id) if e["type"] == "ApiGroupCreated"), None)
+                if created is not None:
+                    name = created["fields"].get("name", name)
+            else:
+                owner = fields.get("owner") or self.api(api_id)[1]
+                group_id = default_group_id(owner)
+            cached = self._groups[api_id] = {"group_id": group_id, "group_name": name}
+        return dict(cached)
 
     def codes_ok(self, api_id: str) -> bool:
         """May AppCodes call this API at all (its AppCode mode is not DISABLE)?"""

@@ -292,3 +292,25 @@ def test_cli_group_commands(run: Run) -> None:
     assert r.code == 0  # acme's API is on a host: mallory's default group does not meet it
     r = run("group", "unbind-host", gid, "api.shop.example", "--actor", "acme")
     assert r.code == 5  # acme's API would then sit beside mallory's among hostless groups
+
+
+def test_audit_and_reports_name_the_group(run: Run) -> None:
+    """The audit's "who could call" and the reports name the API's group (id and name); the
+    audit index reads group and host events (they grant nothing) without stopping."""
+    gid = run("--json", "group", "create", "--owner", "acme", "--name", "shop").json["group_id"]
+    assert run("group", "bind-host", gid, "shop.example", "--actor", "acme").code == 0
+    in_group = run("--json", "api", "register", "--owner", "acme", "--name", "items", "--path", "/v1/items/{id}",
+                   "--group-id", gid).json["api_id"]
+    default = run("--json", "api", "register", "--owner", "acme", "--name", "plain").json["api_id"]
+    app = run("--json", "app", "create", "--owner", "bob", "--name", "shop_app").json["app_id"]
+    assert run("grant", "--actor", "acme", "--app", app, "--api", in_group, "--stage", "RELEASE").code == 0
+    assert run("group", "unbind-host", gid, "shop.example", "--actor", "acme").code == 0
+    r = run("--json", "who-could-call", "--api", in_group)
+    assert r.code == 0, r.err
+    assert (r.json["group_id"], r.json["group_name"]) == (gid, "shop") and r.json["could_call"]
+    r = run("who-could-call", "--api", default)
+    assert r.code == 0 and f"in group default ({rules.default_group_id('acme')})" in r.out
+    doc = run("--json", "report", "access-review").json
+    groups = {a["api_id"]: (a["group_id"], a["group_name"]) for a in doc["apis"]}
+    assert groups == {in_group: (gid, "shop"), default: (rules.default_group_id("acme"), "default")}
+    assert f"group shop {gid}" in run("report", "access-review").out

@@ -216,3 +216,12 @@ def test_a_host_bound_later_takes_effect_at_once(ledger: Ledger, acme: Admin, cl
     assert client.get("/authz", headers={**signed("GET", "/v1/w"), "X-Original-Host": "shop.test"}).status_code == 200
     r = client.get("/authz", headers={**signed("GET", "/v1/w"), "X-Original-Host": "elsewhere.test"})
     assert r.status_code == 404  # the group is on shop.test now
+
+
+def test_who_could_call_over_http_names_the_group(acme: Admin) -> None:
+    gid = acme.post("/v1/groups", {"name": "shop"}).json()["group_id"]
+    api = acme.post("/v1/apis", {"name": "items", "path": "/v1/items/{id}", "group_id": gid}).json()["api_id"]
+    _grant(acme, _app(acme), api)
+    r = acme.get("/v1/audit/who-could-call", params={"api_id": api})
+    assert r.status_code == 200, r.text
+    assert (r.json()["group_id"], r.json()["group_name"]) == (gid, "shop") and len(r.json()["could_call"]) == 1
