@@ -406,6 +406,9 @@ class GatewayIndex:
     def api_ids(self) -> list[str]:
         return self._sub.index.api_ids()
 
+    def hosts(self) -> dict[str, str]:
+        return self._sub.index.hosts()
+
     def check_app(self, app_id: str, api_id: str, stage: str, at: float) -> Decision:
         if self._sub.max_staleness is not None and self._sub.stale():
             return Decision(False, Reason.NOT_AUTHORIZED, app_id)

@@ -66,7 +66,7 @@ class _Node:
     literal: dict[str, _Node] = field(default_factory=dict)
     param: _Node | None = None
     mixed: dict[tuple[str, ...], _Node] = field(default_factory=dict)
-    ends: list[tuple[tuple[bool, int, int, str], str | None, str]] = field(default_factory=list)
+    ends: list[tuple[tuple[bool, int, int, str], str | None, str, str | None]] = field(default_factory=list)
 
 
 class RouteTable:
@@ -75,7 +75,7 @@ class RouteTable:
     def __init__(self) -> None:
         self._root = _Node()
 
-    def add(self, pattern: str, method: str | None, api_id: str) -> None:
+    def add(self, pattern: str, method: str | None, api_id: str, owner: str | None = None) -> None:
         segments = pattern.split("/")[1:]
         if len(segments) > MAX_SEGMENTS:
             return  # cannot match any path we look up
@@ -90,23 +90,37 @@ class RouteTable:
             else:
                 node = node.mixed.setdefault(tuple(pieces), _Node())
         key = (method is None, -literal_length(pattern), param_count(pattern), api_id)
-        node.ends.append((key, method, api_id))
+        node.ends.append((key, method, api_id, owner))
 
     def resolve(self, method: str, path: str) -> str | None:
         """The most specific API whose method and pattern match ``path``, else None."""
+        return self.resolve_owned(method, path)[0]
+
+    def resolve_owned(self, method: str, path: str) -> tuple[str | None, bool]:
+        """(the most specific matching API, whether matching APIs have more than one owner).
+
+        Among hostless groups (service.authz.Router) two owners' APIs matching one request
+        is an ambiguity the router refuses rather than hand the request to either."""
         segments = path.split("/")[1:]
         if not path.startswith("/") or len(segments) > MAX_SEGMENTS:
-            return None
+            return None, False
         method = method.upper()
         best: tuple[bool, int, int, str] | None = None
         found: str | None = None
+        first_owner: str | None = None
+        ambiguous = False
         stack = [(self._root, 0)]
         while stack:
             node, depth = stack.pop()
             if depth == len(segments):
-                for key, m, api_id in node.ends:
-                    if (m is None or m == method) and (best is None or key < best):
-                        best, found = key, api_id
+                for key, m, api_id, owner in node.ends:
+                    if m is None or m == method:
+                        if found is None:
+                            first_owner = owner
+                        elif owner != first_owner:
+                            ambiguous = True
+                        if best is None or key < best:
+                            best, found = key, api_id
                 continue
             seg = segments[depth]
             child = node.literal.get(seg)
@@ -118,4 +132,57 @@ class RouteTable:
                 for pieces, sub in node.mixed.items():
                     if mixed_match(pieces, seg):
                         stack.append((sub, depth + 1))
-        return found
+        return found, ambiguous
+
+
+# -- overlap: could one request match both? (ledger.commands.groups refuses such APIs) ------
+
+
+def _segment_kind(segment: str) -> tuple[str, tuple[str, ...]]:
+    pieces = split_params(segment)
+    if len(pieces) == 1:
+        return "literal", (segment,)
+    if pieces == ["", ""]:
+        return "param", ()
+    return "mixed", tuple(pieces)
+
+
+def _segments_overlap(a: str, b: str) -> bool:
+    """Is there one path segment that both pattern segments match (as ``RouteTable`` matches)?"""
+    ka, pa = _segment_kind(a)
+    kb, pb = _segment_kind(b)
+    if ka == "literal" and kb == "literal":
+        return a == b
+    if ka == "literal":
+        ka, pa, kb, pb, a, b = kb, pb, ka, pa, b, a  # the literal second
+    if kb == "literal":
+        if ka == "param":
+            return b != ""  # a parameter matches any non-empty segment
+        return mixed_match(pa, b)
+    # parameter or mixed on both sides: a parameter matches any segment a mixed one does
+    # (mixed segments always match some non-empty segment). Two mixed segments (only in
+    # patterns registered before parameters had to be whole segments) are taken to overlap:
+    # refusing a registration is safe, missing an overlap is not.
+    return True
+
+
+def patterns_overlap(a: str | None, b: str | None) -> bool:
+    """Does some path match both patterns? A ``{param}`` segment matches any one non-empty
+    segment, a literal only itself; patterns of different segment counts never overlap.
+    No pattern (None: the API is reached only by ``X-Ca-Api-Id``) overlaps nothing."""
+    if not a or not b:
+        return False
+    sa, sb = a.split("/")[1:], b.split("/")[1:]
+    if len(sa) != len(sb) or len(sa) > MAX_SEGMENTS:
+        return False
+    return all(_segments_overlap(x, y) for x, y in zip(sa, sb))
+
+
+def methods_overlap(a: str | None, b: str | None) -> bool:
+    """None is any method."""
+    return a is None or b is None or a.upper() == b.upper()
+
+
+def routes_overlap(method_a: str | None, pattern_a: str | None, method_b: str | None, pattern_b: str | None) -> bool:
+    """Could one request (method + path) be routed to both APIs?"""
+    return methods_overlap(method_a, method_b) and patterns_overlap(pattern_a, pattern_b)

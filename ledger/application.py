@@ -12,12 +12,13 @@ from ledger.commands.apis import ApiCommands
 from ledger.commands.apps import AppCommands
 from ledger.commands.credentials import CredentialCommands
 from ledger.commands.grants import GrantCommands
+from ledger.commands.groups import GroupCommands
 from ledger.core import MAX_RETRIES, SOURCES, STORE_RETRY_SECONDS, LedgerCore, Receipt, parse_id
 
 __all__ = ["MAX_RETRIES", "SOURCES", "STORE_RETRY_SECONDS", "Ledger", "LedgerCore", "Receipt", "parse_id"]
 
 
-class Ledger(ApiCommands, AppCommands, CredentialCommands, GrantCommands):
+class Ledger(ApiCommands, GroupCommands, AppCommands, CredentialCommands, GrantCommands):
     """authledger's write side."""
 
     name = "Ledger"  # stable: it prefixes settings and names Postgres tables

@@ -14,11 +14,15 @@ from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
-    from ledger.domain import Api, App, Grant
+    from ledger.domain import Api, ApiGroup, App, Grant
 
 API_REGISTERED = "authledger:ApiRegistered"
 APP_CREATED = "authledger:AppCreated"
 GRANT_GIVEN = "authledger:GrantGiven"
+API_MODIFIED = "authledger:ApiModified"  # (api modify, when present) every setting again
+API_DELETED = "authledger:ApiDeleted"
+GROUP_CREATED = "authledger:ApiGroupCreated"
+HOST_TOPICS = ("authledger:HostBound", "authledger:HostUnbound")
 PAGE = 500
 
 
@@ -127,3 +131,51 @@ def grants_on(ledger: Ledger, api_id: object) -> list[tuple[App, Grant]]:
             continue
         held.extend((app, g) for (aid, _stage), g in app.grants.items() if aid == key)
     return held
+
+
+def groups(ledger: Ledger, owner: str | None = None) -> list[ApiGroup]:
+    """API groups created (by one owner, if given), in creation order; default groups are implicit."""
+    found = []
+    for n in _scan(ledger, [GROUP_CREATED]):
+        if owner is None or ledger.mapper.to_domain_event(n).owner == owner:
+            found.append(ledger.repository.get(n.originator_id))
+    return found
+
+
+def group_names(ledger: Ledger) -> dict[str, str]:
+    """Created API group id -> name (a group's name never changes); default groups are ``default``."""
+    return {str(n.originator_id): ledger.mapper.to_domain_event(n).name for n in _scan(ledger, [GROUP_CREATED])}
+
+
+def routes(ledger: Ledger) -> list[tuple[str, str, str, str | None, str | None]]:
+    """Every routed API as (api id, owner, group id, method, path pattern), from its registration.
+
+    Read from the ApiRegistered events alone (no aggregate loads: a registration checks
+    its route against every other API). Events older than groups have no ``group_id``:
+    the owner's default group.
+    """
+    from ledger.rules import default_group_id
+
+    found: dict[str, tuple[str, str, str, str | None, str | None]] = {}
+    for n in _scan(ledger, [API_REGISTERED, API_MODIFIED, API_DELETED]):
+        api_id = str(n.originator_id)
+        if n.topic == API_DELETED:
+            found.pop(api_id, None)
+            continue
+        e = ledger.mapper.to_domain_event(n)
+        if n.topic == API_MODIFIED:  # carries every setting again, not the group (it stays)
+            if api_id in found:
+                found[api_id] = (*found[api_id][:3], e.http_method, e.path_pattern)
+            continue
+        group_id = getattr(e, "group_id", None) or default_group_id(e.owner)
+        found[api_id] = (api_id, e.owner, group_id, e.http_method, e.path_pattern)
+    return [r for r in found.values() if r[4]]
+
+
+def hosted_groups(ledger: Ledger) -> set[str]:
+    """The ids of the groups bound to at least one host now."""
+    count: dict[str, int] = {}
+    for n in _scan(ledger, HOST_TOPICS):
+        gid = str(n.originator_id)
+        count[gid] = count.get(gid, 0) + (1 if n.topic == HOST_TOPICS[0] else -1)
+    return {g for g, c in count.items() if c > 0}

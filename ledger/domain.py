@@ -30,6 +30,7 @@ from ledger.errors import (
     KeyPairLimitReached,
     KeyPairNotFound,
 )
+from ledger import rules
 from ledger.rules import MAX_KEY_PAIRS
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://authledger.invalid/")
@@ -100,6 +101,7 @@ class Api(Aggregate):
         nonce_required: bool,
         http_method: str | None,
         path_pattern: str | None,
+        group_id: str | None = None,
     ) -> None:
         self.owner = owner
         self.name = name
@@ -111,6 +113,14 @@ class Api(Aggregate):
         self.http_method = http_method
         self.path_pattern = path_pattern
         self.deleted = False
+        # The API group (ApiGroup) it belongs to. Absent from events written before groups
+        # (and None when registered without one): the owner's default group.
+        self.group_id = group_id
+
+    @property
+    def effective_group_id(self) -> str:
+        """The group the API is routed in: its own, else its owner's default group."""
+        return self.group_id or rules.default_group_id(self.owner)
 
     @staticmethod
     def create_id() -> UUID:
@@ -165,6 +175,106 @@ class Api(Aggregate):
     def delete(self) -> None:
         self.require_live()
         self.trigger_event(Api.Deleted)
+
+
+def default_group_id(owner: str) -> UUID:
+    """The id of an account's default API group (ledger.rules.default_group_id)."""
+    return UUID(rules.default_group_id(owner))
+
+
+class ApiGroup(Aggregate):
+    """An API group owned by one account, with the host names it is bound to.
+
+    A request whose (forwarded) host is bound to a group is routed only among that group's
+    APIs; each host is claimed ledger-wide by a ``HostClaim`` saved with the binding.
+    """
+
+    TOPIC = "authledger:ApiGroup"
+
+    class Event(LedgerEvent):
+        TOPIC = "authledger:ApiGroup.Event"
+
+    class Created(Event, Aggregate.Created):  # never stored (see above)
+        TOPIC = "authledger:ApiGroup.Created"
+
+    @event("ApiGroupCreated", **_topic("ApiGroupCreated"))
+    def __init__(self, owner: str, name: str, description: str) -> None:
+        self.owner = owner
+        self.name = name
+        self.description = description
+        self.hosts: list[str] = []
+
+    @staticmethod
+    def create_id() -> UUID:
+        return uuid4()
+
+    class HostBound(Event):
+        TOPIC = "authledger:HostBound"
+        host: str
+
+        def apply(self, group: ApiGroup) -> None:
+            group.hosts.append(self.host)
+
+    class HostUnbound(Event):
+        TOPIC = "authledger:HostUnbound"
+        host: str
+
+        def apply(self, group: ApiGroup) -> None:
+            group.hosts.remove(self.host)
+
+    def bind(self, host: str) -> bool:
+        if host in self.hosts:
+            return False
+        self.trigger_event(ApiGroup.HostBound, host=host)
+        return True
+
+    def unbind(self, host: str) -> None:
+        self.trigger_event(ApiGroup.HostUnbound, host=host)
+
+
+class HostClaim(Aggregate):
+    """Claims a host name for one group while it is bound: its id is uuid5 of the normal host.
+
+    Unlike an AppKey, a host is released when unbound (``HostReleased``) and can be claimed
+    again later (``HostReclaimed``): each claim and release is a new version of the same
+    aggregate, so two accounts racing for one host meet the store's unique key and one loses.
+    """
+
+    TOPIC = "authledger:HostClaim"
+
+    class Event(LedgerEvent):
+        TOPIC = "authledger:HostClaim.Event"
+
+    class Created(Event, Aggregate.Created):  # never stored (see above)
+        TOPIC = "authledger:HostClaim.Created"
+
+    @event("HostClaimed", **_topic("HostClaimed"))
+    def __init__(self, host: str, group_id: str) -> None:
+        self.host = host
+        self.group_id: str | None = group_id
+
+    @staticmethod
+    def create_id(host: str) -> UUID:
+        return uuid5(NAMESPACE, "host:" + host)
+
+    class Released(Event):
+        TOPIC = "authledger:HostReleased"
+
+        def apply(self, claim: HostClaim) -> None:
+            claim.group_id = None
+
+    class Reclaimed(Event):
+        TOPIC = "authledger:HostReclaimed"
+        group_id: str
+
+        def apply(self, claim: HostClaim) -> None:
+            claim.group_id = self.group_id
+
+    def release(self) -> None:
+        self.trigger_event(HostClaim.Released)
+
+    def reclaim(self, group_id: str) -> None:
+        self.trigger_event(HostClaim.Reclaimed, group_id=group_id)
 
 
 @dataclass

@@ -5,10 +5,12 @@
     │   └── IdempotencyKeyReused     exit 2  HTTP 422   the key was used for another request
     ├── NotFound                     exit 3  HTTP 404   an app, API, key pair, AppCode or grant
     │   ├── AppNotFound, ApiNotFound, KeyPairNotFound, AppCodeNotFound, GrantNotFound
+    │   ├── ApiGroupNotFound, HostNotBound
     ├── NotPermitted                 exit 4  HTTP 403   the acting account may not do this
     └── Conflict                     exit 5  HTTP 409   the current state refuses the change
         ├── DuplicateAppKey, DuplicateAppCode, ConcurrentChange
         ├── AppIsDeleted, KeyPairLimitReached, DefaultKeyPairUndeletable
+        ├── HostAlreadyBound, RouteOverlap
     (elsewhere: SecretKeyError exit 2; LogMismatch exit 6; ledger.store.StoreUnavailable
      exit 7 / HTTP 503 — the store is away or locked past the retry bound; retry the command)
 
@@ -104,6 +106,18 @@ class GrantNotFound(NotFound):
         )
 
 
+class ApiGroupNotFound(NotFound):
+    """No such group of the acting account (another account's group is not found either)."""
+
+    def __init__(self, group_id: object) -> None:
+        super().__init__(f"API group not found: {group_id}", field="group_id")
+
+
+class HostNotBound(NotFound):
+    def __init__(self, host: str, group_id: object) -> None:
+        super().__init__(f"host {host} is not bound to group {group_id}", field="host")
+
+
 class NotPermitted(LedgerError):
     """The acting account is not allowed to do this."""
 
@@ -151,3 +165,17 @@ class DefaultKeyPairUndeletable(Conflict):
             f"the default key pair {app_key} cannot be deleted (reset it instead)",
             field="app_key",
         )
+
+
+class HostAlreadyBound(Conflict):
+    """The host is bound to a group already (this one or another: nothing more is said)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"host already bound: {host}", field="host")
+
+
+class RouteOverlap(Conflict):
+    """Some request (method + path) would match both the new API and one already routed beside it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="path")

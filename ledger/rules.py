@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from uuid import NAMESPACE_URL, uuid5
 
 from ledger.errors import InvalidInput
 
@@ -134,6 +135,80 @@ def group(value: object) -> str:
     if not isinstance(value, str) or len(value) > 128 or (value and not _API_NAME.fullmatch(value)):
         raise InvalidInput(f"group must be 0-128 of letters, digits, _ . -, got {_short(value)!r}", field="group")
     return value
+
+
+_GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+DEFAULT_GROUP_NAME = "default"  # every account's implicit group (ledger.domain.default_group_id)
+MAX_HOSTS = 100  # per group
+MAX_HOST_LENGTH = 253
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_PORT = re.compile(r"[0-9]{1,5}")
+_IPV4_PART = re.compile(r"0|[1-9][0-9]{0,2}")
+
+
+_IDS = uuid5(NAMESPACE_URL, "https://authledger.invalid/")  # = ledger.domain.NAMESPACE
+
+
+def default_group_id(owner: str) -> str:
+    """The id of an account's default API group: implicit (no event), named ``default``, no hosts.
+
+    Every API registered without a group, and every API of a ledger older than groups (its
+    ApiRegistered has no ``group_id``), is in its owner's default group."""
+    return str(uuid5(_IDS, "default-group:" + owner))
+
+
+def group_name(value: object) -> str:
+    """An API group's name: 1-64 of letters, digits, _ . - (``default`` names the implicit group)."""
+    if not isinstance(value, str) or not _GROUP_NAME.fullmatch(value):
+        raise InvalidInput(f"group name must be 1-64 of letters, digits, _ . -, starting with a letter or digit, "
+                           f"got {_short(value)!r}", field="name")
+    if value.lower() == DEFAULT_GROUP_NAME:
+        raise InvalidInput("group name 'default' is reserved for the account's default group", field="name")
+    return value
+
+
+def normal_host(value: object) -> str | None:
+    """A host name in its one normal form, or None when it is not a plain DNS name or IPv4 address.
+
+    Lower case; one trailing ``.`` and a ``:port`` dropped (``API.Example.com.:443`` →
+    ``api.example.com``); then RFC 1123 labels (letters, digits, inner ``-``; 1-63 each;
+    253 in all; internationalised names in their ``xn--`` form). No wildcards, no IPv6 or
+    bracketed literals, no user info; a name whose last label is all digits must be a
+    dotted-quad IPv4 address without leading zeros (``127.1``, ``0x7f.0.0.1``, ``010.0.0.1``
+    are refused: resolvers read them as other addresses). Pure: used at registration
+    (``host``) and by ``/authz`` on the forwarded host header, where None means "no group".
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_HOST_LENGTH + 7 or not value.isascii():
+        return None
+    text = value.lower()
+    name, colon, port = text.rpartition(":")
+    if colon:
+        if not _PORT.fullmatch(port) or int(port) > 65535 or ":" in name:
+            return None
+        text = name
+    if text.endswith("."):
+        text = text[:-1]
+    if not text or len(text) > MAX_HOST_LENGTH:
+        return None
+    labels = text.split(".")
+    for label in labels:
+        if not _HOST_LABEL.fullmatch(label):
+            return None
+    if labels[-1].isdigit():
+        if len(labels) != 4 or not all(_IPV4_PART.fullmatch(p) and int(p) <= 255 for p in labels):
+            return None
+    return text
+
+
+def host(value: object, field: str = "host") -> str:
+    """A host name to bind to a group, normalised (``normal_host``); anything else is invalid input."""
+    normal = normal_host(value)
+    if normal is None:
+        raise InvalidInput(
+            "host must be a DNS name (letters, digits, '-' in dot-separated labels of 1-63, at most 253 "
+            f"characters; no wildcard, no IPv6) or a dotted-quad IPv4 address, got {_short(value)!r}",
+            field=field)
+    return normal
 
 
 def appcode_mode(value: object) -> str:

@@ -84,12 +84,18 @@ def owner_app(app: App, api_names: Mapping[str, str], now: datetime,
     }
 
 
-def api(api: Api) -> dict[str, Any]:
-    """An API's settings."""
+def api(api: Api, group_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An API's settings. ``group_id``/``group_name``: the API group it is routed in
+    (``default``: the owner's default group); ``group`` is the free-text label of older
+    registrations, shown as given and never used for routing. ``group_names`` maps created
+    groups' ids to names (``catalog.group_names``)."""
+    group_id = api.effective_group_id
     return {
         "api_id": str(api.id),
         "name": api.name,
         "owner": api.owner,
+        "group_id": group_id,
+        "group_name": (group_names or {}).get(group_id, "default"),
         "group": api.group,
         "auth_type": api.auth_type,
         "appcode_mode": api.appcode_mode,
@@ -122,7 +128,8 @@ def grant(app: App, api_: Api, g: Grant, now: datetime) -> dict[str, Any]:
     }
 
 
-def api_with_apps(api_: Api, held: Iterable[tuple[App, Grant]], now: datetime) -> dict[str, Any]:
+def api_with_apps(api_: Api, held: Iterable[tuple[App, Grant]], now: datetime,
+                  group_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """An API's settings and the apps currently authorized to call it (grants in force)."""
     apps = [
         {
@@ -138,4 +145,4 @@ def api_with_apps(api_: Api, held: Iterable[tuple[App, Grant]], now: datetime) -
         for app, g in held
         if not app.deleted and in_force(g, now)
     ]
-    return {**api(api_), "authorized_apps": apps}
+    return {**api(api_, group_names), "authorized_apps": apps}

@@ -14,6 +14,10 @@ each event is translated into index changes (``projections.changes``) which
   modified. A deleted API leaves the index with every grant on it (``api_removed``): its
   checks answer ``unknown_api``, and a grant on it that a racing writer saved after the
   deletion grants nothing (the index remembers deleted API ids).
+- per API: its security settings (``ApiSettings``), with its API group (``group_id``; the
+  owner's default group when its event names none).
+- per created API group: owner and name; per bound host (normal form): its group
+  (``hosts()``, what ``service.authz.Router`` routes by).
 
 ``check`` answers docs/app-model.md's "could call at T" with one reason, in this precedence:
 
@@ -53,6 +57,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from dataclasses import replace
 from types import MethodType
 from typing import Any
 from uuid import UUID
@@ -61,6 +66,7 @@ import msgpack
 
 from ledger.crypto import SecretBox, keypair_context
 from ledger.errors import LedgerError
+from ledger.rules import default_group_id
 from ledger.transcoder import _ext_hook
 from projections import accelerator
 from projections.changes import APP_FIELDS, TRANSLATORS, Change
@@ -177,6 +183,8 @@ class AuthIndex:
         self._apps: dict[str, _App] = {}
         self._apis: dict[str, ApiSettings] = {}
         self._deleted_apis: set[str] = set()  # grants on these grant nothing (api_removed)
+        self._groups: dict[str, tuple[str, str]] = {}  # created API group id -> (owner, name)
+        self._hosts: dict[str, str] = {}  # normal host name -> group id
         # Changes whenever an API's settings do, unique across every index in the process (a
         # gateway swaps indexes on bootstrap): the router rebuilds its table only then, not
         # on every grant or key event.
@@ -193,6 +201,10 @@ class AuthIndex:
             "code_removed": self._code_removed,
             "grant_set": self._grant_set,
             "grant_removed": self._grant_removed,
+            "api_group": self._api_group,
+            "group_set": self._group_set,
+            "host_set": self._host_set,
+            "host_removed": self._host_removed,
         }
         # The C check (projections._check) when built: the same answers, the same Decision
         # objects, as the Python methods below (the reference, still reachable as
@@ -354,6 +366,7 @@ class AuthIndex:
         _kind, api_id, owner, auth_type, appcode_mode, methods, nonce_required, http_method, path_pattern = c
         if not isinstance(methods, (list, tuple)):
             raise TypeError("signature_methods must be a list")
+        before = self._apis.get(api_id)  # settings again (a modification): the group stays
         self._apis[api_id] = ApiSettings(
             api_id=api_id,
             owner=owner,
@@ -363,6 +376,7 @@ class AuthIndex:
             nonce_required=bool(nonce_required),
             http_method=http_method,
             path_pattern=path_pattern,
+            group_id=before.group_id if before is not None else default_group_id(owner),
         )
         self.api_version = next(_API_VERSIONS)
 
@@ -375,6 +389,34 @@ class AuthIndex:
         for app in self._apps.values():  # rare (an API deleted): every app's grants on it end
             if app.grants.pop(api_id, None) is not None:
                 self._sync_grant(app, api_id)
+
+    def _api_group(self, c: Sequence[Any]) -> None:
+        _kind, api_id, group_id = c
+        if not isinstance(group_id, str):
+            raise TypeError("api_group needs a str group id")
+        api = self._apis.get(api_id)
+        if api is None:
+            raise ValueError(f"api_group for unknown API {api_id}")
+        self._apis[api_id] = replace(api, group_id=group_id)
+        self.api_version = next(_API_VERSIONS)
+
+    def _group_set(self, c: Sequence[Any]) -> None:
+        _kind, group_id, owner, name = c
+        if not isinstance(group_id, str) or not isinstance(owner, str) or not isinstance(name, str):
+            raise TypeError("group_set needs str group id, owner and name")
+        self._groups[group_id] = (owner, name)
+
+    def _host_set(self, c: Sequence[Any]) -> None:
+        _kind, host, group_id = c
+        if not isinstance(host, str) or group_id not in self._groups:
+            raise ValueError(f"host_set for unknown group {group_id}")
+        self._hosts[host] = group_id
+        self.api_version = next(_API_VERSIONS)  # routing changes: the router rebuilds
+
+    def _host_removed(self, c: Sequence[Any]) -> None:
+        _kind, host, group_id = c
+        if self._hosts.get(host) == group_id:
+            del self._hosts[host]
         self.api_version = next(_API_VERSIONS)
 
     def _app_set(self, c: Sequence[Any]) -> None:
@@ -470,9 +512,15 @@ class AuthIndex:
 
     def changes(self) -> Iterator[Change]:
         """The whole index as index changes which, applied to an empty index, rebuild it (snapshots)."""
+        for group_id, (owner, name) in self._groups.items():
+            yield ("group_set", group_id, owner, name)
+        for host, group_id in self._hosts.items():
+            yield ("host_set", host, group_id)
         for api_id, s in self._apis.items():
             yield ("api_set", api_id, s.owner, s.auth_type, s.appcode_mode, s.signature_methods,
                    s.nonce_required, s.http_method, s.path_pattern)
+            if s.group_id != default_group_id(s.owner):
+                yield ("api_group", api_id, s.group_id)
         for api_id in sorted(self._deleted_apis):
             yield ("api_removed", api_id)
         for app_id, app in self._apps.items():
@@ -588,6 +636,14 @@ class AuthIndex:
     def api_ids(self) -> list[str]:
         return sorted(self._apis)
 
+    def hosts(self) -> dict[str, str]:
+        """Bound host (normal form) -> API group id (a copy)."""
+        return dict(self._hosts)
+
+    def group(self, group_id: str) -> tuple[str, str] | None:
+        """(owner, name) of a created API group, else None (default groups are implicit)."""
+        return self._groups.get(group_id)
+
     def snapshot(self) -> dict[str, Any]:
         """A canonical, JSON-able view of the whole index (secrets included: keep it private)."""
         apps = {}
@@ -604,16 +660,23 @@ class AuthIndex:
                     for api, stages in sorted(app.grants.items())
                 },
             }
+        apis = {}
+        for a, s in self._apis.items():
+            apis[a] = {
+                "owner": s.owner, "auth_type": s.auth_type, "appcode_mode": s.appcode_mode,
+                "signature_methods": list(s.signature_methods), "nonce_required": s.nonce_required,
+                "http_method": s.http_method, "path_pattern": s.path_pattern,
+            }
+            if s.group_id != default_group_id(s.owner):  # a ledger without groups digests as before
+                apis[a]["group_id"] = s.group_id
+        groups: dict[str, Any] = {}
+        if self._groups or self._hosts:
+            groups = {"groups": {g: {"owner": o, "name": n} for g, (o, n) in self._groups.items()},
+                      "hosts": dict(self._hosts)}
         return {
-            "apis": {
-                a: {
-                    "owner": s.owner, "auth_type": s.auth_type, "appcode_mode": s.appcode_mode,
-                    "signature_methods": list(s.signature_methods), "nonce_required": s.nonce_required,
-                    "http_method": s.http_method, "path_pattern": s.path_pattern,
-                }
-                for a, s in self._apis.items()
-            },
-            "deleted_apis": sorted(self._deleted_apis),
+            **groups,
+            "apis": apis,
+            **({"deleted_apis": sorted(self._deleted_apis)} if self._deleted_apis else {}),
             "apps": apps,
             "key_app": {k: a.app_id for k, a in self._keys.items()},
             "secrets": {k: list(v) for k, v in self._secrets.items()},

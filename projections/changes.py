@@ -19,6 +19,15 @@ is what msgpack gives back):
     ("code_removed", code_hash, app_id)
     ("grant_set", app_id, api_id, stage, end)     end: float epoch seconds, None = never
     ("grant_removed", app_id, api_id, stage)
+    ("api_group", api_id, group_id)       the API is in this group (after its api_set; an API
+                                           with none is in its owner's default group)
+    ("group_set", group_id, owner, name)  an API group (created groups only: default ones are implicit)
+    ("host_set", host, group_id)          the normal host name is bound to the group
+    ("host_removed", host, group_id)      ... and no longer
+
+A ledger with no groups makes none of the last four, so gateways older than groups keep
+following it; the first group event makes them refuse the stream as they refuse any
+change they do not know (logged, re-bootstrap, answering from the index they have).
 
 An unknown topic raises ``ProjectionError`` (a newer writer's event could change
 authorization: refuse, never guess); a state missing a field raises KeyError/TypeError,
@@ -44,6 +53,10 @@ ARITY = {
     "code_removed": 3,
     "grant_set": 5,
     "grant_removed": 4,
+    "api_group": 3,
+    "group_set": 4,
+    "host_set": 3,
+    "host_removed": 3,
 }
 APP_FIELDS = frozenset(("owner", "extension", "enabled", "deleted"))
 
@@ -68,6 +81,26 @@ _api_modified = _api_registered  # ApiModified carries every setting (and the ow
 
 def _api_deleted(api_id: str, _s: dict[str, Any]) -> list[Change]:
     return [("api_removed", api_id)]
+
+
+def _api_registered_in_group(api_id: str, s: dict[str, Any]) -> list[Change]:
+    changes = _api_registered(api_id, s)
+    group_id = s.get("group_id")  # absent from events older than groups: the default group
+    if group_id is not None:
+        changes.append(("api_group", api_id, group_id))
+    return changes
+
+
+def _group_created(group_id: str, s: dict[str, Any]) -> list[Change]:
+    return [("group_set", group_id, s["owner"], s["name"])]
+
+
+def _host_bound(group_id: str, s: dict[str, Any]) -> list[Change]:
+    return [("host_set", s["host"], group_id)]
+
+
+def _host_unbound(group_id: str, s: dict[str, Any]) -> list[Change]:
+    return [("host_removed", s["host"], group_id)]
 
 
 def _app_created(app_id: str, s: dict[str, Any]) -> list[Change]:
@@ -129,9 +162,16 @@ def _nothing(_app_id: str, _s: dict[str, Any]) -> list[Change]:
 
 
 TRANSLATORS: dict[str, Callable[[str, dict[str, Any]], list[Change]]] = {
-    "authledger:ApiRegistered": _api_registered,
+    "authledger:ApiRegistered": _api_registered_in_group,
     "authledger:ApiModified": _api_modified,
     "authledger:ApiDeleted": _api_deleted,
+    "authledger:ApiGroupCreated": _group_created,
+    "authledger:HostBound": _host_bound,
+    "authledger:HostUnbound": _host_unbound,
+    # Host claims only enforce uniqueness in the ledger; the index learns hosts from group events.
+    "authledger:HostClaimed": _nothing,
+    "authledger:HostReleased": _nothing,
+    "authledger:HostReclaimed": _nothing,
     "authledger:AppCreated": _app_created,
     "authledger:AppModified": _app_modified,
     "authledger:AppDisabled": _app_disabled,

@@ -52,3 +52,4 @@ class ApiSettings:
     nonce_required: bool = True
     http_method: str | None = None  # e.g. "GET"; None = any
     path_pattern: str | None = None  # e.g. "/v1/items/{id}"
+    group_id: str | None = None  # its API group (None: the owner's default group)

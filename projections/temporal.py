@@ -215,7 +215,11 @@ class TemporalBuilder:
             PREFIX + "GrantRevoked": self._grant_revoked,
         }
         self._ignored = {PREFIX + n for n in ("AppKeyClaimed", "AppCodeClaimed", "TokenIssued", "TokenRevoked",
-                                                  "IdempotencyKeyUsed")}
+                                                  "IdempotencyKeyUsed",
+                                                  # API groups and hosts route requests; they grant nothing
+                                                  # (an API's group is read from its events: AuditQueries.api_group)
+                                                  "ApiGroupCreated", "HostBound", "HostUnbound", "HostClaimed",
+                                                  "HostReleased", "HostReclaimed")}
 
     def apply(self, position: int, topic: str, originator_id: str, state: dict[str, Any]) -> None:
         """Apply one event; ``originator_id`` a canonical UUID string, instants in µs."""

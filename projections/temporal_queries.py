@@ -109,6 +109,7 @@ class AuditQueries:
         self.conn = store.conn
         self.events = events
         self._apis: dict[str, tuple[Any, ...]] = {}
+        self._groups: dict[str, dict[str, str]] = {}
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -152,6 +153,28 @@ class AuditQueries:
             deleted, deleted_pos = api[7], api[8]
             rows.append((opened[0], deleted, opened[1], deleted_pos))
         return iv.periods(rows)
+
+    def api_group(self, api_id: str) -> dict[str, str]:
+        """The API group an API is routed in: ``{"group_id", "group_name"}``, read from its
+        registration (an API's group never changes). An ApiRegistered without ``group_id``
+        (ledgers older than groups, or registered without one) is in its owner's default
+        group, named ``default``."""
+        cached = self._groups.get(api_id)
+        if cached is None:
+            from ledger.rules import DEFAULT_GROUP_NAME, default_group_id
+
+            fields = next((e["fields"] for e in self.events.of(api_id) if e["type"] == "ApiRegistered"), {})
+            group_id = fields.get("group_id")
+            name = DEFAULT_GROUP_NAME
+            if group_id:
+                created = next((e for e in self.events.of(group_id) if e["type"] == "ApiGroupCreated"), None)
+                if created is not None:
+                    name = created["fields"].get("name", name)
+            else:
+                owner = fields.get("owner") or self.api(api_id)[1]
+                group_id = default_group_id(owner)
+            cached = self._groups[api_id] = {"group_id": group_id, "group_name": name}
+        return dict(cached)
 
     def app(self, app_id: str) -> tuple[Any, ...]:
         row = self.conn.execute("SELECT * FROM apps WHERE app_id=?", (app_id,)).fetchone()

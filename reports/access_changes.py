@@ -64,7 +64,7 @@ def build(q: AuditQueries, lo: int | None = None, hi: int | None = None) -> dict
         if not changes and not timeline:
             continue
         apis.append({"api_id": api["api_id"], "name": api["name"], "owner": api["owner"],
-                     "changes": changes, "intervals": timeline,
+                     **q.api_group(api["api_id"]), "changes": changes, "intervals": timeline,
                      "app_names": {a: look.app_name(a, None) for a in sorted({i["app_id"] for i in timeline})}})
     summary = {"apis_with_changes": sum(1 for a in apis if a["changes"]),
                "changes": sum(counts.values()), "by_change": dict(sorted(counts.items()))}
@@ -78,7 +78,7 @@ def tables(doc: dict[str, Any]) -> list[Any]:
     cols = [("AT", "at"), ("STAGE", "stage"), ("ACCESS", "direction"), ("CHANGE", "change"),
             ("APP", "app_name"), ("APP ID", "app_id"), ("OWNER", "owner"), ("CREDENTIALS", "credentials"),
             ("ACTOR", "actor"), ("POSITION", "position")]
-    return [Table(f"{api['name']} ({api['owner']}) {api['api_id']}", cols, api["changes"],
+    return [Table(f"{api['name']} ({api['owner']}, group {api['group_name']} {api['group_id']}) {api['api_id']}", cols, api["changes"],
                   note="An expiry has no actor; its position is that of the event that set the end time.",
                   timeline={"title": f"{api['name']}: who could call it, {doc['from']} to {doc['to']}",
                             "intervals": api["intervals"], "names": api["app_names"],

@@ -67,7 +67,7 @@ def build(q: AuditQueries, at: int) -> dict[str, Any]:
             entries.sort(key=lambda e: (e["app_name"] or "", e["app_id"]))
         timeline = (intervals_doc(q.who_could_call_between(api_id, min(first, at), at + 1))
                     if first <= at else [])
-        apis.append({"api_id": api_id, "name": api["name"], "owner": api["owner"],
+        apis.append({"api_id": api_id, "name": api["name"], "owner": api["owner"], **q.api_group(api_id),
                      "auth_type": api["auth_type"], "appcode_mode": api["appcode_mode"],
                      "stages": stages, "intervals": timeline,
                      "app_names": {a: look.app_name(a, at) for a in sorted({i["app_id"] for i in timeline})}})
@@ -87,7 +87,7 @@ def tables(doc: dict[str, Any]) -> list[Any]:
     for api in doc["apis"]:
         rows = [{"stage": s, **e} for s, entries in api["stages"].items() for e in entries]
         nobody = [s for s, entries in api["stages"].items() if not entries]
-        title = f"{api['name']} ({api['owner']}) {api['api_id']}"
+        title = f"{api['name']} ({api['owner']}, group {api['group_name']} {api['group_id']}) {api['api_id']}"
         out.append(Table(
             title, cols, rows,
             note=f"AppCode mode {api['appcode_mode']}." + (f" Nobody could call it in {', '.join(nobody)}."

@@ -129,6 +129,7 @@ def create_app(
     max_body: int = MAX_BODY,
     follow: bool = True,
     db_path: str | None = None,
+    host_header: str | None = None,
 ) -> Starlette:
     """The ASGI app over ``ledger``; follows it into ``index`` (a new AuthIndex by default)."""
     from projections.auth_index import AuthIndex
@@ -146,6 +147,7 @@ def create_app(
         db_path = _sqlite_path(ledger)
     service = Service(ledger, index, verifier, following, start, db_path)
     service.window = window  # the signature window: bounds /v1/verify-request for owners (issue 14.3)
+    service.host_header = host_header  # /authz routes by this header's host (service.authz), else Host
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "position": service.index.position})

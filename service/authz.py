@@ -42,6 +42,7 @@ from gateway.routing import RouteTable
 from gateway.signing import header_text
 from gateway.trust import PROOF_HEADER, ApiIdTrust
 from ledger.errors import LedgerError
+from ledger.rules import normal_host
 
 Scope = MutableMapping[str, Any]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -51,6 +52,17 @@ log = logging.getLogger("authledger.error")
 LOG_KEY = "authledger.log"
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 _GATEWAY_HEADERS = frozenset((b"x-original-method", b"x-original-uri", b"x-authz-mode"))
+DEFAULT_HOST_HEADER = "X-Original-Host"
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def host_header_name(value: object) -> bytes:
+    """The configured host header (``--host-header``) as ASGI names it: lower-case bytes."""
+    if not isinstance(value, str) or not value or len(value) > 64 or not set(value.lower().encode()) <= _TOKEN:
+        from ledger.errors import InvalidInput
+
+        raise InvalidInput(f"host header must be an HTTP header name, got {str(value)[:40]!r}", field="host_header")
+    return value.lower().encode()
 
 
 def header_value(text: str) -> bytes:
@@ -61,39 +73,73 @@ def header_value(text: str) -> bytes:
 
 
 class Router:
-    """Resolves (method, canonical path) to an API id from the index's APIs: a segment trie
-    (gateway.routing) rebuilt when the index's APIs change (``api_version``), not on every
-    grant or key event; no pattern ever becomes a regex."""
+    """Resolves (host, method, canonical path) to an API id from the index's APIs: segment
+    tries (gateway.routing) rebuilt when the index's APIs or hosts change (``api_version``),
+    not on every grant or key event; no pattern ever becomes a regex.
+
+    A host bound to an API group (``index.hosts()``) routes only among that group's APIs:
+    one dict lookup, then its trie. Any other host (none, unknown, malformed) routes among
+    the APIs of hostless groups (default groups and groups bound to no host); there, when
+    the APIs matching a request belong to more than one account (ledgers written before the
+    registration rules of ledger.commands.groups, or a race between two registrations), the
+    request is refused (``AMBIGUOUS``), never handed to the more specific or the later API.
+    Among one account's APIs the most specific still wins.
+    """
+
+    AMBIGUOUS = "ambiguous_route"
 
     def __init__(self, index: Any) -> None:
         self._index = index
         self._version = -1
-        self._table = RouteTable()
+        self._table = RouteTable()  # the hostless groups' APIs
+        self._hosts: dict[str, RouteTable] = {}  # bound host -> its group's table
 
     def _rebuild(self) -> None:
         index = self._index
         for _ in range(5):  # the follower thread may add an API while we read
             try:
                 version = index.api_version  # read first: a change while we build rebuilds again
+                bound = index.hosts() if hasattr(index, "hosts") else {}
+                groups: dict[str, RouteTable] = {g: RouteTable() for g in set(bound.values())}
                 table = RouteTable()
                 for api_id in index.api_ids():
                     s = index.api_settings(api_id)
                     if s is None or not s.path_pattern:
                         continue
-                    table.add(s.path_pattern, s.http_method, api_id)
+                    group_table = groups.get(s.group_id) if s.group_id is not None else None
+                    if group_table is not None:
+                        group_table.add(s.path_pattern, s.http_method, api_id, s.owner)
+                    else:
+                        table.add(s.path_pattern, s.http_method, api_id, s.owner)
+                hosts = {h: groups[g] for h, g in bound.items()}
                 break
             except RuntimeError:
                 continue
         else:  # pragma: no cover - five races in a row
             return
-        self._table = table
+        self._table, self._hosts = table, hosts
         self._version = version
 
-    def resolve(self, method: str, path: str) -> str | None:
-        """The most specific API whose method and path pattern match, else None."""
+    def route(self, host: str | None, method: str, path: str) -> tuple[str | None, str | None]:
+        """(API id, None), or (None, why): ``no_route`` or ``ambiguous_route``."""
         if self._index.api_version != self._version:
             self._rebuild()
-        return self._table.resolve(method, path)
+        if host is not None and self._hosts:
+            table = self._hosts.get(host)
+            if table is None:
+                normal = normal_host(host)
+                table = self._hosts.get(normal) if normal is not None else None
+            if table is not None:
+                api_id = table.resolve(method, path)
+                return (api_id, None) if api_id is not None else (None, "no_route")
+        api_id, ambiguous = self._table.resolve_owned(method, path)
+        if ambiguous:
+            return None, self.AMBIGUOUS
+        return (api_id, None) if api_id is not None else (None, "no_route")
+
+    def resolve(self, method: str, path: str, host: str | None = None) -> str | None:
+        """The API a request to ``host`` (None: no host) is routed to, else None."""
+        return self.route(host, method, path)[0]
 
 
 _text = header_text  # one decoding of header bytes for /authz and verify-request
@@ -106,12 +152,21 @@ class AuthzEndpoint:
         self.service = service
         trust = getattr(service, "api_id_trust", None)
         self.trust: ApiIdTrust = trust if isinstance(trust, ApiIdTrust) else ApiIdTrust.from_environ()
+        # The request's host: this header (the gateway's forwarded host), else Host.
+        self.host_header = host_header_name(getattr(service, "host_header", None) or DEFAULT_HOST_HEADER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        original_method = original_uri = api_id = proof = None
+        original_method = original_uri = api_id = proof = forwarded_host = plain_host = None
         auth_request = no_body = False
         headers: list[tuple[str, str]] = []
+        host_header = self.host_header
         for name, value in scope["headers"]:
+            if name == host_header:
+                forwarded_host = value
+                if name != b"host":
+                    continue  # the gateway's, like X-Original-URI: not the client's header
+            elif name == b"host":
+                plain_host = value
             if name in _GATEWAY_HEADERS:
                 if name == b"x-original-method":
                     original_method = _text(value)
@@ -167,12 +222,13 @@ class AuthzEndpoint:
 
         service = self.service
         if api_id is None:
-            api_id = service.router.resolve(method, path)
-        if api_id is None:
-            await _deny(send, 404, "Invalid Url", auth_request, request_id)
-            if extra is not None:
-                extra.update(reason="no_route")
-            return
+            host = forwarded_host if forwarded_host is not None else plain_host
+            api_id, why = service.router.route(_text(host).strip() if host is not None else None, method, path)
+            if api_id is None:
+                await _deny(send, 404, "Invalid Url", auth_request, request_id)
+                if extra is not None:
+                    extra.update(reason=why)
+                return
         try:
             verdict = service.verifier.verify(
                 method, path, query, headers, body, api_id, body_forwarded=not no_body

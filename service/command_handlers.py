@@ -20,7 +20,8 @@ def list_apis(c: Call) -> dict[str, Any]:
         from ledger import rules
 
         rules.account(owner, "owner")
-    apis = [views.api(a) for a in catalog.apis(c.ledger, owner)]
+    names = catalog.group_names(c.ledger)
+    apis = [views.api(a, names) for a in catalog.apis(c.ledger, owner)]
     return {"apis": apis, "count": len(apis)}
 
 
@@ -31,7 +32,7 @@ def register_api(c: Call) -> dict[str, Any]:
         appcode_mode=b.get("appcode_mode", "DISABLE"),
         signature_methods=b.get("signature_methods", ["HmacSHA256"]),
         nonce_required=b.get("nonce_required", True), http_method=b.get("method"),
-        path_pattern=b.get("path"), source=SOURCE,
+        path_pattern=b.get("path"), group_id=b.get("group_id"), source=SOURCE,
     ))
 
 
@@ -45,7 +46,7 @@ def show_api(c: Call) -> dict[str, Any]:
     held = catalog.grants_on(c.ledger, api.id)
     if api.owner != c.actor and not c.sees_all:
         held = [(app, g) for app, g in held if app.owner == c.actor]
-    return views.api_with_apps(api, held, _now())
+    return views.api_with_apps(api, held, _now(), catalog.group_names(c.ledger))
 
 
 def modify_api(c: Call) -> dict[str, Any]:
@@ -63,6 +64,31 @@ def modify_api(c: Call) -> dict[str, Any]:
 
 def delete_api(c: Call) -> dict[str, Any]:
     return _receipt(c.ledger.delete_api(c.path["api_id"], c.actor, source=SOURCE))
+
+
+# -- API groups ---------------------------------------------------------------------------
+
+
+def create_group(c: Call) -> dict[str, Any]:
+    b = c.body
+    return _receipt(c.ledger.create_group(c.actor, b["name"], description=b.get("description", ""), source=SOURCE))
+
+
+def list_groups(c: Call) -> dict[str, Any]:
+    groups = c.ledger.group_views(c.actor)
+    return {"groups": groups, "count": len(groups)}
+
+
+def show_group(c: Call) -> dict[str, Any]:
+    return c.ledger.group_view(c.path["group_id"], c.actor)
+
+
+def bind_host(c: Call) -> dict[str, Any]:
+    return _receipt(c.ledger.bind_host(c.actor, c.path["group_id"], c.body["host"], source=SOURCE))
+
+
+def unbind_host(c: Call) -> dict[str, Any]:
+    return _receipt(c.ledger.unbind_host(c.actor, c.path["group_id"], c.path["host"], source=SOURCE))
 
 
 # -- apps -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class GatewayService:
 
 
 def create_gateway_app(subscriber: Any, *, window: float = 900, nonce_store: Any = None,
-                       access_log: bool = True, max_body: int = MAX_BODY) -> Any:
+                       access_log: bool = True, max_body: int = MAX_BODY, host_header: str | None = None) -> Any:
     """The sidecar app over a (started) subscriber."""
     from service import authz
 
@@ -47,6 +47,7 @@ def create_gateway_app(subscriber: Any, *, window: float = 900, nonce_store: Any
         nonce_store = fenced_nonce_store()
     verifier = Verifier(subscriber.view, window_seconds=window, nonce_store=nonce_store)
     service = GatewayService(subscriber, verifier)
+    service.host_header = host_header  # type: ignore[attr-defined]  # see service.authz
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", **subscriber.status()})

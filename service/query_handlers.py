@@ -194,11 +194,12 @@ def who_could_call(c: Call) -> dict[str, Any]:
         rules.stage(stage)
     t, lo, hi = when(_one(c, "at"), _one(c, "from"), _one(c, "to"))
     with _audit(c) as q:
+        group = q.api_group(api_id)  # the API group the API is routed in (id and name)
         if t is not None:
-            return {"api_id": api_id, "stage": stage, "at": iso(t),
+            return {"api_id": api_id, **group, "stage": stage, "at": iso(t),
                     "could_call": with_iso_until(q.who_could_call_at(api_id, t, stage))}
         rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
-    return {"api_id": api_id, "stage": stage, "from": iso(lo), "to": iso(hi), "intervals": rows}
+    return {"api_id": api_id, **group, "stage": stage, "from": iso(lo), "to": iso(hi), "intervals": rows}
 
 
 def access(c: Call) -> dict[str, Any]:

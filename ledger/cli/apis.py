@@ -23,7 +23,9 @@ def api_group() -> None:
 @api_group.command("register")
 @click.option("--owner", required=True, help="Owning account (the acting account).")
 @click.option("--name", required=True, help="API name: 1-128 of letters, digits, _ . -")
-@click.option("--group", default="", help="API group name.")
+@click.option("--group-id", default=None, metavar="GROUP_ID",
+              help="One of the owner's API groups (authledger group create); default: the owner's default group.")
+@click.option("--group", default="", help="A free-text label shown with the API (not used for routing).")
 @click.option("--appcode-mode", type=click.Choice(APPCODE_MODES), default="DISABLE", show_default=True)
 @click.option("--signature-methods", default="HmacSHA256", show_default=True, metavar="HmacSHA256[,HmacSHA1]")
 @click.option("--nonce", type=click.Choice(("required", "optional")), default="required", show_default=True)
@@ -32,7 +34,7 @@ def api_group() -> None:
 @click.option("--path", "path_pattern", default=None, metavar="/v1/items/{id}", help="Request path pattern.")
 @KEY_OPTION
 @global_options
-def register_api(owner: str, name: str, group: str, appcode_mode: str, signature_methods: str, nonce: str,
+def register_api(owner: str, name: str, group_id: str | None, group: str, appcode_mode: str, signature_methods: str, nonce: str,
                  auth_type: str, http_method: str | None, path_pattern: str | None,
                  idempotency_key: str | None) -> None:
     """Register an API with its security settings."""
@@ -41,7 +43,7 @@ def register_api(owner: str, name: str, group: str, appcode_mode: str, signature
         r = ledger.register_api(
             owner, name, group=group, auth_type=auth_type, appcode_mode=appcode_mode,
             signature_methods=signature_methods, nonce_required=nonce == "required",
-            http_method=http_method, path_pattern=path_pattern,
+            http_method=http_method, path_pattern=path_pattern, group_id=group_id,
         )
     emit(r.to_dict(), keyed_receipt("API registered"))
 
@@ -95,7 +97,8 @@ def show(api_id: str) -> None:
 
     ledger = settings().ledger()
     api = ledger.live_api(api_id)  # a deleted API is not found (exit 3); `history --api` keeps it
-    data = views.api_with_apps(api, catalog.grants_on(ledger, api.id), datetime.now(timezone.utc))
+    data = views.api_with_apps(api, catalog.grants_on(ledger, api.id), datetime.now(timezone.utc),
+                               catalog.group_names(ledger))
     emit(data, _human_show)
 
 
@@ -114,9 +117,11 @@ def list_(owner: str | None) -> None:
     """Registered APIs."""
     from ledger import catalog, views
 
-    apis = [views.api(a) for a in catalog.apis(settings().ledger(), owner)]
+    ledger = settings().ledger()
+    names = catalog.group_names(ledger)
+    apis = [views.api(a, names) for a in catalog.apis(ledger, owner)]
     emit({"apis": apis, "count": len(apis)}, lambda d: table(d["apis"], [
-        ("API ID", "api_id"), ("NAME", "name"), ("OWNER", "owner"), ("GROUP", "group"),
+        ("API ID", "api_id"), ("NAME", "name"), ("OWNER", "owner"), ("GROUP", "group_name"),
         ("AUTH", "auth_type"), ("APPCODE", "appcode_mode"), ("METHOD", "method"), ("PATH", "path")]))
 
 

@@ -94,14 +94,17 @@ def who_could_call(api_id: str, stage: str | None, at: str | None, start: str | 
     api_id = _id(api_id, "api")
     t, lo, hi = when(at, start, end)
     q = _queries(from_export)
+    group = q.api_group(api_id)  # the API group the API is routed in (id and name)
+    head = f"API {api_id} in group {group['group_name']} ({group['group_id']})\n"
     if t is not None:
         rows = with_iso_until(q.who_could_call_at(api_id, t, stage))
-        emit({"api_id": api_id, "stage": stage, "at": _iso(t), "could_call": rows},
-             lambda d: f"at {d['at']}:\n" + table(d["could_call"], _POINT_COLS, empty="(nobody)"))
+        emit({"api_id": api_id, **group, "stage": stage, "at": _iso(t), "could_call": rows},
+             lambda d: head + f"at {d['at']}:\n" + table(d["could_call"], _POINT_COLS, empty="(nobody)"))
     else:
         rows = with_iso_bounds(q.who_could_call_between(api_id, lo, hi, stage))
-        emit({"api_id": api_id, "stage": stage, "from": _iso(lo), "to": _iso(hi), "intervals": rows},
-             lambda d: f"from {d['from']} to {d['to']} (< > = clipped to the window):\n" + _span_table(d["intervals"]))
+        emit({"api_id": api_id, **group, "stage": stage, "from": _iso(lo), "to": _iso(hi), "intervals": rows},
+             lambda d: head + f"from {d['from']} to {d['to']} (< > = clipped to the window):\n"
+             + _span_table(d["intervals"]))
 
 
 @click.command("access")

@@ -66,6 +66,9 @@ def publish(redis_url: str, snapshot_every: float, stream_maxlen: int, poll_inte
     click.echo(f"authledger: publisher stopped at position {publisher.published}", err=True)
 
 
+from ledger.cli.serve import host_header_option  # noqa: E402 - shared with serve
+
+
 @click.command("gateway")
 @click.option("--redis", "redis_url", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -80,8 +83,9 @@ def publish(redis_url: str, snapshot_every: float, stream_maxlen: int, poll_inte
               help="Timestamp window for signed requests, seconds.")
 @click.option("--prefix", default="authledger", show_default=True, help="Redis key prefix.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
+@host_header_option
 def gateway(redis_url: str, host: str, port: int, secret_key_file: str | None, max_staleness: float | None,
-            window: float, prefix: str, access_log: bool) -> None:
+            window: float, prefix: str, access_log: bool, host_header: str) -> None:
     """A gateway sidecar: /authz and health from the index received over Redis (no database)."""
     import logging
 
@@ -100,7 +104,7 @@ def gateway(redis_url: str, host: str, port: int, secret_key_file: str | None, m
     subscriber = Subscriber(connect(redis_url), box, prefix=prefix, max_staleness=max_staleness,
                             name=f"gateway:{port}").start()
     app = create_gateway_app(subscriber, window=window, nonce_store=RedisNonceStore(connect(redis_url), prefix=prefix),
-                             access_log=access_log)
+                             access_log=access_log, host_header=host_header)
     click.echo(f"authledger: gateway on http://{host}:{port}, index from {redis_url}", err=True)
     uvicorn.Server(server.config(app, host=host, port=port)).run()
 

@@ -23,6 +23,7 @@ from ledger.errors import LedgerError
 
 COMMAND_MODULES = [
     "ledger.cli.apis",
+    "ledger.cli.groups",
     "ledger.cli.apps",
     "ledger.cli.credentials",
     "ledger.cli.grants",

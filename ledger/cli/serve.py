@@ -9,6 +9,23 @@ import click
 from ledger.cli.main import announce_created, global_options, settings
 
 
+def _host_header(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from ledger.errors import InvalidInput
+    from service.authz import host_header_name
+
+    try:
+        host_header_name(value)
+    except InvalidInput as e:
+        raise click.BadParameter(e.message) from None
+    return value
+
+
+host_header_option = click.option(
+    "--host-header", default="X-Original-Host", show_default=True, metavar="NAME", callback=_host_header,
+    help="Header that carries the client's host for routing by API group host (falls back to Host "
+         "when absent); the shipped nginx config sets X-Original-Host.")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -23,9 +40,10 @@ from ledger.cli.main import announce_created, global_options, settings
               help="Request line + headers, bytes; more is 431.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One JSON line per request on stderr (no secrets, signatures or Authorization).")
+@host_header_option
 @global_options
 def serve(host: str, port: int, redis_url: str | None, window: float, http: str, max_body: int,
-          max_header_bytes: int, access_log: bool) -> None:
+          max_header_bytes: int, access_log: bool, host_header: str) -> None:
     """Serve the ledger over HTTP: /v1 admin API, /authz for gateways, /healthz, /readyz."""
     import logging
 
@@ -47,7 +65,7 @@ def serve(host: str, port: int, redis_url: str | None, window: float, http: str,
 
         nonce_store = RedisNonceStore(connect(redis_url))
     app = create_app(ledger, window=window, access_log=access_log, max_body=max_body,
-                     nonce_store=nonce_store)
+                     nonce_store=nonce_store, host_header=host_header)
     config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)
     click.echo(f"authledger: serving {_where(settings().target())} on http://{host}:{port} "
                f"(index at position {app.state.service.index.position})", err=True)

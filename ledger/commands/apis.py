@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from ledger import rules
-from ledger.core import LedgerCore, Receipt, parse_id
+from ledger.commands.groups import GroupCommands
+from ledger.core import Receipt, parse_id
 from ledger.domain import Api
 from ledger.errors import (
     InvalidInput,
@@ -15,7 +16,7 @@ from ledger.errors import (
 _UNSET: Any = object()
 
 
-class ApiCommands(LedgerCore):
+class ApiCommands(GroupCommands):
     """An API's life: register (the acting account owns it), modify, delete; settings are checked by ledger.rules."""
 
     # -- APIs -------------------------------------------------------------------------
@@ -32,11 +33,19 @@ class ApiCommands(LedgerCore):
         nonce_required: bool = True,
         http_method: str | None = None,
         path_pattern: str | None = None,
+        group_id: object = None,
         source: str = "cli",
         at: datetime | None = None,
     ) -> Receipt:
-        """Register an API with its security settings; the owner is the acting account."""
+        """Register an API with its security settings; the owner is the acting account.
+
+        ``group_id``: one of the owner's API groups (None: the owner's default group);
+        another account's group is not found. Its method + path must not overlap another
+        API of the group, nor, in a group bound to no host, another account's API in a
+        hostless group (ledger.commands.groups).
+        """
         rules.account(owner, "owner")
+        gid = None if group_id is None or group_id == "" else str(parse_id(group_id, "group"))
         kwargs = dict(
             owner=owner,
             name=rules.api_name(name),
@@ -52,8 +61,14 @@ class ApiCommands(LedgerCore):
             raise InvalidInput("nonce_required must be true or false", field="nonce_required")
 
         def command() -> Receipt:
-            api = Api(**kwargs)
-            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
+            group = self._owned_group(gid, owner) if gid is not None else None
+            # The default group is recorded as no group_id (as events before groups have it).
+            group_id_ = str(group.id) if group is not None else None
+            self._check_route(owner, group_id_ or rules.default_group_id(owner),
+                              kwargs["http_method"], kwargs["path_pattern"])
+            api = Api(**kwargs, group_id=group_id_)
+            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id), "group_id":
+                                                          group_id_ or rules.default_group_id(owner)}))
 
         return self._run(owner, source, at, command)
 
@@ -100,6 +115,9 @@ class ApiCommands(LedgerCore):
 
         def command() -> Receipt:
             api = self._owned_api(uid, actor)
+            if "http_method" in new or "path_pattern" in new:  # the new route must not overlap either
+                self._check_route(api.owner, api.effective_group_id, new.get("http_method", api.http_method),
+                                  new.get("path_pattern", api.path_pattern), exclude=str(api.id))
             api.modify(**new)
             return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
 

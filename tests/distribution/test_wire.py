@@ -38,6 +38,10 @@ changes = st.one_of(
     st.tuples(st.just("code_removed"), text, ids),
     st.tuples(st.just("grant_set"), ids, ids, stage, end),
     st.tuples(st.just("grant_removed"), ids, ids, stage),
+    st.tuples(st.just("api_group"), ids, ids),
+    st.tuples(st.just("group_set"), ids, text, text),
+    st.tuples(st.just("host_set"), text, ids),
+    st.tuples(st.just("host_removed"), text, ids),
 )
 positions = st.integers(min_value=0, max_value=2**62)
 

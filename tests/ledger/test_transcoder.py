@@ -18,7 +18,7 @@ from eventsourcing.utils import resolve_topic
 
 from ledger import domain
 from ledger.application import Ledger
-from ledger.domain import Api, App, AppCodeClaim, AppKeyClaim, IdempotencyRecord, LedgerEvent
+from ledger.domain import Api, ApiGroup, App, AppCodeClaim, AppKeyClaim, HostClaim, IdempotencyRecord, LedgerEvent
 from ledger.transcoder import MsgpackTranscoder, pack, unpack
 
 EVENT_CLASSES: list[type] = [
@@ -40,9 +40,16 @@ EVENT_CLASSES: list[type] = [
     AppKeyClaim.AppKeyClaimed,
     AppCodeClaim.AppCodeClaimed,
     IdempotencyRecord.IdempotencyKeyUsed,
+    ApiGroup.ApiGroupCreated,
+    ApiGroup.HostBound,
+    ApiGroup.HostUnbound,
+    HostClaim.HostClaimed,
+    HostClaim.Released,
+    HostClaim.Reclaimed,
 ]
 AGGREGATES = {Api: "authledger:Api", App: "authledger:App", AppKeyClaim: "authledger:AppKeyClaim",
-              AppCodeClaim: "authledger:AppCodeClaim", IdempotencyRecord: "authledger:IdempotencyRecord"}
+              AppCodeClaim: "authledger:AppCodeClaim", IdempotencyRecord: "authledger:IdempotencyRecord",
+              ApiGroup: "authledger:ApiGroup", HostClaim: "authledger:HostClaim"}
 
 instants = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(timezone.utc)

@@ -96,6 +96,7 @@ def test_every_idempotent_operation_replays(acme: Admin, globex: Admin, ledger: 
         (globex, "/v1/codes/reset", {"code": app["app_code"]}, 200),
         (acme, "/v1/grants", {"app_id": app["app_id"], "api_id": api, "stage": "TEST", "for": "30d"}, 200),
         (globex, "/v1/tokens", {"label": "ci"}, 201),
+        (acme, "/v1/groups", {"name": "shop"}, 201),
     ]
     for i, (who, path, body, status) in enumerate(calls):
         headers = {"Idempotency-Key": f"call-{i}"}
@@ -122,4 +123,4 @@ def test_the_openapi_document_describes_the_header_where_it_is_taken() -> None:
             assert "Idempotent-Replayed" in entry["responses"]["200"]["headers"]
     taken = {op.op_id for op in OPERATIONS if op.idempotent}
     assert taken == {"registerApi", "createApp", "addKey", "resetKey", "addCode", "resetCode", "grant",
-                     "issueToken"}
+                     "issueToken", "createGroup"}
