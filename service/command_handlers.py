@@ -80,7 +80,7 @@ def list_groups(c: Call) -> dict[str, Any]:
 
 
 def show_group(c: Call) -> dict[str, Any]:
-    return c.ledger.group_view(c.path["group_id"], c.actor)
+    return c.ledger.group_view(c.path["group_id"], c.actor, sees_all=c.sees_all)
 
 
 def bind_host(c: Call) -> dict[str, Any]:

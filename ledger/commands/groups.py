@@ -119,8 +119,13 @@ class GroupCommands(LedgerCore):
             raise ApiGroupNotFound(gid)
         return group
 
-    def group_view(self, group_id: object, actor: str) -> dict[str, Any]:
-        """One of the actor's groups as shown by ``group show`` / ``GET /v1/groups/{id}``."""
+    def group_view(self, group_id: object, actor: str, *, sees_all: bool = False) -> dict[str, Any]:
+        """One of the actor's groups as shown by ``group show`` / ``GET /v1/groups/{id}``;
+        ``sees_all`` (auditors, admins): any account's created group."""
+        if sees_all:
+            group = self._get(parse_id(group_id, "group"), ApiGroup)
+            if group is not None:
+                return _view(group, group.owner)
         return _view(self._owned_group(group_id, actor), actor)
 
     def group_views(self, actor: str) -> list[dict[str, Any]]:

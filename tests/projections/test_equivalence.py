@@ -293,6 +293,7 @@ class Driver:
         api = _nth(self.apis, a)
         self.ledger.delete_api(api, who, at=when)
         del self.m.apis[api]
+        self.m.routes.pop(api, None)  # a deleted API routes nowhere
         self.m.grants = {k: v for k, v in self.m.grants.items() if k[1] != api}
 
     def revoke(self, when: datetime, who: str, i: int, a: int, stage: str) -> None:

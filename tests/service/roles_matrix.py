@@ -55,6 +55,8 @@ class World:
     app_code: str
     app_code2: str
     token_id: str  # a spare owner token (revokeToken's target)
+    group_id: str  # an API group with one bound host
+    host: str
 
 
 def make_world(client: Client, owner_token: str) -> World:
@@ -65,8 +67,11 @@ def make_world(client: Client, owner_token: str) -> World:
     code2 = client.ok("POST", f"/v1/apps/{app['app_id']}/codes", owner_token, {})
     client.ok("POST", "/v1/grants", owner_token, {"app_id": app["app_id"], "api_id": api["api_id"], "stage": "RELEASE"})
     spare = client.ok("POST", "/v1/tokens", owner_token, {"label": f"spare{n}"})
+    group = client.ok("POST", "/v1/groups", owner_token, {"name": f"group{n}"})
+    host = f"m{n}-{group['group_id'][:8]}.example.com"
+    client.ok("POST", f"/v1/groups/{group['group_id']}/hosts", owner_token, {"host": host})
     return World(api["api_id"], app["app_id"], app["app_key"], key2["app_key"], app["app_code"], code2["app_code"],
-                 spare["token_id"])
+                 spare["token_id"], group["group_id"], host)
 
 
 def _now() -> str:
@@ -83,6 +88,11 @@ REQUESTS: dict[str, Callable[[World], tuple[dict[str, str], Any, dict[str, str] 
     "showApi": lambda w: ({"api_id": w.api_id}, None, None),
     "modifyApi": lambda w: ({"api_id": w.api_id}, {"group": "changed"}, None),
     "deleteApi": lambda w: ({"api_id": w.api_id}, None, None),
+    "createGroup": lambda w: ({}, {"name": f"newgroup{next(_counter)}"}, None),
+    "listGroups": lambda w: ({}, None, None),
+    "showGroup": lambda w: ({"group_id": w.group_id}, None, None),
+    "bindHost": lambda w: ({"group_id": w.group_id}, {"host": f"b{next(_counter)}-{w.group_id[:8]}.example.com"}, None),
+    "unbindHost": lambda w: ({"group_id": w.group_id, "host": w.host}, None, None),
     "listApps": lambda w: ({}, None, None),
     "createApp": lambda w: ({}, {"name": f"newApp{next(_counter)}"}, None),
     "showApp": lambda w: ({"app_id": w.app_id}, None, None),

@@ -196,7 +196,8 @@ def test_a_body_that_is_not_json_is_415_and_json_without_a_content_type_still_wo
 
 def test_every_create_answers_201_with_the_location_of_what_it_made(acme: Admin) -> None:
     creates = [op for op in OPERATIONS if op.status == 201]
-    assert {op.op_id for op in creates} == {"registerApi", "createApp", "addKey", "addCode", "issueToken"}
+    assert {op.op_id for op in creates} == {"registerApi", "createApp", "addKey", "addCode", "issueToken",
+                                            "createGroup"}
     assert all(op.location for op in creates)
     api = acme.post("/v1/apis", {"name": "items"})
     app = acme.post("/v1/apps", {"name": "shopApp"})
@@ -204,7 +205,8 @@ def test_every_create_answers_201_with_the_location_of_what_it_made(acme: Admin)
     made = {"registerApi": api, "createApp": app,
             "addKey": acme.post(f"/v1/apps/{app_id}/keys", {"app_key": "acme-key-77"}),
             "addCode": acme.post(f"/v1/apps/{app_id}/codes", {}),
-            "issueToken": acme.post("/v1/tokens", {"label": "ci"})}
+            "issueToken": acme.post("/v1/tokens", {"label": "ci"}),
+            "createGroup": acme.post("/v1/groups", {"name": "shop"})}
     for op_id, r in made.items():
         assert r.status_code == 201, (op_id, r.text)
         location = r.headers["Location"]
@@ -221,6 +223,8 @@ def test_every_create_answers_201_with_the_location_of_what_it_made(acme: Admin)
         elif op_id == "addCode":
             assert location == f"/v1/apps/{app_id}/codes"  # an AppCode is a secret: never in a URL
             assert body["app_code"] not in shown.text and shown.json()["count"] == 2
+        elif op_id == "createGroup":
+            assert location == f"/v1/groups/{body['group_id']}" and shown.json()["group_id"] == body["group_id"]
         else:
             assert location == f"/v1/tokens/{body['token_id']}" and body["token"] not in shown.text
     # A grant has no address of its own ((app, API, stage), given or renewed, in bulk): 200, no Location.

@@ -123,6 +123,13 @@ def test_every_operation_answers_as_its_schema_says(exercise: Exercise, acme: Ad
     x(acme, "listCodes", app_id=app_id)
     x(acme, "listGrants")
     x(acme, "listGrants", query={"app_id": app_id, "stage": "RELEASE"})
+    group = x(acme, "createGroup", body={"name": "shop"}, key="grp-1")["group_id"]
+    x(acme, "createGroup", 200, body={"name": "shop"}, key="grp-1")
+    x(acme, "bindHost", body={"host": "Shop.Example.com"}, group_id=group)
+    x(acme, "listGroups")
+    x(acme, "showGroup", group_id=group)
+    x(acme, "registerApi", body={"name": "hosted", "path": "/v1/hosted", "group_id": group})
+    x(acme, "unbindHost", group_id=group, host="shop.example.com")
     spare = x(acme, "registerApi", body={"name": "spare", "path": "/v1/spare"})["api_id"]
     x(acme, "modifyApi", body={"name": "spare2", "method": "GET"}, api_id=spare)
     x(acme, "deleteApi", api_id=spare)
