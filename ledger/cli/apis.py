@@ -53,7 +53,7 @@ def show(api_id: str) -> None:
     """An API's settings and the apps currently authorized to call it."""
     from ledger import catalog, views
 
-    ledger = settings().ledger()
+    ledger = settings().ledger(read=True)
     api = ledger.get_api(api_id)
     data = views.api_with_apps(api, catalog.grants_on(ledger, api.id), datetime.now(timezone.utc))
     emit(data, _human_show)
@@ -74,7 +74,7 @@ def list_(owner: str | None) -> None:
     """Registered APIs."""
     from ledger import catalog, views
 
-    apis = [views.api(a) for a in catalog.apis(settings().ledger(), owner)]
+    apis = [views.api(a) for a in catalog.apis(settings().ledger(read=True), owner)]
     emit({"apis": apis, "count": len(apis)}, lambda d: table(d["apis"], [
         ("API ID", "api_id"), ("NAME", "name"), ("OWNER", "owner"), ("GROUP", "group"),
         ("AUTH", "auth_type"), ("APPCODE", "appcode_mode"), ("METHOD", "method"), ("PATH", "path")]))
