@@ -606,6 +606,11 @@ def open_index(db_path: str, *, catch_up: bool = True, log: SqliteLog | Recorder
         store = TemporalStore.copy_of(beside) if os.path.exists(beside) else TemporalStore(":memory:")
         if catch_up:
             try:
+                # Nowhere to keep what a verify-log found: check the whole log against the
+                # copied record now, every time (costs a verify-log; a build costs as much).
+                recorded_to = store.chain_head()[1]
+                if recorded_to:
+                    check_chain(store, log, by="a query on a read-only copy", until=recorded_to)
                 store.catch_up(log)
             except BaseException:
                 store.close()
@@ -664,9 +669,13 @@ def existing_index(db_path: str, index: str | None = None) -> TemporalStore | No
     not exist yet falls back to the ledger's own index."""
     from ledger.store import can_write, is_url
 
-    if index is not None and os.path.exists(index):
+    if index is not None:
         where_index(db_path, index)  # the same checks as a query's
-        return TemporalStore(index)
+        if not os.path.exists(index) and not is_url(db_path) and os.path.exists(index_path(db_path)):
+            # Started from the ledger's own index (its record), where what is found is kept.
+            return TemporalStore.copy_of(index_path(db_path), index)
+        if os.path.exists(index):
+            return TemporalStore(index)
     if is_url(db_path):
         from projections.temporal_pg import connect
 

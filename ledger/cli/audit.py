@@ -279,16 +279,8 @@ def rebuild_index(accept: bool, actor: str | None, index: str | None) -> None:
     tampered log as the truth. --accept-current-log --actor NAME does it anyway, and says
     so in the index, on stderr and in the output."""
     from ledger import rules
-    from ledger.store import is_url
     from projections import chain
-    from projections.temporal_store import (
-        TemporalStore,
-        existing_index,
-        index_path,
-        open_index,
-        open_log,
-        where_index,
-    )
+    from projections.temporal_store import existing_index, open_index, open_log, where_index
 
     if accept:
         if actor is None:
@@ -301,9 +293,7 @@ def rebuild_index(accept: bool, actor: str | None, index: str | None) -> None:
     if path == ":memory:":
         raise InvalidInput(f"cannot rebuild the audit index beside {db}: that folder is read-only here; "
                            "give --index FILE", field="index")
-    if index is not None and not os.path.exists(index) and not is_url(db) and os.path.exists(index_path(db)):
-        TemporalStore.copy_of(index_path(db), index).close()  # its record is what the log is checked against
-    store = existing_index(db, index)
+    store = existing_index(db, index)  # (an --index not made yet starts as a copy of the ledger's own)
     if store is None:  # no index yet: the first build's bulk path; nothing recorded to check against
         store, _ = open_index(db, log=log, index=index)
         n, accepted = store.position, None
