@@ -291,6 +291,11 @@ class TemporalStore:
 
         src = sqlite3.connect(sqlite_read_uri(source), uri=True)
         try:
+            if into == ":memory:":
+                store = cls(into)
+                src.backup(store.conn)
+                store._ensure_schema()  # an index of an older layout starts afresh, as on disk
+                return store
             dst = sqlite3.connect(into)
             try:
                 src.backup(dst)
