@@ -3,8 +3,12 @@
 They read the ledger's log directly (read-only) and its audit index — the file beside a
 SQLite ledger (``<db>.audit.sqlite``), the ``audit_*`` tables in a PostgreSQL ledger's
 database — catching up only new events, so a query never replays the whole log.
-``--from-export FILE`` answers from an export instead, with no database.
+``--from-export FILE`` answers from an export instead, with no database; ``--index FILE``
+keeps the index elsewhere (a ledger this process cannot write gets one in memory otherwise:
+docs/audit.md "Auditing a read-only copy").
 No secret key is needed: auditors see history with secrets left out.
+A log that a chain check (verify-log, digest, rebuild-index) found tampered with is refused
+by every query (exit 6) until restored, or accepted with ``rebuild-index --accept-current-log``.
 """
 
 from __future__ import annotations
