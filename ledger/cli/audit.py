@@ -298,6 +298,9 @@ def rebuild_index(accept: bool, actor: str | None, index: str | None) -> None:
         raise InvalidInput(f"cannot rebuild the audit index beside {db}: that folder is read-only here; "
                            "give --index FILE", field="index")
     store = existing_index(db, index)  # (an --index not made yet starts as a copy of the ledger's own)
+    if store is not None and index is not None and store.path != index:
+        store.close()  # a PostgreSQL ledger's own tables: the --index file is built apart from them
+        store = None
     if store is None:  # no index yet: the first build's bulk path; nothing recorded to check against
         store, _ = open_index(db, log=log, index=index)
         n, accepted = store.position, None

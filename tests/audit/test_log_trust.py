@@ -229,3 +229,24 @@ def test_http_digest_is_recomputed(recorded: tuple[Driver, str], ledger: Any, db
         assert body["position"] == ledger.recorder.max_notification_id() and body["events"] == body["position"]
     finally:
         app.state.service.close()
+
+
+def test_index_option_keeps_the_index_in_the_file_named(recorded: tuple[Driver, str], db_path: str,
+                                                         tmp_path: Any, capsys: Any) -> None:
+    """``--index FILE`` on either store: the index lives there (a PostgreSQL role that may only
+    read, a read-only copy), answers as the ledger's own, and what a check finds is kept there."""
+    d, digest = recorded
+    idx = str(tmp_path / "elsewhere" / "audit.sqlite")
+    code, _, err = cli(capsys, db_path, "who-could-call", "--api", d.apis[0], "--index", idx)
+    assert code == 2 and "folder does not exist" in err
+    os.mkdir(tmp_path / "elsewhere")
+    want = cli_json(capsys, db_path, "who-could-call", "--api", d.apis[0], "--at", "2030-01-01T00:00:00Z")
+    got = cli_json(capsys, db_path, "who-could-call", "--api", d.apis[0], "--at", "2030-01-01T00:00:00Z",
+                   "--index", idx)
+    assert got == want and os.path.getsize(idx) > 0
+    assert cli_json(capsys, db_path, "digest", "--index", idx)["digest"] == digest
+    assert cli_json(capsys, db_path, "rebuild-index", "--index", idx)["digest"] == digest
+    assert cli_json(capsys, db_path, "verify-log", "--index", idx)["status"] == "verified"
+    flip(db_path, EDITED)
+    assert cli(capsys, db_path, "verify-log", "--index", idx)[0] == BAD
+    assert cli(capsys, db_path, "history", "--app", d.apps[0], "--index", idx)[0] == BAD
