@@ -291,6 +291,8 @@ def rebuild_index(accept: bool, actor: str | None, index: str | None) -> None:
             raise InvalidInput("--accept-current-log needs --actor NAME: who accepts the log as it is",
                                field="actor")
         actor = rules.account(actor)
+    elif actor is not None:
+        raise InvalidInput("--actor goes with --accept-current-log (who accepts the log)", field="actor")
     db = _db()
     log = open_log(db)  # refuses a missing ledger first
     path = where_index(db, index)
