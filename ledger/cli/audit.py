@@ -263,8 +263,10 @@ def verify_log(digest_: str | None, index: str | None) -> None:
         against.append("the digest")
     text = f"ok: {verdict.events} events verified, head {verdict.head} ({' and '.join(against)})"
     if verdict.unchecked:
-        text += (f"; the last {verdict.unchecked} were appended after the chain was last recorded and are "
-                 "not checked (a query or `digest` records them; a digest kept outside checks them)")
+        text = (f"ok: {verdict.events - verdict.unchecked} of {verdict.events} events verified "
+                f"({' and '.join(against)}), head {verdict.head}; the last {verdict.unchecked} were appended "
+                "after the chain was last recorded and are not checked (a query or `digest` records them; "
+                "a digest kept outside checks them)")
     emit(verdict.to_dict(), text)
 
 
