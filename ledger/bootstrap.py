@@ -11,7 +11,7 @@ from collections.abc import Callable
 from eventsourcing.persistence import OperationalError
 
 from ledger.application import Ledger
-from ledger.crypto import SecretBox, SecretKeyError, key_path, keypair_context, load_key
+from ledger.crypto import NoKeyBox, SecretBox, SecretKeyError, key_path, keypair_context, load_key
 from ledger.errors import InvalidInput
 from ledger.store import (  # noqa: F401 - re-exported
     DB_ENV,
@@ -33,13 +33,21 @@ def resolve_db(db: str | None) -> str:
 
 
 def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: bool = False,
-                database_url: str | None = None, key_file: str | None = None, role: str = "cli") -> Ledger:
+                database_url: str | None = None, key_file: str | None = None, role: str = "cli",
+                read_only: bool = False) -> Ledger:
     """Open (creating if needed) the ledger at ``db``; ``:memory:`` keeps it in memory.
 
     ``db`` may itself be a ``postgresql://`` URL (or pass ``database_url``): the library's
     PostgreSQL persistence, with the secret key from $AUTHLEDGER_SECRET_KEY or ``key_file``
     (there is no database file to keep a key file beside). ``role`` sizes the connection pool.
+
+    ``read_only`` (read commands: app list, app show, api list, api show): nothing is
+    created — no database, no table, no key file; without a key the ledger opens with a
+    ``NoKeyBox`` (public views need none); a SQLite file this process cannot write (a
+    read-only copy, ``ledger.store.can_write``) is opened through a read-only URI.
     """
+    if read_only:
+        return _open_for_reading(resolve(db, database_url), key, key_file, role)
     path = resolve(db, database_url)
     if path == MEMORY:
         if key is None:
@@ -89,6 +97,41 @@ def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: 
     ledger = _with_lock_retry(lambda: Ledger(env, box=SecretBox(key)))
     try:
         check_key(ledger)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
+
+
+def _open_for_reading(path: str, key: bytes | None, key_file: str | None, role: str) -> Ledger:
+    from ledger.store import can_write, sqlite_read_uri
+
+    if path == MEMORY:
+        return open_ledger(path, key=key)
+    if key is None:
+        try:
+            key = load_key(None if is_url(path) else path, key_file=key_file, create=False)
+        except SecretKeyError:
+            if key_file or os.environ.get("AUTHLEDGER_SECRET_KEY"):
+                raise  # a key was named and is wrong or missing: say so
+    box = SecretBox(key) if key is not None else NoKeyBox()
+    if is_url(path):
+        ledger = Ledger(parse_url(path).env(role), box=box)
+    else:
+        if not os.path.exists(path):
+            raise InvalidInput(f"no ledger database at {path}", field="db")
+        writable = can_write(path)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path if writable else sqlite_read_uri(path),
+            "CREATE_TABLE": "y" if writable and not _holds_events(path) else "n",
+        }
+        ledger = _with_lock_retry(lambda: Ledger(env, box=box))
+    try:
+        if is_url(path):
+            ensure_tables(ledger.recorder)
+        if key is not None:
+            check_key(ledger)
     except BaseException:
         ledger.close()
         raise

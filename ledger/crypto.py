@@ -72,6 +72,32 @@ class SecretBox:
         return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()
 
 
+class NoKeyBox(SecretBox):
+    """The box of a ledger opened for reading without its secret key (an auditor's copy):
+    public views need none; anything that would seal, open or hash a secret says so."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # noqa: D107 - no key, deliberately
+        pass
+
+    def __repr__(self) -> str:
+        return "NoKeyBox()"
+
+    def _refuse(self) -> SecretKeyError:
+        return SecretKeyError(f"no secret key: this needs the ledger's key ({KEY_ENV}, --secret-key-file "
+                              "or the key file beside the database)")
+
+    def seal(self, plaintext: str, context: str) -> bytes:
+        raise self._refuse()
+
+    def open(self, sealed: bytes, context: str) -> str:
+        raise self._refuse()
+
+    def code_hash(self, code: str) -> str:
+        raise self._refuse()
+
+
 def keypair_context(app_id: str) -> str:
     return "keypair:" + app_id
 

@@ -11,7 +11,8 @@
         ├── DuplicateAppKey, DuplicateAppCode, ConcurrentChange
         ├── AppIsDeleted, KeyPairLimitReached, DefaultKeyPairUndeletable
         ├── HostAlreadyBound, RouteOverlap
-    (elsewhere: SecretKeyError exit 2; LogMismatch exit 6; ledger.store.StoreUnavailable
+    (elsewhere: SecretKeyError exit 2; LogMismatch exit 6 / HTTP 409; NotVerified exit 3 —
+     verify-log had no recorded chain nor digest to compare with; ledger.store.StoreUnavailable
      exit 7 / HTTP 503 — the store is away or locked past the retry bound; retry the command)
 
 Messages name what was wrong in one line and never carry a secret or an AppCode.

@@ -254,3 +254,69 @@ def ensure_tables(recorder: object) -> None:
     # process created the type after that, the lookup found nothing and every insert would
     # fail with "Composite type ... not found". Look it up again now that it exists.
     ds.register_type_adapters()
+
+
+# -- reading a SQLite file that this process cannot write (an auditor's read-only copy) -------
+
+def can_write(path: str) -> bool:
+    """Could this process write the SQLite file at ``path`` and the files SQLite keeps beside
+    it (``-wal``, ``-shm``, a journal)? False on a read-only mount, for a file or folder
+    without write permission for this user, or for an immutable file (``chattr +i``).
+    Permission bits do not stop root, and ``os.access`` knows that; a read-only mount stops
+    everyone, and ``os.access`` knows that too."""
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.access(directory, os.W_OK):
+        return False
+    return not os.path.exists(path) or os.access(path, os.W_OK)
+
+
+def sqlite_read_uri(path: str) -> str:
+    """A ``file:`` URI that opens the SQLite file at ``path`` for reading only, creating
+    nothing when it can be helped, or a one-line ``InvalidInput`` saying why it cannot be read.
+
+    ``mode=ro`` reads a database in WAL mode only if SQLite can open (or create) its ``-shm``
+    file: in a folder this process cannot write, without a ``-shm``, it cannot. Such a copy
+    holding no write-ahead log (a ``-wal`` absent or empty: everything is in the main file)
+    is read with ``immutable=1``, which needs no ``-shm``; a copy whose ``-wal`` holds
+    transactions but has no ``-shm`` beside it is refused (``immutable`` would silently
+    ignore the last transactions)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    absolute = os.path.abspath(path)
+    base = "file:" + quote(absolute)
+    if not os.path.exists(absolute):
+        raise InvalidInput(f"no ledger database at {path}", field="db")
+    if not os.access(absolute, os.R_OK):
+        raise InvalidInput(f"cannot read {path}: permission denied", field="db")
+    ro = base + "?mode=ro"
+    try:
+        conn = sqlite3.connect(ro, uri=True, timeout=15)
+        try:
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+            return ro
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        if "unable to open" not in str(e):
+            if "not a database" in str(e) or "malformed" in str(e):
+                raise InvalidInput(f"{path} is not a readable SQLite database ({e})", field="db") from None
+            raise
+    wal = absolute + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0 and not os.path.exists(absolute + "-shm"):
+        raise InvalidInput(
+            f"cannot read {path}: its write-ahead log {wal} holds transactions but there is no "
+            f"{os.path.basename(absolute)}-shm beside it, and SQLite cannot create one here (read-only); "
+            "copy the -shm file too, or checkpoint the ledger before copying it "
+            "(sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)'), or read the copy from a writable folder",
+            field="db")
+    frozen = base + "?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(frozen, uri=True)
+        try:
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise InvalidInput(f"cannot read {path} as a SQLite database: {e}", field="db") from None
+    return frozen

@@ -47,6 +47,23 @@ class LogMismatch(LedgerError):
         self.position = position
 
 
+class NotVerified(LedgerError):
+    """verify-log had nothing to compare the log against (no recorded chain, no digest):
+    the chain was recomputed, but no edit could have been found. Exit 3, not 0: a script
+    that runs ``verify-log && ...`` must not take "could not check" for "checked"."""
+
+    exit_code = 3
+    http_status = 404
+    code = "no_recorded_chain"
+
+    def __init__(self, message: str, digest: str) -> None:
+        super().__init__(message, field="digest")
+        self.digest = digest
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "status": "not_verified", "digest": self.digest}
+
+
 def _oid_bytes(oid: Any) -> bytes:
     if isinstance(oid, UUID):
         return oid.bytes
@@ -142,6 +159,11 @@ def recorded_entries(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes]]:
 
 @dataclass
 class Verdict:
+    """What ``verify`` found. ``status``: ``verified`` (every row checked against the
+    recorded chain or the digest), ``partly_verified`` (rows appended after the last record
+    and past the digest are ``unchecked``), ``not_verified`` (nothing to compare against:
+    no recorded chain and no digest; the chain was only recomputed), or ``mismatch``."""
+
     ok: bool
     events: int
     head: str | None
@@ -149,11 +171,22 @@ class Verdict:
     why: str = ""
     checked_recorded: int = 0
     checked_digest: bool = False
+    unchecked: int = 0
+    against: str = ""  # for a mismatch: "record" or "digest"
+
+    @property
+    def status(self) -> str:
+        if not self.ok:
+            return "mismatch"
+        if not self.checked_recorded and not self.checked_digest:
+            return "not_verified"
+        return "partly_verified" if self.unchecked else "verified"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "head": self.head, "first_bad_position": self.first_bad,
-                "why": self.why, "recorded_entries_checked": self.checked_recorded,
-                "digest_checked": self.checked_digest}
+        return {"ok": self.ok, "status": self.status, "events": self.events, "head": self.head,
+                "first_bad_position": self.first_bad, "why": self.why,
+                "recorded_entries_checked": self.checked_recorded, "digest_checked": self.checked_digest,
+                "unchecked_events": self.unchecked}
 
 
 def verify(ledger_rows: Iterable[tuple[int, Any, int, str, bytes]],
@@ -166,29 +199,34 @@ def verify(ledger_rows: Iterable[tuple[int, Any, int, str, bytes]],
     want_pos = digest[1] if digest else None
     digest_seen = False
     head, last = GENESIS, 0
-    n = 0
+    n = unchecked = 0
+
+    def bad(pos: int, why: str, against: str = "record") -> Verdict:
+        return Verdict(False, n, None, pos, why, checked, against=against)
+
     for pos, head in links(ledger_rows):
         n += 1
         last = pos
         if nxt is not None:
             if nxt[0] < pos:
-                return Verdict(False, n, None, nxt[0], f"row at position {nxt[0]} is missing (deleted)", checked)
+                return bad(nxt[0], f"row at position {nxt[0]} is missing (deleted)")
             if nxt[0] > pos:
-                return Verdict(False, n, None, pos, f"row at position {pos} was never recorded (inserted)", checked)
+                return bad(pos, f"row at position {pos} was never recorded (inserted)")
             if nxt[1] != head[:8]:
-                return Verdict(False, n, None, pos, f"row at position {pos} does not match its recorded link", checked)
+                return bad(pos, f"row at position {pos} does not match its recorded link")
             checked += 1
             if recorded_head is not None and recorded_head[1] == pos and recorded_head[0] != head:
-                return Verdict(False, n, None, pos, f"chain head at {pos} does not match the recorded head", checked)
+                return bad(pos, f"chain head at {pos} does not match the recorded head")
             nxt = next(rec, None)
+        elif want_pos is None or pos > want_pos:
+            unchecked += 1  # after the record and past the digest: nothing to compare with
         if want_pos is not None and pos >= want_pos and not digest_seen:
             digest_seen = True
             if pos != want_pos or head != digest[0]:  # type: ignore[index]
-                return Verdict(False, n, None, pos if pos == want_pos else want_pos,
-                               f"log up to position {want_pos} does not match the digest", checked)
+                return bad(pos if pos == want_pos else want_pos,
+                           f"log up to position {want_pos} does not match the digest", "digest")
     if nxt is not None:
-        return Verdict(False, n, None, nxt[0], f"row at position {nxt[0]} is missing (deleted)", checked)
+        return bad(nxt[0], f"row at position {nxt[0]} is missing (deleted)")
     if want_pos is not None and not digest_seen:
-        return Verdict(False, n, None, last + 1, f"log ends at {last}, before the digest's position {want_pos}",
-                       checked)
-    return Verdict(True, n, format_digest(head, last), None, "", checked, digest is not None)
+        return bad(last + 1, f"log ends at {last}, before the digest's position {want_pos}", "digest")
+    return Verdict(True, n, format_digest(head, last), None, "", checked, digest is not None, unchecked)

@@ -16,6 +16,7 @@ is no longer there.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -79,6 +80,12 @@ INDEXES = [
 REBUILT = ("meta", "apis", "api_settings", "apps", "app_names", "enabled_periods", "cred_periods", "grant_periods", "chain")
 
 Row = tuple[int, str, int, str, bytes]
+
+
+def _utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 _SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
 
 
@@ -108,12 +115,21 @@ class SqliteLog:
     """The ledger's ``stored_events`` read directly (read-only), in position order."""
 
     def __init__(self, db_path: str) -> None:
+        from ledger.store import sqlite_read_uri
+
         if not os.path.exists(db_path):
             raise InvalidInput(f"no ledger database at {db_path}", field="db")
         self.path = db_path
-        self.conn = sqlite3.connect(f"file:{os.path.abspath(db_path)}?mode=ro", uri=True, check_same_thread=False)
-        self.has_table = bool(self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='stored_events'").fetchone())
+        # Read-only, creating nothing where it cannot write (a read-only copy: ledger/store.py).
+        self.conn = sqlite3.connect(sqlite_read_uri(db_path), uri=True, check_same_thread=False)
+        try:
+            self.has_table = bool(self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='stored_events'").fetchone())
+        except sqlite3.DatabaseError as e:
+            self.conn.close()
+            if "locked" in str(e) or "busy" in str(e):
+                raise
+            raise InvalidInput(f"cannot read ledger database {db_path}: {e}", field="db") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -266,6 +282,35 @@ class TemporalStore:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute("PRAGMA mmap_size=268435456")
+        self._ensure_schema()
+
+    @classmethod
+    def copy_of(cls, source: str, into: str = ":memory:") -> TemporalStore:
+        """A writable copy of the index file ``source`` (which this process may be unable to
+        write: an auditor's read-only copy), in memory or in the file ``into``: its recorded
+        chain, anchor and verification record come along, so the copy refuses what the
+        original would."""
+        from ledger.store import sqlite_read_uri
+
+        src = sqlite3.connect(sqlite_read_uri(source), uri=True)
+        try:
+            if into == ":memory:":
+                store = cls(into)
+                src.backup(store.conn)
+                store._ensure_schema()  # an index of an older layout starts afresh, as on disk
+                return store
+            dst = sqlite3.connect(into)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        except sqlite3.DatabaseError as e:
+            raise InvalidInput(f"cannot read the audit index {source}: {e}", field="index") from None
+        finally:
+            src.close()
+        return cls(into)
+
+    def _ensure_schema(self) -> None:
         for s in SCHEMA:
             self.conn.execute(s)
         if self.meta("schema") != SCHEMA_VERSION:
@@ -317,6 +362,46 @@ class TemporalStore:
         h = self.meta("horizon")
         return None if h is None else int(h)
 
+    # -- what verification found (issue 17.4, 14.4) ----------------------------------------
+
+    def mismatch(self) -> dict[str, Any] | None:
+        """The mismatch a chain check (verify-log, digest, rebuild-index, a catch-up's anchor)
+        found and recorded, or None: while it is recorded, queries refuse the log."""
+        raw = self.meta("log_mismatch")
+        return json.loads(raw) if raw else None
+
+    def record_mismatch(self, position: int, why: str, by: str, against: str = "record") -> dict[str, Any]:
+        found = {"position": position, "why": why, "found_by": by, "found_at": _utc_now(), "against": against}
+        self._set_meta_now("log_mismatch", json.dumps(found, sort_keys=True))
+        return found
+
+    def clear_mismatch(self) -> None:
+        if self.meta("log_mismatch") is not None:
+            with self._writing():
+                self.conn.execute("DELETE FROM meta WHERE key=?", ("log_mismatch",))
+
+    def acceptances(self) -> list[dict[str, Any]]:
+        """Every ``rebuild-index --accept-current-log``: who, when, what they accepted."""
+        raw = self.meta("accepted_logs")
+        return json.loads(raw) if raw else []
+
+    def _set_meta_now(self, key: str, value: str) -> None:
+        """One meta value written at once (its own transaction); a read-only index (a
+        ``TemporalStore.copy_of``) is written in its copy only."""
+        with self._writing():
+            self.set_meta(key, value)
+
+    def refuse_if_broken(self) -> None:
+        """LogMismatch if a chain check found the log tampered with: no answer from it."""
+        found = self.mismatch()
+        if found:
+            raise chain.LogMismatch(
+                f"the log does not match its recorded hash chain at position {found['position']} "
+                f"({found['why']}; found by {found['found_by']} at {found['found_at']}): audit queries "
+                "refuse to answer from it; restore the ledger from a good copy (then verify-log), or, "
+                "if the change is known and accepted, `authledger rebuild-index --accept-current-log "
+                "--actor NAME`", found["position"])
+
     def chain_head(self) -> tuple[bytes, int]:
         """The recorded chain's head and the position it covers."""
         head = self.meta("chain_head")
@@ -326,6 +411,7 @@ class TemporalStore:
 
     def catch_up(self, log: SqliteLog | RecorderLog, *, until: int | None = None, record_chain: bool = True) -> int:
         """Apply the log's events after the recorded position (and extend the chain); return how many."""
+        self.refuse_if_broken()
         target = log.max_position() if until is None else until
         if self.position >= target and (not record_chain or self.chain_head()[1] >= target):
             self._check_anchor(log)
@@ -333,15 +419,22 @@ class TemporalStore:
         with self._writing(), collector_paused():
             return self._apply_log(log, until, record_chain)
 
-    def rebuild(self, log: SqliteLog | RecorderLog) -> int:
+    def rebuild(self, log: SqliteLog | RecorderLog, accepted: dict[str, Any] | None = None) -> int:
         """Empty the index and build it again from the whole log, in one transaction: readers
         see the old index until it commits, and a failure (a crash, an undecodable row) keeps
-        it. The way out of a ``LogMismatch`` once verify-log has explained it."""
+        it. The log's chain becomes the recorded one; ``accepted`` (who accepted a log that
+        did not match the old record, when, what) is kept with the earlier acceptances."""
+        kept = self.acceptances() + ([accepted] if accepted else [])
         with self._writing(), collector_paused():
             for table in REBUILT:
                 self.conn.execute(f"DELETE FROM {table}")
             self.set_meta("schema", SCHEMA_VERSION)
-            return self._apply_log(log, None, True)
+            n = self._apply_log(log, None, True)
+            if accepted:
+                accepted["new_digest"] = chain.format_digest(*self.chain_head())
+            if kept:
+                self.set_meta("accepted_logs", json.dumps(kept, sort_keys=True))
+            return n
 
     def _apply_log(self, log: SqliteLog | RecorderLog, until: int | None, record_chain: bool) -> int:
         """``catch_up``'s work, inside the write transaction."""
@@ -396,6 +489,8 @@ class TemporalStore:
         if pos == 0:
             return
         if row_hash(log.row(pos)) != (self.meta("anchor") or ""):
+            # Not recorded as a mismatch: another ledger's file given by mistake fails here
+            # too, and that is no reason to refuse this index's own ledger later.
             raise chain.LogMismatch(
                 f"the ledger's row at position {pos} is not the one the audit index applied; "
                 "run `authledger verify-log`", pos)
@@ -508,15 +603,21 @@ class TemporalStore:
             b.apps = {k: a for k, a in b.apps.items() if a.deleted is None}
 
 
-def open_index(db_path: str, *, catch_up: bool = True,
-               log: SqliteLog | RecorderLog | None = None) -> tuple[TemporalStore, SqliteLog | RecorderLog]:
+def open_index(db_path: str, *, catch_up: bool = True, log: SqliteLog | RecorderLog | None = None,
+               index: str | None = None) -> tuple[TemporalStore, SqliteLog | RecorderLog]:
     """The audit index of a ledger (a file, or a postgresql:// URL), caught up with the log
-    (``log``: a reader of it already open, e.g. a server's ``RecorderLog(ledger.recorder)``)."""
+    (``log``: a reader of it already open, e.g. a server's ``RecorderLog(ledger.recorder)``).
+
+    ``index``: a SQLite file to keep the index in instead (``--index``; for a ledger this
+    process cannot write, or a PostgreSQL role that may only read). Without it, a SQLite
+    ledger whose index cannot be written beside it (a read-only copy) gets an index in
+    memory for this call (``store.path == ":memory:"``), started from a copy of the index
+    beside it when there is one (its recorded chain and verification record come along)."""
     from ledger.store import is_url
 
     log = log or open_log(db_path)
-    path = index_path(db_path)
-    if is_url(db_path):  # in the ledger's database: created in place, caught up under its lock
+    path = where_index(db_path, index)
+    if is_url(path):  # in the ledger's database: created in place, caught up under its lock
         store = TemporalStore(path)
         try:
             if catch_up:
@@ -525,6 +626,24 @@ def open_index(db_path: str, *, catch_up: bool = True,
             store.close()
             raise
         return store, log
+    if path == ":memory:":
+        beside = index_path(db_path)
+        store = TemporalStore.copy_of(beside) if os.path.exists(beside) else TemporalStore(":memory:")
+        if catch_up:
+            try:
+                # Nowhere to keep what a verify-log found: check the whole log against the
+                # copied record now, every time (costs a verify-log; a build costs as much).
+                recorded_to = store.chain_head()[1]
+                if recorded_to:
+                    check_chain(store, log, by="a query on a read-only copy", until=recorded_to)
+                store.catch_up(log)
+            except BaseException:
+                store.close()
+                raise
+        return store, log
+    if index is not None and not os.path.exists(path) and not is_url(db_path) \
+            and os.path.exists(index_path(db_path)):
+        TemporalStore.copy_of(index_path(db_path), path).close()  # keep the recorded chain
     if catch_up and not os.path.exists(path):
         # First build: into a file of its own without a journal, renamed into place when
         # complete (a crash leaves only the ".building" file; a racing builder's rename wins).
@@ -539,15 +658,49 @@ def open_index(db_path: str, *, catch_up: bool = True,
                 os.remove(fresh)
     store = TemporalStore(path)
     if catch_up:
-        store.catch_up(log)
+        try:
+            store.catch_up(log)
+        except BaseException:
+            store.close()
+            raise
     return store, log
 
 
-def existing_index(db_path: str) -> TemporalStore | None:
-    """The ledger's audit index as it stands (not caught up), or None if it was never built:
-    what verify-log compares the log with. Creates nothing."""
-    from ledger.store import is_url
+def where_index(db_path: str, index: str | None = None) -> str:
+    """Where this call keeps the audit index: ``index`` when given (a SQLite file), the
+    PostgreSQL ledger's own tables, the file beside a SQLite ledger when this process can
+    write it there, else ``:memory:`` (a read-only copy of the ledger)."""
+    from ledger.store import can_write, is_url
 
+    if index is not None:
+        if not index.strip():
+            raise InvalidInput("--index must name a file", field="index")
+        directory = os.path.dirname(os.path.abspath(index))
+        if not os.path.isdir(directory):
+            raise InvalidInput(f"--index: folder does not exist: {directory}", field="index")
+        if not can_write(index):
+            raise InvalidInput(f"--index: cannot write {index} (read-only); give a writable path", field="index")
+        return index
+    if is_url(db_path):
+        return db_path
+    beside = index_path(db_path)
+    return beside if can_write(beside) else ":memory:"
+
+
+def existing_index(db_path: str, index: str | None = None) -> TemporalStore | None:
+    """The ledger's audit index as it stands (not caught up), or None if it was never built:
+    what verify-log compares the log with. Creates nothing: an index this process cannot
+    write (a read-only copy) is read through a copy in memory; an ``index`` file that does
+    not exist yet falls back to the ledger's own index."""
+    from ledger.store import can_write, is_url
+
+    if index is not None:
+        where_index(db_path, index)  # the same checks as a query's
+        if not os.path.exists(index) and not is_url(db_path) and os.path.exists(index_path(db_path)):
+            # Started from the ledger's own index (its record), where what is found is kept.
+            return TemporalStore.copy_of(index_path(db_path), index)
+        if os.path.exists(index):
+            return TemporalStore(index)
     if is_url(db_path):
         from projections.temporal_pg import connect
 
@@ -555,5 +708,61 @@ def existing_index(db_path: str) -> TemporalStore | None:
         built = conn.version() == SCHEMA_VERSION
         conn.close()
         return TemporalStore(db_path) if built else None
-    path = index_path(db_path)
-    return TemporalStore(path) if os.path.exists(path) else None
+    beside = index_path(db_path)
+    if not os.path.exists(beside):
+        return None
+    return TemporalStore(beside) if can_write(beside) else TemporalStore.copy_of(beside)
+
+
+# -- checking the log against its recorded chain (verify-log, digest, rebuild-index) -----------
+
+def check_chain(store: TemporalStore | None, log: SqliteLog | RecorderLog, *, by: str,
+                digest: tuple[bytes, int] | None = None, until: int | None = None) -> chain.Verdict:
+    """Recompute the chain over the log (up to ``until``) and compare it with ``store``'s
+    recorded chain and with ``digest``. A mismatch is recorded in the index (``by`` names
+    the command), so that queries refuse the log from then on, and raised (LogMismatch);
+    a pass that checks again the position of a mismatch recorded earlier, the same way
+    (against the record, or a digest reaching that far), clears it: the log was restored."""
+    recorded: Any = ()
+    head = None
+    if store is not None:
+        recorded = chain.recorded_entries(store.conn)
+        h, p = store.chain_head()
+        head = (h, p) if p else None
+    verdict = chain.verify(log.rows(until=until), recorded, head, digest)
+    if not verdict.ok:
+        position = verdict.first_bad or 0
+        if store is not None:
+            found = store.mismatch()
+            if not found or found["position"] != position:
+                store.record_mismatch(position, verdict.why, by, verdict.against)
+        raise chain.LogMismatch(f"log does not match at position {position}: {verdict.why}", position)
+    found = store.mismatch() if store is not None else None
+    if found is not None and store is not None:
+        again = (verdict.checked_recorded and head is not None and found["position"] <= head[1]
+                 and found.get("against") != "digest") or (digest is not None and found["position"] <= digest[1])
+        if again:
+            store.clear_mismatch()
+    return verdict
+
+
+def recomputed_digest(store: TemporalStore, log: SqliteLog | RecorderLog) -> dict[str, Any]:
+    """``digest``: the chain head recomputed from the log's rows up to the position the index
+    has recorded (just caught up), compared with the recorded chain on the way. A head that
+    differs from the recorded one is a LogMismatch (recorded: queries then refuse) naming
+    both; else the recomputed head, which equals the recorded one."""
+    head, pos = store.chain_head()
+    recorded = chain.format_digest(head, pos)
+    try:
+        verdict = check_chain(store, log, by="digest", until=pos)
+    except chain.LogMismatch as e:
+        now, last = chain.GENESIS, 0
+        for last, now in chain.links(log.rows(until=pos)):
+            pass
+        raise chain.LogMismatch(
+            f"the chain head recomputed from the log ({chain.format_digest(now, last)}) differs from the recorded "
+            f"one ({recorded}): {e.message}", e.position) from None
+    computed = verdict.head or chain.format_digest(chain.GENESIS, 0)
+    new_head, _, at = computed.partition("@")
+    return {"digest": computed, "head": new_head, "position": int(at), "recorded_digest": recorded,
+            "events": verdict.events}

@@ -33,7 +33,8 @@ def report_module(name: str) -> ModuleType:
 
 
 def build(name: str, *, db: str | None = None, from_export: str | None = None, at: str | None = None,
-          start: str | None = None, end: str | None = None, days: int = 90) -> dict[str, Any]:
+          start: str | None = None, end: str | None = None, days: int = 90,
+          index: str | None = None) -> dict[str, Any]:
     """The report's document (what ``--format json`` prints); validates everything first."""
     mod = report_module(name)
     if name in AT_REPORTS:
@@ -46,7 +47,7 @@ def build(name: str, *, db: str | None = None, from_export: str | None = None, a
         lo, hi = source.window(start, end)
     if name == "credential-hygiene" and days < 0:
         raise InvalidInput("--days must not be negative", field="days")
-    q = source.open_queries(db, from_export)
+    q = source.open_queries(db, from_export, index=index)
     if name in AT_REPORTS:
         t = t if t is not None else source.now_micros()
         return mod.build(q, t, days) if name == "credential-hygiene" else mod.build(q, t)

@@ -30,8 +30,11 @@ def resolve_db(db: str | None) -> str:
     return resolve(db)
 
 
-def open_queries(db: str | None = None, from_export: str | None = None) -> AuditQueries:
-    """The temporal index of a ledger database (caught up) or of an export (in memory)."""
+def open_queries(db: str | None = None, from_export: str | None = None, *,
+                 index: str | None = None) -> AuditQueries:
+    """The temporal index of a ledger database (caught up) or of an export (in memory).
+    ``index``: where to keep it (``--index FILE``; see ``projections.temporal_store.open_index``:
+    a read-only ledger without one gets an index in memory)."""
     if db is not None and from_export is not None:
         raise InvalidInput("use either --db or --from-export, not both", field="from_export")
     if from_export is not None:
@@ -53,7 +56,7 @@ def open_queries(db: str | None = None, from_export: str | None = None) -> Audit
     if not is_url(path) and not os.path.isfile(path):
         raise InvalidInput(f"no ledger database at {path}", field="db")
     try:
-        store, log = open_index(path)
+        store, log = open_index(path, index=index)
     except sqlite3.DatabaseError as e:
         from ledger.store import full_disk_error, is_disk_full
 

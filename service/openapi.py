@@ -23,7 +23,7 @@ _ERROR_STATUSES = {
     "401": "Missing, invalid, expired or revoked bearer token",
     "403": "The token's role, scope or account may not do this",
     "404": "Unknown id",
-    "409": "Conflict: duplicate AppKey/AppCode, deleted app, concurrent change",
+    "409": "Conflict: duplicate AppKey/AppCode, deleted app, concurrent change, host already bound, overlapping route; log_mismatch: the log no longer matches its recorded chain (audit)",
     "413": "Request body too large",
     "415": "The body is not JSON (Content-Type other than application/json)",
     "503": "The store is unavailable, full or busy (store_unavailable, store_full, busy; Retry-After)",

@@ -248,12 +248,21 @@ def replay(c: Call) -> dict[str, Any]:
         return q.replay(instant(until, "until"), app_id=app_id, api_id=api_id)
 
 
+_RECOMPUTE = threading.Lock()  # one digest recomputed from the whole log at a time per server
+
+
 def audit_digest(c: Call) -> dict[str, Any]:
-    from projections.chain import format_digest
+    """The chain head recomputed from the log (not the recorded one), as `authledger digest`:
+    it reads the whole log, so one at a time; another asked meanwhile gets 503 ``busy``."""
+    from projections.temporal_store import recomputed_digest
 
     with _audit(c) as q:
-        head, pos = q.store.chain_head()
-    return {"digest": format_digest(head, pos), "head": head.hex(), "position": pos}
+        if not _RECOMPUTE.acquire(blocking=False):
+            raise Busy("another digest is being recomputed from the log; retry shortly")
+        try:
+            return recomputed_digest(q.store, q.events.log)
+        finally:
+            _RECOMPUTE.release()
 
 
 def audit_tokens(c: Call) -> dict[str, Any]:

@@ -153,8 +153,10 @@ COMPONENTS: dict[str, Schema] = {
         })},
     }, description="The authorization state as of an instant"),
     "Digest": obj({"digest": {"type": "string", "pattern": "^[0-9a-f]{64}@[0-9]+$"},
-                   "head": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "position": INT},
-                  description="The hash-chain head of the log"),
+                   "head": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "position": INT,
+                   "recorded_digest": nullable({"type": "string", "pattern": "^[0-9a-f]{64}@[0-9]+$"}),
+                   "events": INT},
+                  description="The hash-chain head recomputed from the log, and the one the audit index recorded"),
 }
 
 # -- receipts ----------------------------------------------------------------------------

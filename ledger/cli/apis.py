@@ -95,7 +95,7 @@ def show(api_id: str) -> None:
     """An API's settings and the apps currently authorized to call it."""
     from ledger import catalog, views
 
-    ledger = settings().ledger()
+    ledger = settings().ledger(read=True)
     api = ledger.live_api(api_id)  # a deleted API is not found (exit 3); `history --api` keeps it
     data = views.api_with_apps(api, catalog.grants_on(ledger, api.id), datetime.now(timezone.utc),
                                catalog.group_names(ledger))
@@ -117,7 +117,7 @@ def list_(owner: str | None) -> None:
     """Registered APIs."""
     from ledger import catalog, views
 
-    ledger = settings().ledger()
+    ledger = settings().ledger(read=True)
     names = catalog.group_names(ledger)
     apis = [views.api(a, names) for a in catalog.apis(ledger, owner)]
     emit({"apis": apis, "count": len(apis)}, lambda d: table(d["apis"], [

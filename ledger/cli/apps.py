@@ -100,7 +100,7 @@ def show(app_id: str, actor: str | None) -> None:
     """An app: the full (masked) view for its owner, else id, name, owner and status."""
     from ledger import views
 
-    ledger = settings().ledger()
+    ledger = settings().ledger(read=True)
     app = ledger.get_app(app_id)
     if actor is None or actor != app.owner:
         emit(views.public_app(app), lambda d: block(d.items()))
@@ -136,7 +136,7 @@ def list_(owner: str | None, tags: tuple[str, ...]) -> None:
     from ledger import catalog, views
 
     tag_map = parse_tags(tags)
-    apps = [views.public_app(a) for a in catalog.apps(settings().ledger(), owner, tag_map)]
+    apps = [views.public_app(a) for a in catalog.apps(settings().ledger(read=True), owner, tag_map)]
     emit({"apps": apps, "count": len(apps)}, lambda d: table(
         d["apps"], [("APP ID", "app_id"), ("NAME", "name"), ("OWNER", "owner"), ("STATUS", "status")]))
 

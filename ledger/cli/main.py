@@ -54,12 +54,14 @@ class Settings:
         _opened[:] = [target]  # for the error handler's full-disk message
         return target
 
-    def ledger(self, role: str = "cli", *, create: bool = False) -> Any:
+    def ledger(self, role: str = "cli", *, create: bool = False, read: bool = False) -> Any:
         """The ledger, opened on first use (``role`` sizes a PostgreSQL connection pool).
 
         Only commands that start a ledger (``create=True``: api register, app create, token
         create, serve) make a new SQLite file; any other command on a path where there is no
-        file says so (exit 2) instead of leaving an empty ledger and key file behind."""
+        file says so (exit 2) instead of leaving an empty ledger and key file behind.
+        ``read=True`` (commands that only read: app list/show, api list/show): no key file is
+        ever made, a missing key is no error, and a read-only copy is opened read-only."""
         if self._ledger is None:
             from ledger.bootstrap import open_ledger
             from ledger.store import is_url
@@ -73,7 +75,7 @@ class Settings:
             fresh = local and not os.path.exists(target)
             if fresh:
                 _fresh.append(_Fresh(self, target, self.secret_key_file))
-            self._ledger = open_ledger(target, key_file=self.secret_key_file, role=role)
+            self._ledger = open_ledger(target, key_file=self.secret_key_file, role=role, read_only=read)
             if local or self.secret_key_file:
                 from ledger.crypto import exposed_key_file
 

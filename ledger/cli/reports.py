@@ -22,9 +22,11 @@ from ledger.cli.main import global_options, settings
 @click.option("--days", type=int, default=90, show_default=True, help="credential-hygiene: N days.")
 @click.option("--format", "fmt", default=None, help="md (default), csv, json or html; --json means --format json.")
 @click.option("--out", default=None, metavar="FILE", help="Write here (default: stdout).")
+@click.option("--index", "index", metavar="FILE", default=None,
+              help="Keep the audit index in this SQLite file (as the audit commands; for a read-only ledger).")
 @global_options
 def report(name: str, from_export: str | None, at: str | None, start: str | None, end: str | None, days: int,
-           fmt: str | None, out: str | None) -> None:
+           fmt: str | None, out: str | None, index: str | None) -> None:
     """A compliance report: access-review, access-changes, credential-hygiene, separation-of-duties."""
     from reports import run
 
@@ -38,6 +40,8 @@ def report(name: str, from_export: str | None, at: str | None, start: str | None
 
     # The ledger as every command resolves it: --db FILE, --database-url URL, or their variables.
     params: dict[str, object] = {"db": settings().target() if not from_export else None, "from_export": from_export}
+    if index is not None:
+        params["index"] = index
     if name in run.AT_REPORTS:
         params.update(at=at)
         if start is not None or end is not None:

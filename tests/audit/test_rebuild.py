@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +39,9 @@ def test_rebuild_repairs_a_damaged_index_and_gives_the_same_digest(ledger: Any, 
 
 def test_rebuild_is_the_way_out_of_a_log_mismatch(ledger: Any, db_path: str, capsys: Any) -> None:
     """The last event removed from the log (a restore from an older backup, say): queries
-    refuse, verify-log says why, and a rebuild makes the index the log's again."""
+    refuse, verify-log says why, a plain rebuild refuses to re-baseline the changed log, and
+    a rebuild told `--accept-current-log --actor NAME` makes the index the log's again,
+    saying who accepted it and when (stderr, output, the index)."""
     Driver(ledger).setup()
     store, _ = open_index(db_path)
     last = store.position
@@ -58,10 +61,25 @@ def test_rebuild_is_the_way_out_of_a_log_mismatch(ledger: Any, db_path: str, cap
         open_index(db_path)
     code, _, err = run(capsys, "--db", db_path, "replay", "--until", "2030-01-01T00:00:00Z")
     assert code == 6 and "verify-log" in err
-    assert run(capsys, "--db", db_path, "rebuild-index")[0] == 0
+    code, _, err = run(capsys, "--db", db_path, "rebuild-index")
+    assert code == 6 and f"position {last}" in err and "--accept-current-log" in err
+    code, _, err = run(capsys, "--db", db_path, "replay", "--until", "2030-01-01T00:00:00Z")
+    assert code == 6  # still refused: the refusal changed nothing
+    code, text, err = run(capsys, "--db", db_path, "rebuild-index", "--accept-current-log", "--actor", "auditor-ann",
+                          "--json")
+    assert code == 0 and "auditor-ann (os user" in err and "accepted the current log as the new baseline" in err
+    out = json.loads(text)
+    accepted = out["accepted"]
+    assert accepted["accepted_by"] == "auditor-ann" and accepted["mismatch"]["position"] == last
+    assert accepted["accepted_at"].endswith("Z") and accepted["os_user"]
+    assert accepted["previous_digest"].endswith(f"@{last}") and accepted["new_digest"] == out["digest"]
     assert run(capsys, "--db", db_path, "replay", "--until", "2030-01-01T00:00:00Z")[0] == 0
+    assert run_json(capsys, "--db", db_path, "verify-log")["status"] == "verified"
     store, _ = open_index(db_path)
-    assert dump(store) == rebuilt(db_path)
+    assert [a["accepted_by"] for a in store.acceptances()] == ["auditor-ann"]
+    got = dump(store)
+    got["meta"] = [kv for kv in got["meta"] if kv[0] != "accepted_logs"]  # the acceptance is kept apart
+    assert got == rebuilt(db_path)
     store.close()
 
 
