@@ -9,6 +9,8 @@ group" at /authz, never a crash).
 
 from __future__ import annotations
 
+import time
+
 import json
 import logging
 from typing import Any
@@ -194,6 +196,9 @@ def test_host_header_is_configurable(ledger: Ledger, acme: Admin, globex: Admin)
     _grant(acme, _app(acme), ids["acme"])
     app = create_app(ledger, host_header="X-Forwarded-Host")
     try:
+        deadline = time.monotonic() + 10
+        while not app.state.service.ready() and time.monotonic() < deadline:  # 503 until caught up
+            time.sleep(0.01)
         c = TestClient(app, raise_server_exceptions=False)
         h = {**signed("GET", "/v1/weather/paris"), "X-Forwarded-Host": "api.acme.test", "X-Original-Host": "nope.test"}
         assert c.get("/authz", headers=h).status_code == 200
