@@ -23,6 +23,8 @@ from ledger.transcoder import MsgpackTranscoder, pack, unpack
 
 EVENT_CLASSES: list[type] = [
     Api.ApiRegistered,
+    Api.Modified,
+    Api.Deleted,
     App.AppCreated,
     App.Modified,
     App.Disabled,
