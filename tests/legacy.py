@@ -17,5 +17,8 @@ def legacy_api(ledger: Any, owner: str, name: str, *, http_method: str | None = 
     # The stored state as an old writer made it: the field did not exist.
     for e in api.pending_events:
         e.__dict__.pop("group_id", None)
-    ledger.save(api)
+    recordings = ledger.save(api)
+    wake = getattr(ledger, "_wake_listeners", None)  # as the ledger's own commands do: followers look now
+    if wake is not None and recordings:
+        wake(int(recordings[-1].notification.id))
     return str(api.id)

@@ -9,10 +9,9 @@ group" at /authz, never a crash).
 
 from __future__ import annotations
 
-import time
-
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -106,12 +105,16 @@ def test_attack_shadowing_path_by_another_tenant_is_refused_at_registration(acme
 
 
 def test_attack_legacy_shadowing_api_is_refused_at_authz_never_routed_to_the_attacker(
-        ledger: Ledger, acme: Admin, client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+        ledger: Ledger, app: Any, acme: Admin, client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     """A ledger written before groups holds globex's /v1/items/special beside acme's /v1/items/{id}:
     "most specific wins" handed acme's consumers' special requests to globex."""
     victim = acme.post("/v1/apis", {"name": "items", "path": "/v1/items/{id}"}).json()["api_id"]
     _grant(acme, _app(acme), victim)
     legacy_api(ledger, "globex", "capture", path_pattern="/v1/items/special", auth_type="ANONYMOUS")
+    last = int(ledger.recorder.max_notification_id() or 0)
+    deadline = time.monotonic() + 10
+    while app.state.service.index.position < last and time.monotonic() < deadline:  # the follower applies it
+        time.sleep(0.01)
     with caplog.at_level(logging.INFO, logger="authledger.access"):
         r = client.get("/authz", headers=signed("GET", "/v1/items/special"))
         ok = client.get("/authz", headers=signed("GET", "/v1/items/7"))
