@@ -123,13 +123,23 @@ def test_attack_legacy_shadowing_api_is_refused_at_authz_never_routed_to_the_att
     assert ok.status_code == 200  # no ambiguity there: acme's API as before
 
 
-def test_old_ledger_without_group_ids_routes_and_verifies_as_before(ledger: Ledger, client: TestClient) -> None:
+def _caught_up(served: Any, ledger: Ledger) -> None:
+    """Wait until the server's index holds everything written to the ledger so far."""
+    last = int(ledger.recorder.max_notification_id() or 0)
+    deadline = time.monotonic() + 10
+    while served.state.service.index.position < last and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_old_ledger_without_group_ids_routes_and_verifies_as_before(ledger: Ledger, app: Any,
+                                                                    client: TestClient) -> None:
     api = legacy_api(ledger, "acme", "items", http_method="GET", path_pattern="/v1/items/{id}")
     legacy_api(ledger, "acme", "special", http_method="GET", path_pattern="/v1/items/special")  # one owner
-    app = ledger.create_app("acme", "shopApp", app_key=KEY, app_secret=SECRET).ids["app_id"]
-    ledger.grant("acme", app, api, "RELEASE")
+    app_id = ledger.create_app("acme", "shopApp", app_key=KEY, app_secret=SECRET).ids["app_id"]
+    ledger.grant("acme", app_id, api, "RELEASE")
+    _caught_up(app, ledger)  # written straight to the ledger: the follower applies it a moment later
     r = client.get("/authz", headers=signed("GET", "/v1/items/42"))
-    assert r.status_code == 200 and r.headers["x-ca-app-id"] == app
+    assert r.status_code == 200 and r.headers["x-ca-app-id"] == app_id
     # one owner's overlap: the most specific wins (here: the special API, not granted)
     assert client.get("/authz", headers=signed("GET", "/v1/items/special")).status_code == 403
     # any host header: the same, as no host is bound
