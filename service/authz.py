@@ -52,7 +52,10 @@ log = logging.getLogger("authledger.error")
 LOG_KEY = "authledger.log"
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 _GATEWAY_HEADERS = frozenset((b"x-original-method", b"x-original-uri", b"x-authz-mode"))
-DEFAULT_HOST_HEADER = "X-Original-Host"
+# The Host the gateway itself routed by (the shipped nginx config sets it to $host; Caddy's
+# forward_auth passes it on). Not X-Original-Host by default: a gateway config that does not
+# set that header lets the client's own copy through (tests/service/test_groups.py).
+DEFAULT_HOST_HEADER = "Host"
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 

@@ -21,9 +21,10 @@ def _host_header(_ctx: click.Context, _param: click.Parameter, value: str) -> st
 
 
 host_header_option = click.option(
-    "--host-header", default="X-Original-Host", show_default=True, metavar="NAME", callback=_host_header,
+    "--host-header", default="Host", show_default=True, metavar="NAME", callback=_host_header,
     help="Header that carries the client's host for routing by API group host (falls back to Host "
-         "when absent); the shipped nginx config sets X-Original-Host.")
+         "when absent). Name another (X-Original-Host) only behind a gateway that sets it on every "
+         "route to /authz: otherwise the client's own copy chooses the group.")
 
 
 @click.command("serve")

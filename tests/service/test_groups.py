@@ -143,7 +143,7 @@ def test_old_ledger_without_group_ids_routes_and_verifies_as_before(ledger: Ledg
     # one owner's overlap: the most specific wins (here: the special API, not granted)
     assert client.get("/authz", headers=signed("GET", "/v1/items/special")).status_code == 403
     # any host header: the same, as no host is bound
-    assert client.get("/authz", headers={**signed("GET", "/v1/items/9"), "X-Original-Host": "x.test"}).status_code == 200
+    assert client.get("/authz", headers={**signed("GET", "/v1/items/9"), "Host": "x.test"}).status_code == 200
 
 
 def _two_tenants_on_two_hosts(acme: Admin, globex: Admin) -> dict[str, str]:
@@ -163,17 +163,17 @@ def test_two_groups_on_two_hosts_with_the_same_path_each_reach_their_own_api(
     ids = _two_tenants_on_two_hosts(acme, globex)
     _grant(acme, _app(acme), ids["acme"])
     h = signed("GET", "/v1/weather/paris")
-    r = client.get("/authz", headers={**h, "X-Original-Host": "API.Acme.test.:443"})
+    r = client.get("/authz", headers={**h, "Host": "API.Acme.test.:443"})
     assert r.status_code == 200, r.headers.get("x-ca-error-message")
     # the same request to globex's host is checked against globex's API: not granted
     h = signed("GET", "/v1/weather/paris")
-    r = client.get("/authz", headers={**h, "X-Original-Host": "api.globex.test"})
+    r = client.get("/authz", headers={**h, "Host": "api.globex.test"})
     assert (r.status_code, r.headers["x-ca-error-message"]) == (403, "Unauthorized")
     # without the forwarded header, Host decides
     h = signed("GET", "/v1/weather/rome")
     assert client.get("/authz", headers={**h, "Host": "api.acme.test"}).status_code == 200
     # a host bound to no group: neither API (both are on hosts)
-    r = client.get("/authz", headers={**signed("GET", "/v1/weather/x"), "X-Original-Host": "other.test"})
+    r = client.get("/authz", headers={**signed("GET", "/v1/weather/x"), "Host": "other.test"})
     assert (r.status_code, r.headers["x-ca-error-message"]) == (404, "Invalid Url")
 
 
@@ -190,7 +190,7 @@ def test_attack_a_tenant_cannot_route_into_another_tenants_host(acme: Admin, glo
     assert r.status_code == 201
     assert globex.post("/v1/apis", {"name": "plain", "path": "/v1/weather/paris", "auth_type": "ANONYMOUS"}
                        ).status_code == 201
-    r = client.get("/authz", headers={**signed("GET", "/v1/weather/paris"), "X-Original-Host": "api.acme.test"})
+    r = client.get("/authz", headers={**signed("GET", "/v1/weather/paris"), "Host": "api.acme.test"})
     assert r.status_code == 200 and r.headers["x-ca-app-id"] == acme_app
 
 
@@ -199,7 +199,7 @@ def test_attack_a_tenant_cannot_route_into_another_tenants_host(acme: Admin, glo
 def test_a_hostile_host_at_authz_is_no_group_never_a_crash(acme: Admin, globex: Admin, client: TestClient,
                                                            host: str) -> None:
     _two_tenants_on_two_hosts(acme, globex)
-    headers: dict[str, Any] = {**signed("GET", "/v1/weather/x"), "X-Original-Host": host.encode("utf-8")}
+    headers: dict[str, Any] = {**signed("GET", "/v1/weather/x"), "Host": host.encode("utf-8")}
     r = client.get("/authz", headers=headers)
     assert (r.status_code, r.headers["x-ca-error-message"]) == (404, "Invalid Url")
 
@@ -219,6 +219,22 @@ def test_host_header_is_configurable(ledger: Ledger, acme: Admin, globex: Admin)
         app.state.service.close()
 
 
+def test_attack_a_client_x_original_host_never_moves_a_request_into_another_group(
+        ledger: Ledger, acme: Admin, globex: Admin, client: TestClient) -> None:
+    """Attack: behind a gateway config that does not set X-Original-Host (one written before
+    groups), the client's own copy reached /authz. Routed by it, a request nginx sends to
+    api.globex.test's backend was verified against acme's API of the same path on
+    api.acme.test — which acme's app is granted: a 200 for globex's backend. The default is
+    the Host the gateway itself routed by; X-Original-Host counts only when configured."""
+    ids = _two_tenants_on_two_hosts(acme, globex)
+    _grant(acme, _app(acme), ids["acme"])
+    forged = {**signed("GET", "/v1/weather/paris"), "Host": "api.globex.test", "X-Original-Host": "api.acme.test"}
+    r = client.get("/authz", headers=forged)
+    assert r.status_code == 403 and r.headers["x-ca-error-message"] == "Unauthorized"  # globex's API: not granted
+    honest = {**signed("GET", "/v1/weather/paris"), "Host": "api.acme.test"}
+    assert client.get("/authz", headers=honest).status_code == 200
+
+
 def test_serve_and_gateway_refuse_a_bad_host_header_name(run: Any) -> None:
     for command in (["serve"], ["gateway", "--redis", "redis://127.0.0.1:1/0"]):
         r = run(*command, "--host-header", "Bad Header:", db=command == ["serve"])
@@ -229,10 +245,10 @@ def test_a_host_bound_later_takes_effect_at_once(ledger: Ledger, acme: Admin, cl
     gid = acme.post("/v1/groups", {"name": "shop"}).json()["group_id"]
     api = acme.post("/v1/apis", {"name": "w", "path": "/v1/w", "group_id": gid}).json()["api_id"]
     _grant(acme, _app(acme), api)
-    assert client.get("/authz", headers={**signed("GET", "/v1/w"), "X-Original-Host": "shop.test"}).status_code == 200
+    assert client.get("/authz", headers={**signed("GET", "/v1/w"), "Host": "shop.test"}).status_code == 200
     acme.post(f"/v1/groups/{gid}/hosts", {"host": "shop.test"})
-    assert client.get("/authz", headers={**signed("GET", "/v1/w"), "X-Original-Host": "shop.test"}).status_code == 200
-    r = client.get("/authz", headers={**signed("GET", "/v1/w"), "X-Original-Host": "elsewhere.test"})
+    assert client.get("/authz", headers={**signed("GET", "/v1/w"), "Host": "shop.test"}).status_code == 200
+    r = client.get("/authz", headers={**signed("GET", "/v1/w"), "Host": "elsewhere.test"})
     assert r.status_code == 404  # the group is on shop.test now
 
 
