@@ -159,7 +159,7 @@ def request_credential(raw: Any) -> tuple[str | None, str | None] | None:
     """(AppKey, AppCode) a raw request authenticates with, as the verifier reads them; None
     if it names neither (or does not parse)."""
     from gateway.verifier import _query_app_code
-    from ledger.cli.gateway import parse_http_request
+    from gateway.raw_request import parse_http_request
 
     if not isinstance(raw, str):
         return None

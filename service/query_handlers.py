@@ -103,7 +103,7 @@ def check(c: Call) -> dict[str, Any]:
 def verify_request(c: Call) -> dict[str, Any]:
     """Verify a raw HTTP/1.1 request as the gateway would (its own nonce store: nothing burnt)."""
     from gateway.verifier import Verifier
-    from ledger.cli.gateway import verify_raw_request
+    from gateway.raw_request import verify_raw_request
 
     from service.permissions import request_credential
 

@@ -182,6 +182,21 @@ http {{
     return path
 
 
+def _listening(proc: subprocess.Popen[Any], port: int, timeout: float, died: Any) -> None:
+    """Wait until ``proc`` accepts connections on ``port``; ``died()`` says why it exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(died())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def nginx(prefix: Path, authledger: int, backend: int, **kw: Any) -> Iterator[int]:
     """nginx (foreground, temp prefix) with the shipped config; yields its port."""
@@ -190,17 +205,7 @@ def nginx(prefix: Path, authledger: int, backend: int, **kw: Any) -> Iterator[in
     proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs" / "error.log")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("nginx exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        _listening(proc, port, 10, lambda: "nginx exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
         yield port
     finally:
         stop(proc)
@@ -230,17 +235,7 @@ def caddy(prefix: Path, authledger: int, backend: int, **kw: Any) -> Iterator[in
     proc = subprocess.Popen([CADDY, "run", "--config", str(conf), "--adapter", "caddyfile"],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("caddy exited: " + (prefix / "caddy.log").read_text()[-2000:])
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        _listening(proc, port, 15, lambda: "caddy exited: " + (prefix / "caddy.log").read_text()[-2000:])
         yield port
     finally:
         stop(proc)
