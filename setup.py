@@ -1,6 +1,6 @@
 """Build the optional C accelerators (metadata lives in pyproject.toml).
 
-- gateway._digest: the verifier's canonicalisation (gateway.accelerator selects it);
+- authledger.gateway._digest: the verifier's canonicalisation (authledger.gateway.accelerator selects it);
 - projections._check: AuthIndex.check / check_app (projections.accelerator selects it);
 - projections._temporal: the audit index builder's grant rows (projections.temporal_accel selects it).
 
@@ -13,8 +13,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "gateway._digest",
-            sources=["gateway/_digest.c"],
+            "authledger.gateway._digest",
+            sources=["authledger/gateway/_digest.c"],
             optional=True,
             extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
         ),

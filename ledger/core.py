@@ -133,7 +133,7 @@ _keyed: ContextVar[_Keyed | None] = ContextVar("authledger_keyed", default=None)
 
 # Break-glass (issue 14.1): an admin's containment actions on any account's app (disable,
 # enable, delete a key pair or an AppCode, revoke a grant). Set only by the admin API's one
-# permission gate (service.permissions) around an admin's call of an operation the table
+# permission gate (authledger.service.permissions) around an admin's call of an operation the table
 # marks break-glass; the events carry the admin's own account as their actor.
 _break_glass: ContextVar[bool] = ContextVar("authledger_break_glass", default=False)
 

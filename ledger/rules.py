@@ -24,7 +24,7 @@ _APP_CODE = re.compile(r"[A-Za-z0-9]{16,64}")
 _ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}")
 _API_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _PARAM_SEGMENT = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]{0,63}\}")
-MAX_PATH_SEGMENTS = 32  # of a pattern; gateway.routing looks up no longer path
+MAX_PATH_SEGMENTS = 32  # of a pattern; authledger.gateway.routing looks up no longer path
 _PATH = re.compile(r"/[A-Za-z0-9_.~!$&'()*+,;=:@%/{}-]{0,1023}")
 
 
@@ -269,7 +269,7 @@ def path_pattern(value: object) -> str | None:
     for segment in segments:
         if ("{" in segment or "}" in segment) and not _PARAM_SEGMENT.fullmatch(segment):
             # A parameter is a whole segment: /items/{id}, not /items/{id}.json or /{a}{b}.
-            # (Patterns in older events are still routed, without a regex: gateway.routing.)
+            # (Patterns in older events are still routed, without a regex: authledger.gateway.routing.)
             raise InvalidInput(
                 "a path parameter must be a whole segment named with letters, digits or _ "
                 f"(like /items/{{id}}), got {_short(segment)!r}", field="path")

@@ -11,7 +11,7 @@ Roles and scopes (issue 14.1). A token acts for one account with one role:
 - ``owner``: the account's own apps and APIs (what every token could do before roles);
 - ``auditor``: reads everything of every account, writes nothing;
 - ``admin``: issues and revokes tokens for any account, reads everything, and the
-  break-glass actions on any account's apps and grants (service.admin says which);
+  break-glass actions on any account's apps and grants (authledger.service.admin says which);
   every event it writes carries the admin's own account as its actor.
 
 Scopes narrow a token further: ``read-only`` (no writes), and at most one of ``app:<id>``

@@ -37,7 +37,7 @@ def _default(obj: Any) -> msgpack.ExtType:
     raise TypeError(f"cannot encode {type(obj).__name__} in an event")
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
+def ext_hook(code: int, data: bytes) -> Any:
     if code == _UUID:
         return UUID(bytes=data)
     if code == _DATETIME:
@@ -62,7 +62,7 @@ def pack(obj: Any) -> bytes:
 def unpack(data: bytes) -> Any:
     # strict_map_key=False: the packer accepts int/None/UUID/tuple... map keys, so the
     # unpacker must read them back, or an event could be written that no replay can read.
-    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=3)
+    return msgpack.unpackb(data, ext_hook=ext_hook, raw=False, strict_map_key=False, timestamp=3)
 
 
 class MsgpackTranscoder(Transcoder):

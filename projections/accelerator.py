@@ -7,7 +7,7 @@ does not handle itself (other kinds, non-str ids, unusual arguments) goes to the
 method. tests/projections/test_check_accelerator.py proves them equal with hypothesis.
 
 ``AUTHLEDGER_PURE_PYTHON`` set to anything but ``""``/``"0"`` forces the reference (read at
-import; ``load_native`` is the one switch, gateway.accelerator uses it too). ``ACCELERATED``
+import; ``load_native`` is the one switch, authledger.gateway.accelerator uses it too). ``ACCELERATED``
 tells which one is in use; ``native`` is the C module or None.
 """
 
@@ -24,7 +24,7 @@ PURE_PYTHON_ENV = "AUTHLEDGER_PURE_PYTHON"
 
 def load_native(name: str) -> ModuleType | None:
     """The optional C module ``name``, unless the reference is forced (``PURE_PYTHON_ENV``)
-    or the module was not built. Shared by every accelerator (gateway.accelerator too)."""
+    or the module was not built. Shared by every accelerator (authledger.gateway.accelerator too)."""
     if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
         return None
     try:

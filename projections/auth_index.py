@@ -17,7 +17,7 @@ each event is translated into index changes (``projections.changes``) which
 - per API: its security settings (``ApiSettings``), with its API group (``group_id``; the
   owner's default group when its event names none).
 - per created API group: owner and name; per bound host (normal form): its group
-  (``hosts()``, what ``service.authz.Router`` routes by).
+  (``hosts()``, what ``authledger.service.authz.Router`` routes by).
 
 ``check`` answers docs/app-model.md's "could call at T" with one reason, in this precedence:
 
@@ -67,7 +67,7 @@ import msgpack
 from ledger.crypto import SecretBox, keypair_context
 from ledger.errors import LedgerError
 from ledger.rules import default_group_id
-from ledger.transcoder import _ext_hook
+from ledger.transcoder import ext_hook as _ext_hook
 from projections import accelerator
 from projections.changes import APP_FIELDS, TRANSLATORS, Change
 from projections.decision import ApiSettings, Decision, Reason
@@ -606,7 +606,7 @@ class AuthIndex:
             at = epoch(at)
         return app.allowed if at < end else (app.expired or app.deny("expired"))
 
-    # -- AuthIndexView (gateway.verifier) -----------------------------------------------
+    # -- AuthIndexView (authledger.gateway.verifier) -----------------------------------------------
 
     def secret_for(self, app_key: str) -> tuple[str, str] | None:
         """(app id, AppSecret) of a live key pair; None if unknown, deleted, or no box."""

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from gateway.client import sign_headers  # noqa: E402
+from authledger.gateway.client import sign_headers  # noqa: E402
 
 
 def main() -> int:

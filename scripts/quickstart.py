@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.client import sign_headers  # noqa: E402
+from authledger.gateway.client import sign_headers  # noqa: E402
 
 HIDDEN = ("app_secret", "app_code", "token")  # shown once to a user; this script keeps them to itself
 
@@ -47,7 +47,7 @@ def _shown(data: dict[str, Any]) -> dict[str, Any]:
 def cli(db: str, *args: str) -> dict[str, Any]:
     """One `authledger` command on the server's ledger (printed first), its JSON answer."""
     print(f"\n$ authledger --db {shlex.quote(db)} {shlex.join(args)}", flush=True)
-    p = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db, "--json", *args],
+    p = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--db", db, "--json", *args],
                        capture_output=True, text=True, cwd=ROOT)
     if p.returncode != 0:
         raise QuickstartFailed(p.stderr.strip() or f"exit {p.returncode}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.run import main
+from authledger.reports.run import main
 
 if __name__ == "__main__":
     sys.exit(main("separation-of-duties"))

@@ -40,7 +40,7 @@ _python_ok() {
 # The inputs of an install: when none changed, the environment is up to date.
 # The stamp is that hash and the extra installed with it (the test extra includes the base).
 _inputs() {
-  (cd "$AUTHLEDGER_ROOT" && cat pyproject.toml setup.py constraints.txt $(ls ./*/*.c 2>/dev/null)) \
+  (cd "$AUTHLEDGER_ROOT" && cat pyproject.toml setup.py constraints.txt $(ls ./*/*.c ./*/*/*.c 2>/dev/null)) \
     | sha256sum | cut -d' ' -f1
 }
 

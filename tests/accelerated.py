@@ -1,4 +1,4 @@
-"""What every test of an optional C accelerator needs (gateway._digest, projections._check):
+"""What every test of an optional C accelerator needs (authledger.gateway._digest, projections._check):
 the module is built (scripts/test installs a compiler), the folder's suite passes on the
 pure-Python reference, and repeated calls leave no memory behind."""
 

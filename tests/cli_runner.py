@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.cli.main import main
+from authledger.cli.main import main
 
 
 def store_option(db_path: str) -> list[str]:

@@ -5,7 +5,7 @@ event, named ``default``, never bound to a host. APIs registered without a group
 API of a ledger older than groups are in it. Created groups (``ApiGroup``) can be bound to
 hosts; a host is claimed ledger-wide (``HostClaim``) while bound, so no two groups hold it.
 
-Routing (service.authz.Router): a request whose host is bound to a group is routed only
+Routing (authledger.service.authz.Router): a request whose host is bound to a group is routed only
 among that group's APIs; any other request among the APIs of *hostless* groups (default
 groups and groups bound to no host). The rules kept here so that no account can capture
 another's requests:
@@ -31,7 +31,7 @@ from ledger import catalog, rules
 from ledger.core import LedgerCore, Receipt, parse_id
 from ledger.domain import ApiGroup, HostClaim
 from ledger.errors import ApiGroupNotFound, HostAlreadyBound, HostNotBound, InvalidInput, RouteOverlap
-from gateway.routing import routes_overlap
+from ledger.patterns import routes_overlap
 
 _HOSTLESS_OVERLAP = ("method and path overlap an API of another account on hosts bound to no group; "
                      "bind a host to your group and register the API there")

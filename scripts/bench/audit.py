@@ -240,7 +240,7 @@ def run(quick: bool) -> list[Row]:
         cli_store.catch_up(log)
         cli_store.close()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "ledger.cli.main", "--db", str(path), "who-could-call", "--api",
+        cmd = [sys.executable, "-m", "authledger.cli.main", "--db", str(path), "who-could-call", "--api",
                info["hot_api"], "--stage", "RELEASE", "--at", info["end"], "--json"]
         walls = []
         for _ in range(5):
@@ -271,7 +271,7 @@ def run(quick: bool) -> list[Row]:
 def _postgres(path: Path, built: int, total: int, sqlite_first: float, sqlite_per: float, info: dict[str, Any],
               sqlite_wall: float) -> list[Row]:
     """The audit index in PostgreSQL (its audit_* tables) over the same log, copied there."""
-    from ledger.migrate import migrate
+    from authledger.migrate import migrate
     from projections.temporal_store import TemporalStore, open_log
     from tests.pg import PgServer, find_bin_dir
 
@@ -290,7 +290,7 @@ def _postgres(path: Path, built: int, total: int, sqlite_first: float, sqlite_pe
         per = (time.perf_counter() - t) / (total - built)
         store.close()
         log.recorder.datastore.close()  # type: ignore[union-attr]
-        cmd = [sys.executable, "-m", "ledger.cli.main", "--database-url", url, "who-could-call", "--api",
+        cmd = [sys.executable, "-m", "authledger.cli.main", "--database-url", url, "who-could-call", "--api",
                info["hot_api"], "--stage", "RELEASE", "--at", info["end"], "--json"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         walls = []

@@ -239,7 +239,7 @@ def _casbin_rate(casbin: Any, grants: dict[str, Any], index: Any, allowed: list[
 
 def _signed_get(secret: str, key: str, i: int) -> tuple[str, str, str, list[tuple[str, str]], None]:
     """A GET with 4 signed X-Ca headers and 3 query parameters, signed as clients do."""
-    from gateway.signing import sign, string_to_sign
+    from authledger.gateway.signing import sign, string_to_sign
 
     headers = [("Host", "gw.example.com"), ("Accept", "application/json"), ("X-Ca-Key", key),
                ("X-Ca-Nonce", f"5b1d0c1e-0000-4000-8000-{i:012d}"), ("X-Ca-Timestamp", str(int(time.time() * 1000))),
@@ -262,8 +262,8 @@ def bench_verify(index: Any, info: dict[str, Any], quick: bool) -> list[Row]:
     """
     from alibabacloud_apigateway_util.client import Client
 
-    from gateway.accelerator import ACCELERATED
-    from gateway.verifier import Verifier
+    from authledger.gateway.accelerator import ACCELERATED
+    from authledger.gateway.verifier import Verifier
 
     chunk = 1_000
     # The request carries no X-Ca-Stage (RELEASE): pick a RELEASE grant.
@@ -309,7 +309,7 @@ def bench_verify(index: Any, info: dict[str, Any], quick: bool) -> list[Row]:
             index.check_app(v.app_id, api, "RELEASE", at)
         return n
     share = (1 / median_rate(index_part, repeats=3)) * mine
-    label = "" if ACCELERATED else " [pure Python: gateway._digest not built or AUTHLEDGER_PURE_PYTHON]"
+    label = "" if ACCELERATED else " [pure Python: authledger.gateway._digest not built or AUTHLEDGER_PURE_PYTHON]"
     return [Row(SECTION, "verify signed GET (4 headers, 3 params)" + label, mine, "verifications/s",
                 "alibabacloud_apigateway_util signing alone", peer, ">= 1x peer and >= 80,000/s",
                 mine >= peer and mine >= 80_000),

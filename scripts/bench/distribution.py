@@ -62,8 +62,8 @@ def _pct(values: list[float], p: float) -> float:
 
 def subscriber_main(url: str, prefix: str, out: str) -> None:
     """Run one subscriber until SIGTERM; then write [(position, applied epoch time)] to ``out``."""
-    from distribution import connect
-    from distribution.subscriber import Subscriber
+    from authledger.distribution import connect
+    from authledger.distribution.subscriber import Subscriber
     from ledger.crypto import SecretBox
 
     applied: list[tuple[int, float]] = []
@@ -129,7 +129,7 @@ def _latencies(commits: list[tuple[int, float]], applied: list[tuple[int, float]
 
 
 def bench_propagation(redis: Any, tmp: Path, quick: bool) -> tuple[list[Row], dict[int, dict[str, float]]]:
-    from distribution.publisher import Publisher, Publishing
+    from authledger.distribution.publisher import Publisher, Publishing
     from ledger.bootstrap import open_ledger
 
     seconds = 3.0 if quick else 10.0
@@ -303,8 +303,8 @@ def bench_casbin(redis: Any, tmp: Path, quick: bool, ours: dict[int, dict[str, f
 def bench_bootstrap(redis: Any, quick: bool) -> list[Row]:
     import msgpack
 
-    from distribution.publisher import Publisher
-    from distribution.subscriber import Subscriber
+    from authledger.distribution.publisher import Publisher
+    from authledger.distribution.subscriber import Subscriber
     from ledger.crypto import SecretBox, keypair_context
     from projections.auth_index import AuthIndex
 

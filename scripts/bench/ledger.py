@@ -157,7 +157,7 @@ def _bulk_rate(ledger: object, n_apps: int, batch: int, repeats: int) -> tuple[f
 
 def _cli_wall_ms(db: str, repeats: int) -> tuple[float, float, int]:
     exe = shutil.which("authledger")
-    cmd = [exe] if exe else [sys.executable, "-m", "ledger.cli.main"]
+    cmd = [exe] if exe else [sys.executable, "-m", "authledger.cli.main"]
     env = dict(os.environ)
     env.pop("AUTHLEDGER_SECRET_KEY", None)
 

@@ -4,7 +4,7 @@ Also a whole signed request through ``/authz`` (the real ASGI endpoint of ``auth
 called in process: canonical path, router, verifier, index) over a ledger holding 10 and then
 10,000 registered APIs, p50/p99 side by side: what a request pays for the APIs it is not.
 
-The route table (gateway.routing) against the regex-per-pattern scan it replaced, on the same
+The route table (authledger.gateway.routing) against the regex-per-pattern scan it replaced, on the same
 patterns and paths in the same run; p99 per lookup, since one slow lookup stalls /authz for
 everyone. The hostile pattern ``/r/{a}{b}{c}{d}{e}{f}{g}{h}/z`` is refused at registration now;
 one in an old event is still routed, and is measured here against the regex it once was.
@@ -17,7 +17,7 @@ import re
 import statistics
 import time
 
-from gateway.routing import RouteTable
+from authledger.gateway.routing import RouteTable
 from scripts.bench.common import Row
 
 SECTION = "routing"
@@ -87,9 +87,9 @@ def _authz_latencies(n_apis: int, calls: int) -> tuple[float, float]:
     """p50/p99 (µs) of one signed GET through /authz, over a ledger holding ``n_apis`` APIs."""
     import asyncio
 
-    from gateway.signing import sign, string_to_sign
+    from authledger.gateway.signing import sign, string_to_sign
     from ledger.bootstrap import open_ledger
-    from service.app import create_app
+    from authledger.service.app import create_app
 
     ledger = open_ledger(":memory:", key=bytes(32))
     for i, (pattern, method, _api) in enumerate(_patterns(n_apis - 1)):
@@ -105,7 +105,7 @@ def _authz_latencies(n_apis: int, calls: int) -> tuple[float, float]:
         deadline = time.monotonic() + 60
         while not service.ready() and time.monotonic() < deadline:
             time.sleep(0.01)
-        from service.authz import AuthzEndpoint
+        from authledger.service.authz import AuthzEndpoint
 
         endpoint = AuthzEndpoint(service)
         headers = [("X-Ca-Key", key), ("X-Ca-Timestamp", str(int(time.time() * 1000))),

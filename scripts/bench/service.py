@@ -59,7 +59,7 @@ def _wrk(url: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
 
 
 def _signed_headers(path: str) -> dict[str, str]:
-    from gateway.signing import sign, string_to_sign
+    from authledger.gateway.signing import sign, string_to_sign
 
     headers = [("X-Ca-Key", KEY), ("X-Ca-Timestamp", str(int(time.time() * 1000))),
                ("X-Ca-Signature-Headers", "x-ca-key,x-ca-timestamp"), ("Accept", "application/json")]

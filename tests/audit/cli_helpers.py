@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ledger.cli.main import main
+from authledger.cli.main import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ from ledger.tokens import issue_token
 from projections.instants import instant
 from projections.temporal_queries import AuditQueries, LedgerEvents
 from projections.temporal_store import open_index
-from service.app import create_app
+from authledger.service.app import create_app
 from tests.audit.histories import CONSUMER, PROVIDER, Driver
 
 with warnings.catch_warnings():

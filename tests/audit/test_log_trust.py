@@ -19,7 +19,7 @@ import pytest
 
 from ledger.tokens import issue_token
 from projections.temporal_store import existing_index, index_path
-from service.app import create_app
+from authledger.service.app import create_app
 from tests.audit.histories import CONSUMER, PROVIDER, Driver
 from tests.cli_runner import store_option
 
@@ -32,7 +32,7 @@ EDITED = 9  # a row in the middle: the index's anchor (its last row) does not se
 
 
 def cli(capsys: Any, db_path: str, *args: str) -> tuple[int, str, str]:
-    from ledger.cli.main import main
+    from authledger.cli.main import main
 
     capsys.readouterr()
     try:

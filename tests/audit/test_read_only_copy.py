@@ -37,7 +37,7 @@ try:
     sys.exit("the folder is writable: the test would prove nothing")
 except OSError:
     pass
-from ledger.cli.main import main
+from authledger.cli.main import main
 out = []
 for argv in commands:
     o, e = io.StringIO(), io.StringIO()

@@ -1,4 +1,4 @@
-"""Run the CLI in-process (``ledger.cli.main.main``) against a real SQLite file."""
+"""Run the CLI in-process (``authledger.cli.main.main``) against a real SQLite file."""
 
 from __future__ import annotations
 

@@ -221,8 +221,8 @@ def test_grant_for_accepts_minutes_hours_days_weeks(run: Run) -> None:
 
 def test_grant_for_accepts_and_refuses_what_http_does(run: Run) -> None:
     # Check the CLI and the HTTP handler use the one parser, so they cannot drift apart.
-    import ledger.cli.grants as cli_grants
-    import service.command_handlers as http_grants
+    import authledger.cli.grants as cli_grants
+    import authledger.service.command_handlers as http_grants
     from ledger.durations import grant_end
 
     assert cli_grants.grant_end is grant_end is http_grants.grant_end

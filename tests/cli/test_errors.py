@@ -122,7 +122,7 @@ def test_a_broken_database_is_an_internal_failure_without_traceback(run: Run, db
 
 
 def _cli(db_path: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db_path, *args],
+    return subprocess.run([sys.executable, "-m", "authledger.cli.main", "--db", db_path, *args],
                           capture_output=True, text=True, timeout=60, env=os.environ.copy())
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cli.main import main
+from authledger.cli.main import main
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -22,7 +22,7 @@ def _race(db_path: str, extra: list[str]) -> list[subprocess.CompletedProcess[st
     script = (
         "import os, sys, time\n"
         "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
-        "from ledger.cli.main import main\n"
+        "from authledger.cli.main import main\n"
         "sys.exit(main(sys.argv[2:]))\n"
     )
     procs = [

@@ -93,13 +93,13 @@ def test_a_secret_from_the_environment_is_not_in_the_process_command_line(tmp_pa
     env = {**os.environ, "MY_SECRET": SECRET, "AUTHLEDGER_SECRET_KEY": "", "PYTHONPATH": os.getcwd()}
     env.pop("AUTHLEDGER_SECRET_KEY")
     db = str(tmp_path / "l.db")
-    argv = [sys.executable, "-m", "ledger.cli.main", "--db", db, "--json", "app", "create", "--owner", "c",
+    argv = [sys.executable, "-m", "authledger.cli.main", "--db", db, "--json", "app", "create", "--owner", "c",
             "--name", "ps_app", "--app-secret-from", "env:MY_SECRET"]
     p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Read it once the exec is done (before, /proc shows the forking parent or nothing).
     deadline = time.monotonic() + 30
     cmdline = b""
-    while b"ledger.cli.main" not in cmdline and p.poll() is None and time.monotonic() < deadline:
+    while b"authledger.cli.main" not in cmdline and p.poll() is None and time.monotonic() < deadline:
         try:
             cmdline = Path(f"/proc/{p.pid}/cmdline").read_bytes()
         except OSError:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from distribution.publisher import Publisher, Publishing
-from distribution.subscriber import Subscriber
+from authledger.distribution.publisher import Publisher, Publishing
+from authledger.distribution.subscriber import Subscriber
 from ledger.crypto import SecretBox
 from tests.conftest import TEST_KEY
 from tests.distribution.harness import RedisServer

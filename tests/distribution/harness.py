@@ -55,7 +55,7 @@ class RedisServer:
             self.proc = None
 
     def client(self) -> Any:
-        from distribution import connect
+        from authledger.distribution import connect
 
         return connect(self.url)
 
@@ -74,7 +74,7 @@ def authledger(*args: str, log: Path) -> subprocess.Popen[bytes]:
     e = env()
     e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "ledger.cli.main", *args], env=e, stdout=out,
+        return subprocess.Popen([sys.executable, "-m", "authledger.cli.main", *args], env=e, stdout=out,
                                 stderr=subprocess.STDOUT)
 
 

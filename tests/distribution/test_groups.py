@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from distribution import subscriber as subscriber_module
+from authledger.distribution import subscriber as subscriber_module
 from ledger.application import Ledger
 from ledger.crypto import SecretBox
 from projections.auth_index import AuthIndex
 from projections.wire import decode_snapshot_chunk, encode_snapshot
-from service.authz import Router
+from authledger.service.authz import Router
 from tests.distribution.harness import churn, populate, wait_until
 from tests.distribution.test_subscribers import converged
 from tests.legacy import legacy_api

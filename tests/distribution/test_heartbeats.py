@@ -9,7 +9,7 @@ from typing import Any
 
 import msgpack
 
-from distribution.subscriber import Subscriber
+from authledger.distribution.subscriber import Subscriber
 from ledger.application import Ledger
 from projections.decision import Reason
 from projections.wire import decode_message, encode_heartbeat

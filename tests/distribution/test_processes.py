@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.client import sign_headers
+from authledger.gateway.client import sign_headers
 from ledger.application import Ledger
 from tests.distribution.harness import authledger, churn, populate, wait_until
 from tests.distribution.test_subscribers import converged

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from distribution.subscriber import Subscriber
+from authledger.distribution.subscriber import Subscriber
 from ledger.application import Ledger
 from projections.decision import Reason
 from tests.distribution.harness import RedisServer, churn, populate, wait_until

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from distribution.nonces_redis import RedisNonceStore
-from distribution.publisher import Publisher, Publishing
-from gateway.client import sign_headers
+from authledger.distribution.nonces_redis import RedisNonceStore
+from authledger.distribution.publisher import Publisher, Publishing
+from authledger.gateway.client import sign_headers
 from ledger.application import Ledger
 from tests.distribution.harness import RedisServer, authledger, wait_until
 from tests.distribution.test_processes import _authz, _get

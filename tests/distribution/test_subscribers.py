@@ -14,9 +14,9 @@ from typing import Any
 import msgpack
 import pytest
 
-from distribution.nonces_redis import RedisNonceStore
-from gateway.client import sign_headers
-from gateway.verifier import Verifier
+from authledger.distribution.nonces_redis import RedisNonceStore
+from authledger.gateway.client import sign_headers
+from authledger.gateway.verifier import Verifier
 from ledger.application import Ledger
 from projections.auth_index import AuthIndex
 from tests.accelerated import assert_flat_table_true

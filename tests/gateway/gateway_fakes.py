@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from aliyun_api_gateway import ApiGatewayClient, ApiGatewayRequest
 
-from gateway.verifier import Verifier
+from authledger.gateway.verifier import Verifier
 from projections.decision import ApiSettings, Decision, Reason
 
 NOW_MS = 1_764_300_000_000  # the instant every test request is signed at
@@ -144,8 +144,8 @@ def self_signed(
     body: bytes | None = None,
     secret: str = APP_SECRET,
 ) -> Request:
-    """Sign with gateway.signing (itself pinned by the known answers) where clients cannot."""
-    from gateway.signing import sign, string_to_sign
+    """Sign with authledger.gateway.signing (itself pinned by the known answers) where clients cannot."""
+    from authledger.gateway.signing import sign, string_to_sign
 
     sts = string_to_sign(method, path, query, headers, body)
     signed = [*headers, ("X-Ca-Signature", sign(secret, sts, "HmacSHA256"))]

@@ -1,6 +1,6 @@
-"""The C accelerator (gateway._digest) returns exactly what the pure-Python reference returns.
+"""The C accelerator (authledger.gateway._digest) returns exactly what the pure-Python reference returns.
 
-Hypothesis compares each C function with its gateway.signing reference on hostile input
+Hypothesis compares each C function with its authledger.gateway.signing reference on hostile input
 (non-tuple items, non-str names and values, case-differing duplicates, malformed and
 non-UTF-8 escapes, lone surrogates, NULs, huge values). Also: inputs outside the C fast path
 really go to the reference; nothing leaks; the module must be built; and the whole
@@ -20,7 +20,7 @@ from gateway_fakes import HEADER_NAMES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import accelerator, signing
+from authledger.gateway import accelerator, signing
 from tests.accelerated import (
     assert_built,
     assert_suite_passes_pure,
@@ -30,11 +30,11 @@ from tests.accelerated import (
 
 
 def test_the_extension_is_built() -> None:
-    assert_built("gateway._digest", accelerator.ACCELERATED)
+    assert_built("authledger.gateway._digest", accelerator.ACCELERATED)
 
 
 def test_the_environment_variable_forces_the_reference() -> None:
-    code = "from gateway import accelerator as a, signing as s; print(a.ACCELERATED, a.header_map is s.header_map)"
+    code = "from authledger.gateway import accelerator as a, signing as s; print(a.ACCELERATED, a.header_map is s.header_map)"
     assert pure_python(code) == ["False", "True"]
 
 
@@ -49,7 +49,7 @@ def test_the_gateway_suite_passes_without_the_accelerator() -> None:
 # -- the C functions against the reference ------------------------------------------------------
 
 try:
-    from gateway import _digest as native  # type: ignore[attr-defined]
+    from authledger.gateway import _digest as native  # type: ignore[attr-defined]
 except ImportError:  # not built: test_the_extension_is_built guards CI
     native = None
 
@@ -361,7 +361,7 @@ def test_huge_and_odd_values_equal_the_reference() -> None:
 
 @pytest.fixture
 def reference_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Record calls of the gateway.signing functions the C module may hand inputs to."""
+    """Record calls of the authledger.gateway.signing functions the C module may hand inputs to."""
     calls: list[str] = []
     for name in (
         "header_map",

@@ -18,8 +18,8 @@ from gateway_fakes import (
     verifier_for,
 )
 
-from gateway.nonces import InMemoryNonceStore
-from gateway.verifier import Verdict, Verifier
+from authledger.gateway.nonces import InMemoryNonceStore
+from authledger.gateway.verifier import Verdict, Verifier
 from projections.decision import Reason
 
 NONCE = "6f1e3c3a-5b2d-4c8e-9a0b-1d2e3f4a5b6c"

@@ -6,8 +6,8 @@ import json
 
 from gateway_fakes import API_ID, APP_ID, APP_KEY, APP_SECRET, NOW, shop_index
 
-from gateway.client import sign_headers
-from gateway.verifier import Verifier
+from authledger.gateway.client import sign_headers
+from authledger.gateway.verifier import Verifier
 
 
 def _verify(method: str, url: str, headers: dict[str, str], body: bytes | None):  # type: ignore[no-untyped-def]

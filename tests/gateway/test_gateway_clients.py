@@ -20,7 +20,7 @@ from gateway_fakes import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.verifier import Verdict
+from authledger.gateway.verifier import Verdict
 
 BOTH_METHODS = ("HmacSHA256", "HmacSHA1")
 

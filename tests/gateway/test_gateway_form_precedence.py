@@ -3,7 +3,7 @@
 The vendor's own clients — the Python demo, the Java demo, the Node SDK — sign the form's
 value for a key the query also has (docs/digest-auth.md §2 cites the lines). They cannot
 run here (Python 2, a JVM, npm), so ``vendor_demo_request`` follows their StringToSign
-construction step by step, written from those sources independently of gateway.signing.
+construction step by step, written from those sources independently of authledger.gateway.signing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote_plus
 
 from gateway_fakes import API_ID, APP_KEY, APP_SECRET, NOW_MS, Request, client_request, shop_index, verifier_for
 
-from gateway.errors import INVALID_SIGNATURE, invalid_signature_message
+from authledger.gateway.errors import INVALID_SIGNATURE, invalid_signature_message
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 

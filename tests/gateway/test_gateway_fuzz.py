@@ -6,8 +6,8 @@ from gateway_fakes import API_ID, APP_KEY, HEADER_NAMES, NOW_MS, shop_index, ver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import signing
-from gateway.verifier import Verdict
+from authledger.gateway import signing
+from authledger.gateway.verifier import Verdict
 
 STATUSES = {200, 400, 401, 403, 404}
 any_text = st.text(max_size=40)  # includes surrogates and control characters

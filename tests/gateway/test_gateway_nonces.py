@@ -8,7 +8,7 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.nonces import InMemoryNonceStore, NonceStore
+from authledger.gateway.nonces import InMemoryNonceStore, NonceStore
 
 
 def test_a_nonce_is_new_once_then_seen_until_it_expires() -> None:
@@ -165,7 +165,7 @@ def test_a_request_stamped_before_the_store_began_is_refused_timestamp_expired()
     # The attack: a request used at a previous process (whose memory is gone) is replayed
     # to the new one, still inside the timestamp window. Its nonce is unknown here, so the
     # fence refuses what the store cannot vouch for, with the vendor's expired-timestamp error.
-    from gateway.verifier import Verifier
+    from authledger.gateway.verifier import Verifier
     from tests.gateway.gateway_fakes import NOW, NOW_MS, shop_index
     from tests.gateway.test_gateway_attacks import check, shop_get
 
@@ -182,7 +182,7 @@ def test_a_request_stamped_before_the_store_began_is_refused_timestamp_expired()
 
 
 def test_the_fence_is_checked_after_the_signature_and_only_for_requests_with_a_nonce() -> None:
-    from gateway.verifier import Verifier
+    from authledger.gateway.verifier import Verifier
     from tests.gateway.gateway_fakes import APP_KEY, NOW, NOW_MS, self_signed, shop_index
     from tests.gateway.test_gateway_attacks import shop_get
 
@@ -201,7 +201,7 @@ def test_the_fence_is_checked_after_the_signature_and_only_for_requests_with_a_n
 
 def test_a_verifier_without_a_store_has_no_fence_so_past_instants_still_verify() -> None:
     # verify-request --at T and tests with a frozen clock: a private store without a fence.
-    from gateway.verifier import Verifier
+    from authledger.gateway.verifier import Verifier
     from tests.gateway.gateway_fakes import NOW, NOW_MS, shop_index
     from tests.gateway.test_gateway_attacks import shop_get
 

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from gateway import accelerator, signing
+from authledger.gateway import accelerator, signing
 
 # The known answers (docs/digest-auth.md, section 5) live in the repository, beside this test.
 VECTORS = json.loads((Path(__file__).parent / "digest-auth-known-answers.json").read_text())["vectors"]
@@ -21,7 +21,7 @@ def test_the_known_answers_are_all_there() -> None:
 
 @pytest.fixture(params=["reference", "accelerator"])
 def canon(request: pytest.FixtureRequest) -> ModuleType:
-    """The pure-Python reference, then gateway.accelerator (the C module when it is in use)."""
+    """The pure-Python reference, then authledger.gateway.accelerator (the C module when it is in use)."""
     if request.param == "accelerator" and not accelerator.ACCELERATED:
         pytest.skip("the accelerator is not in use: same functions as the reference")
     return signing if request.param == "reference" else accelerator

@@ -1,4 +1,4 @@
-"""gateway.paths: one canonical path, or 400 Invalid Url for every ambiguous form."""
+"""authledger.gateway.paths: one canonical path, or 400 Invalid Url for every ambiguous form."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.paths import InvalidPath, canonical_path
+from authledger.gateway.paths import InvalidPath, canonical_path
 
 # Known tricks: each would let a check see one path while some backend serves another.
 REFUSED = {

@@ -14,7 +14,8 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.routing import RouteTable, mixed_match
+from authledger.gateway.routing import RouteTable
+from ledger.patterns import mixed_match
 from scripts.bench.routing import RegexScan
 
 def _reference(routes: list[tuple[str, str | None, str]], method: str, path: str) -> str | None:

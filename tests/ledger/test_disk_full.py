@@ -17,7 +17,7 @@ import pytest
 
 from ledger.bootstrap import open_ledger
 from ledger.tokens import issue_token
-from service.app import create_app
+from authledger.service.app import create_app
 from tests.cli_runner import Result
 from tests.service.conftest import Admin, TestClient
 
@@ -61,7 +61,7 @@ def disk(tmp_path: Path) -> Iterator[Disk]:
 
 @pytest.fixture
 def cli(disk: Disk, secret_key_env: bytes, capsys: pytest.CaptureFixture[str]) -> object:
-    from ledger.cli.main import main
+    from authledger.cli.main import main
 
     db = str(disk.root / "ledger.db")
 

@@ -121,7 +121,7 @@ def test_a_projection_killed_mid_catch_up_resumes_exactly(own_pg: PgServer, tmp_
     env = dict(os.environ, AUTHLEDGER_SECRET_KEY=base64.b64encode(TEST_KEY).decode())
     killed = 0
     for delay in (0.25, 0.35, 0.45, 0.6, 0.8):
-        p = subprocess.Popen([sys.executable, "-m", "ledger.cli.main", "--database-url", url, "digest"], env=env,
+        p = subprocess.Popen([sys.executable, "-m", "authledger.cli.main", "--database-url", url, "digest"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         if p.poll() is None:
@@ -160,7 +160,7 @@ def test_eight_cli_processes_hammering_one_sqlite_file_all_succeed(tmp_path: Any
 
     def hammer(i: int) -> None:
         for j in range(4):
-            r = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db, "--json", "app", "create",
+            r = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--db", db, "--json", "app", "create",
                                 "--owner", f"acct{i}", "--name", f"App_{i}_{j}"],
                                capture_output=True, text=True, env=env, timeout=120, check=False)
             with lock:

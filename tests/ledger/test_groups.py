@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.routing import RouteTable, patterns_overlap, routes_overlap
+from authledger.gateway.routing import RouteTable
+from ledger.patterns import patterns_overlap, routes_overlap
 from ledger import errors as E
 from ledger import rules
 from ledger.application import Ledger

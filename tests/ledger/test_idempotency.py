@@ -168,7 +168,7 @@ def test_eight_processes_racing_with_one_key_make_one_app_and_all_get_its_id(
     script = (
         "import os, sys, time\n"
         "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
-        "from ledger.cli.main import main\n"
+        "from authledger.cli.main import main\n"
         "sys.exit(main(sys.argv[2:]))\n"
     )
     store = ["--database-url" if db_path.startswith("postgresql:") else "--db", db_path]

@@ -52,7 +52,7 @@ def test_an_empty_ledger_opens_with_any_key(db_path: str, secret_key_env: bytes)
 def test_a_missing_key_file_beside_a_ledger_with_events_is_an_error_not_a_new_key(tmp_path: Path) -> None:
     db = str(tmp_path / "ledger.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHLEDGER_")}
-    cli = [sys.executable, "-m", "ledger.cli.main", "--db", db]
+    cli = [sys.executable, "-m", "authledger.cli.main", "--db", db]
     created = subprocess.run([*cli, "app", "create", "--owner", "consumer", "--name", "first_app"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stderr
@@ -75,7 +75,7 @@ def test_a_missing_key_file_beside_a_ledger_with_events_is_an_error_not_a_new_ke
 def test_a_wrong_key_file_is_refused_by_the_cli(tmp_path: Path) -> None:
     db = str(tmp_path / "ledger.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHLEDGER_")}
-    cli = [sys.executable, "-m", "ledger.cli.main", "--db", db]
+    cli = [sys.executable, "-m", "authledger.cli.main", "--db", db]
     assert subprocess.run([*cli, "app", "create", "--owner", "c", "--name", "first_app"], env=env,
                           capture_output=True, timeout=120).returncode == 0
     Path(key_file_for(db)).write_text(base64.b64encode(OTHER_KEY).decode() + "\n")
@@ -89,7 +89,7 @@ def test_a_key_file_others_can_read_gets_a_warning(tmp_path: Path, mode: int, wa
     """Attack: another local user reads a world-readable key file and opens every secret."""
     db = str(tmp_path / "ledger.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHLEDGER_")}
-    cli = [sys.executable, "-m", "ledger.cli.main", "--db", db]
+    cli = [sys.executable, "-m", "authledger.cli.main", "--db", db]
     assert subprocess.run([*cli, "app", "create", "--owner", "c", "--name", "first_app"], env=env,
                           capture_output=True, timeout=120).returncode == 0
     os.chmod(key_file_for(db), mode)

@@ -196,7 +196,7 @@ def test_the_cli_over_a_lost_commit_answer_exits_0_once(pg_url: str, secret_key_
     try:
         open_ledger(pg_url, key=TEST_KEY).close()  # tables made
         proxy.lose(1)
-        r = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--database-url", proxy.url, "--json",
+        r = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--database-url", proxy.url, "--json",
                             "app", "create", "--owner", "alice", "--name", "OverProxy"],
                            capture_output=True, text=True, env=os.environ.copy(), timeout=120, check=False)
         assert r.returncode == 0, r.stderr

@@ -17,7 +17,7 @@ from projections.temporal import to_micros
 from projections.temporal_queries import AuditQueries, LedgerEvents
 from projections.temporal_store import open_index
 from projections.wire import decode_message, encode_message
-from service.authz import Router
+from authledger.service.authz import Router
 from tests.projections.conftest import World, at
 
 

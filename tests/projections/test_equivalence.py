@@ -28,7 +28,7 @@ from projections.decision import Reason
 from projections.follow import Follower
 from tests.accelerated import assert_flat_table_true
 from ledger.rules import default_group_id, normal_host
-from service.authz import Router
+from authledger.service.authz import Router
 from tests.conftest import TEST_KEY
 from tests.legacy import legacy_api
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aliyun_api_gateway import ApiGatewayClient, ApiGatewayRequest
 
-from gateway.verifier import Verdict, Verifier
+from authledger.gateway.verifier import Verdict, Verifier
 from projections.auth_index import AuthIndex
 from projections.decision import Reason
 from projections.follow import Follower

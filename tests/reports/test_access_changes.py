@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from projections.temporal_queries import AuditQueries
-from reports.run import generate
+from authledger.reports.run import generate
 from tests.reports.conftest import FROM, TO, us
 
 

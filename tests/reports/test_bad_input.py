@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reports import run
+from authledger.reports import run
 from tests.audit.cli_helpers import run as cli
 from tests.reports.conftest import AT
 

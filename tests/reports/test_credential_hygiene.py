@@ -8,7 +8,7 @@ from typing import Any
 
 from projections.temporal import iso
 from projections.temporal_queries import AuditQueries
-from reports.run import generate
+from authledger.reports.run import generate
 from tests.reports.conftest import AT, us
 
 DAYS = 60

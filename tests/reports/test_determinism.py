@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reports.run import generate
+from authledger.reports.run import generate
 from scripts.seed_demo import seed
 from tests.reports.conftest import APPS, AT, FROM, OPERATIONS, SEED, STORES, TO
 

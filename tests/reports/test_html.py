@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reports.run import generate
+from authledger.reports.run import generate
 from tests.reports.conftest import AT, FROM, TO
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from projections.temporal_queries import AuditQueries
-from reports.run import generate
+from authledger.reports.run import generate
 from tests.reports.conftest import FROM, TO, us
 
 GRANT_EVENTS = {"GrantGiven", "GrantEndChanged", "GrantRevoked"}

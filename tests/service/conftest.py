@@ -16,7 +16,7 @@ with warnings.catch_warnings():
 
 from ledger.application import Ledger
 from ledger.tokens import issue_token
-from service.app import create_app
+from authledger.service.app import create_app
 
 
 @dataclass

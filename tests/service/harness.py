@@ -108,7 +108,7 @@ def env() -> dict[str, str]:
 
 
 def cli(db: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db, "--json", *args],
+    out = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--db", db, "--json", *args],
                          env=env(), capture_output=True, text=True, check=True, timeout=60)
     return json.loads(out.stdout)
 
@@ -135,7 +135,7 @@ def serve(db: str, *extra: str, log_path: str | None = None) -> Iterator[int]:
         port = free_port()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli.main", *store, "serve", "--port", str(port), *extra],
+                [sys.executable, "-m", "authledger.cli.main", *store, "serve", "--port", str(port), *extra],
                 env=env(), stdout=log, stderr=subprocess.STDOUT)
             try:
                 try:

@@ -1,5 +1,5 @@
 """The role matrix (issue 14.2): every admin operation × every kind of caller, the expected
-status GENERATED from the operation table's ``access`` (service.permissions), never copied.
+status GENERATED from the operation table's ``access`` (authledger.service.permissions), never copied.
 
 A ``World`` is one fresh set of resources of the owner account (an API, an app granted on
 it with a second key pair and AppCode, a spare token), made over HTTP for each cell so that
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.tokens import ADMIN, AUDITOR, OWNER
-from service.operations import Operation
-from service.permissions import WRITE
+from authledger.service.operations import Operation
+from authledger.service.permissions import WRITE
 
 OWNER_ACCOUNT, OTHER_ACCOUNT, AUDITOR_ACCOUNT, ADMIN_ACCOUNT = "acme", "globex", "audit-team", "ops"
 

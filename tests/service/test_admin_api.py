@@ -196,7 +196,7 @@ def test_access_log_is_json_without_secrets_or_tokens(acme: Admin, caplog: pytes
 
 
 def test_openapi_document_describes_every_route(client: TestClient) -> None:
-    from service.admin import OPERATIONS
+    from authledger.service.admin import OPERATIONS
 
     doc = client.get("/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.")
@@ -267,7 +267,7 @@ def test_a_second_past_instant_question_meanwhile_is_503_busy_not_queued(acme: A
     """Attack: any token holder asks /v1/check at a past instant in a loop; each replays the whole
     log. One replay runs at a time; one asked meanwhile is refused at once (503 busy), and a
     question about now never waits for it (it is answered from the live index)."""
-    from service.query_handlers import _PAST_REPLAY
+    from authledger.service.query_handlers import _PAST_REPLAY
 
     api_id = _api(acme)
     _app(globex, app_key="globex-key-3", app_secret=SECRET)

@@ -10,7 +10,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.tokens import issue_token
-from service.admin import OPERATIONS
+from authledger.service.admin import OPERATIONS
 from tests.service.conftest import Admin, TestClient
 
 ERROR_KEYS = {"error", "message", "field"}
@@ -154,7 +154,7 @@ def test_every_error_path_answers_the_same_three_keys(ledger: Ledger, client: Te
     first = acme.post("/v1/tokens", {"label": "a"}, headers={"Idempotency-Key": "k-1"})
     assert first.status_code == 201
     answers["422"] = acme.post("/v1/tokens", {"label": "b"}, headers={"Idempotency-Key": "k-1"})
-    from service.query_handlers import _PAST_REPLAY
+    from authledger.service.query_handlers import _PAST_REPLAY
 
     with _PAST_REPLAY:
         answers["503"] = globex.post("/v1/check", {"app_key": "globex-key-8", "api_id": api_id,

@@ -12,7 +12,7 @@ import pytest
 from aliyun_api_gateway import ApiGatewayClient, ApiGatewayRequest
 
 from ledger.application import Ledger
-from service.authz import Router, header_value
+from authledger.service.authz import Router, header_value
 from tests.service.conftest import Admin, TestClient
 
 SECRET = "CustomSecret-0123456789abcdef"
@@ -118,7 +118,7 @@ def _eventually_200(client: TestClient, extra: dict[str, str]) -> bool:
 @contextmanager
 def _another_server(ledger: Ledger, **kw: Any) -> Iterator[TestClient]:
     """A second server over the same ledger (its own environment, index or follower)."""
-    from service.app import create_app
+    from authledger.service.app import create_app
 
     app = create_app(ledger, **kw)
     try:

@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from ledger.application import Ledger
 from ledger.tokens import issue_token
-from service.app import create_app
+from authledger.service.app import create_app
 
 TOKEN: dict[str, str] = {}
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from service.app import create_app
+from authledger.service.app import create_app
 from tests.legacy import legacy_api
 from tests.service.conftest import Admin, TestClient
 from tests.service.test_authz import KEY, SECRET, signed

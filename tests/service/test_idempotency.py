@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from ledger.application import Ledger
-from service.admin import OPERATIONS
-from service.openapi import document
+from authledger.service.admin import OPERATIONS
+from authledger.service.openapi import document
 from tests.service.conftest import Admin
 
 KEY = {"Idempotency-Key": "order-42"}

@@ -30,7 +30,7 @@ KEY = bytes(range(32))  # harness.TEST_KEY_B64
 
 
 def _cli(url: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--database-url", url, "--json", *args],
+    out = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--database-url", url, "--json", *args],
                          env=env(), capture_output=True, text=True, check=True, timeout=60)
     return dict(json.loads(out.stdout))
 

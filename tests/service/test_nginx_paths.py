@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import signing
+from authledger.gateway import signing
 from tests.gateway.test_paths import REFUSED
 from tests.service import harness
 

@@ -76,7 +76,7 @@ def test_oracle_check_the_api_owner_learns_no_extension_and_one_denial_for_forei
 def test_oracle_check_at_a_past_instant_by_a_stranger_is_refused_before_any_replay(
         acme: Admin, globex: Admin, ledger: Ledger, client: TestClient) -> None:
     """A past instant replays the log: a stranger's question is refused before it starts."""
-    from service.query_handlers import _PAST_REPLAY
+    from authledger.service.query_handlers import _PAST_REPLAY
 
     w = _world(acme, globex)
     initech = _third(ledger, client)

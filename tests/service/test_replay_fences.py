@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.client import sign_headers
+from authledger.gateway.client import sign_headers
 from ledger.application import Ledger
 from tests.distribution.harness import RedisServer
 from tests.distribution.test_processes import _authz
@@ -39,7 +39,7 @@ def _world(ledger: Ledger) -> tuple[str, str, str]:
 def _start(db: str, *extra: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ledger.cli.main", "--db", db, "serve", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "authledger.cli.main", "--db", db, "serve", "--port", str(port),
                                  "--no-access-log", *extra], env=env(), stdout=out, stderr=subprocess.STDOUT)
     return proc, port
 
@@ -79,7 +79,7 @@ def test_a_second_serve_without_redis_on_the_same_sqlite_file_is_refused_to_star
         wait_for(port, "/readyz", proc=first)
         headers = sign_headers("GET", "http://gw/items/1", key, secret)
         assert _authz(port, headers) == (200, None, app_id)
-        second = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db_path, "--json", "serve",
+        second = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--db", db_path, "--json", "serve",
                                  "--port", str(free_port())], env=env(), capture_output=True, text=True, timeout=60)
         assert second.returncode == 7, second.stderr
         error = json.loads(second.stdout or second.stderr)
@@ -87,7 +87,7 @@ def test_a_second_serve_without_redis_on_the_same_sqlite_file_is_refused_to_star
         assert f"pid {first.pid}" in error["message"] and f":{port}" in error["message"]
         assert "--redis" in error["message"]
         # Check a serve with --redis is refused too: the first one would not see its nonces.
-        shared = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db_path, "serve", "--port",
+        shared = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--db", db_path, "serve", "--port",
                                  str(free_port()), "--redis", "redis://127.0.0.1:1/0"], env=env(),
                                 capture_output=True, text=True, timeout=60)
         assert shared.returncode == 7 and f"pid {first.pid}" in shared.stderr, shared.stderr
@@ -103,7 +103,7 @@ def test_a_serve_without_redis_is_refused_beside_serves_that_share_nonces_throug
     _world(ledger)
     with serve(db_path, "--redis", redis_server.url, "--no-access-log"), \
             serve(db_path, "--redis", redis_server.url, "--no-access-log"):  # any number of these
-        alone = subprocess.run([sys.executable, "-m", "ledger.cli.main", "--db", db_path, "serve", "--port",
+        alone = subprocess.run([sys.executable, "-m", "authledger.cli.main", "--db", db_path, "serve", "--port",
                                 str(free_port())], env=env(), capture_output=True, text=True, timeout=60)
         assert alone.returncode == 7, alone.stderr
         assert "--redis" in alone.stderr and "Traceback" not in alone.stderr

@@ -1,7 +1,7 @@
 """Every admin operation's real answers match the response schema the OpenAPI document gives
 for it, and every instant in them has the one format (issue 17.4).
 
-One populated ledger; each operation of ``service.admin.OPERATIONS`` is called for real (its
+One populated ledger; each operation of ``authledger.service.admin.OPERATIONS`` is called for real (its
 success, its idempotent replay where it has one, and errors), and each answer is validated
 against ``/v1/openapi.json`` — the document a client reads, not the Python dicts behind it.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from service.admin import OPERATIONS
+from authledger.service.admin import OPERATIONS
 from tests.instant_format import check_instants
 from tests.service.conftest import Admin
 
@@ -195,11 +195,11 @@ def test_every_operation_answers_as_its_schema_says(exercise: Exercise, acme: Ad
 
 
 def test_every_operation_has_a_real_response_schema_and_every_schema_is_valid() -> None:
-    from service.openapi import document
-    from service.schemas import COMPONENTS, RESPONSES
+    from authledger.service.openapi import document
+    from authledger.service.schemas import COMPONENTS, RESPONSES
 
     doc = document()
-    assert set(RESPONSES) == set(BY_ID), "each operation in the table needs its entry in service.schemas.RESPONSES"
+    assert set(RESPONSES) == set(BY_ID), "each operation in the table needs its entry in authledger.service.schemas.RESPONSES"
     for op in OPERATIONS:
         responses = doc["paths"][op.path][op.method.lower()]["responses"]
         ok = responses[str(op.status)]["content"]["application/json"]["schema"]

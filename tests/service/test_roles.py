@@ -16,8 +16,8 @@ import pytest
 
 from ledger.bootstrap import open_ledger
 from ledger.tokens import issue_token, revoke_token
-from service.admin import OPERATIONS
-from service.app import create_app
+from authledger.service.admin import OPERATIONS
+from authledger.service.app import create_app
 from tests.conftest import TEST_KEY
 from tests.service import harness
 from tests.service.roles_matrix import (
@@ -155,15 +155,15 @@ def test_the_role_matrix_holds_on_a_real_server_with_tokens_from_the_cli(tmp_pat
 
 
 def test_the_who_may_do_what_table_in_the_docs_is_the_operation_tables() -> None:
-    from service.permissions import BEGIN, END, markdown_table
+    from authledger.service.permissions import BEGIN, END, markdown_table
 
     doc = (harness.REPO / "docs" / "roles.md").read_text()
     shown = doc.partition(BEGIN)[2].partition(END)[0]
-    assert shown.strip() == markdown_table(OPERATIONS).strip(), "run: python -m service.permissions"
+    assert shown.strip() == markdown_table(OPERATIONS).strip(), "run: python -m authledger.service.permissions"
 
 
 def test_the_openapi_document_shows_which_roles_each_operation_needs() -> None:
-    from service.openapi import document
+    from authledger.service.openapi import document
 
     doc = document()
     for op in OPERATIONS:
