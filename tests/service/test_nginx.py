@@ -88,7 +88,7 @@ def _refused(gw: Gateway, status: int, message: str, method: str, url: str, head
 
 
 def test_signed_request_reaches_the_backend_with_caappextinfo(gateway: Gateway) -> None:
-    response = authledger.gateway.client().request("GET", "/v1/items/42", query={"color": "red", "size": "L"})
+    response = gateway.client().request("GET", "/v1/items/42", query={"color": "red", "size": "L"})
     assert response.status == 200, response.get_header("X-Ca-Error-Message")
     echoed = {k.lower(): v for k, v in response.json()["headers"]}
     assert echoed["caappextinfo"] == EXT
@@ -97,7 +97,7 @@ def test_signed_request_reaches_the_backend_with_caappextinfo(gateway: Gateway) 
 
 
 def test_client_supplied_backend_headers_are_replaced(gateway: Gateway) -> None:
-    response = authledger.gateway.client().request("GET", "/v1/items/1", headers={"CaAppExtInfo": "forged", "X-Ca-App-Id": "forged"})
+    response = gateway.client().request("GET", "/v1/items/1", headers={"CaAppExtInfo": "forged", "X-Ca-App-Id": "forged"})
     echoed = {k.lower(): v for k, v in response.json()["headers"]}
     assert echoed["caappextinfo"] == EXT and echoed["x-ca-app-id"] == gateway.ids["app"]
 
@@ -107,45 +107,45 @@ def test_unsigned_request_is_refused_400_invalid_appkey(gateway: Gateway) -> Non
 
 
 def test_request_without_signature_is_refused_404(gateway: Gateway) -> None:
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/items/1"))
+    signed = gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/items/1"))
     headers = {k: v for k, v in signed.headers.items() if k.lower() != "x-ca-signature"}
     _refused(gateway, 404, "Empty Signature", "GET", signed.url, headers)
 
 
 def test_tampered_request_is_refused_with_the_servers_string_to_sign(gateway: Gateway) -> None:
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/items/1", query={"qty": "1"}))
+    signed = gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/items/1", query={"qty": "1"}))
     _refused(gateway, 400, "Invalid Signature, Server StringToSign:", "GET",
              signed.url.replace("qty=1", "qty=100"), dict(signed.headers))
 
 
 def test_replayed_request_is_refused_nonce_used(gateway: Gateway) -> None:
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/items/9"))
+    signed = gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/items/9"))
     status, _, _ = gateway.send("GET", signed.url, dict(signed.headers))
     assert status == 200
     _refused(gateway, 400, "Nonce Used", "GET", signed.url, dict(signed.headers))
 
 
 def test_unauthorized_api_is_refused_403(gateway: Gateway) -> None:
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/orders"))
+    signed = gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/orders"))
     _refused(gateway, 403, "Unauthorized", "GET", signed.url, dict(signed.headers))
 
 
 def test_disabled_app_is_refused_403(gateway: Gateway) -> None:
-    signed = authledger.gateway.client("disabled-key-1").sign(ApiGatewayRequest(method="GET", path="/v1/items/1"))
+    signed = gateway.client("disabled-key-1").sign(ApiGatewayRequest(method="GET", path="/v1/items/1"))
     _refused(gateway, 403, "App Disabled", "GET", signed.url, dict(signed.headers))
 
 
 def test_unknown_path_is_refused_404_invalid_url(gateway: Gateway) -> None:
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="GET", path="/v9/nothing"))
+    signed = gateway.client().sign(ApiGatewayRequest(method="GET", path="/v9/nothing"))
     _refused(gateway, 404, "Invalid Url", "GET", signed.url, dict(signed.headers))
 
 
 def test_revoking_over_the_admin_api_stops_calls_through_nginx(gateway: Gateway) -> None:
     api = gateway.admin("POST", "/v1/apis", {"name": "stock", "path": "/v1/stock"})["api_id"]
     gateway.admin("POST", "/v1/grants", {"app_id": gateway.ids["app"], "api_id": api, "stage": "RELEASE"})
-    assert authledger.gateway.client().request("GET", "/v1/stock").status == 200
+    assert gateway.client().request("GET", "/v1/stock").status == 200
     gateway.admin("POST", "/v1/revoke", {"app_id": gateway.ids["app"], "api_id": api, "stage": "RELEASE"})
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/stock"))
+    signed = gateway.client().sign(ApiGatewayRequest(method="GET", path="/v1/stock"))
     _refused(gateway, 403, "Unauthorized", "GET", signed.url, dict(signed.headers))
 
 
@@ -159,7 +159,7 @@ def test_signed_json_body_passes_with_content_md5_left_for_the_backend(gateway: 
     # nginx never sends the body to /authz: the signature covers Content-MD5, and the
     # backend compares it with the body it receives (docs/gateway.md).
     _granted_post_api(gateway, "createJson", "/v1/boots")
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="POST", path="/v1/boots", json_body={"name": "boots"}))
+    signed = gateway.client().sign(ApiGatewayRequest(method="POST", path="/v1/boots", json_body={"name": "boots"}))
     hits = gateway.backend.hits
     status, headers, data = gateway.send("POST", signed.url, dict(signed.headers), signed.body)
     assert status == 200, headers.get("x-ca-error-message")
@@ -174,7 +174,7 @@ def test_signed_json_body_passes_with_content_md5_left_for_the_backend(gateway: 
 
 def test_changed_content_md5_header_is_refused_by_the_signature(gateway: Gateway) -> None:
     _granted_post_api(gateway, "createForged", "/v1/shoes")
-    signed = authledger.gateway.client().sign(ApiGatewayRequest(method="POST", path="/v1/shoes", json_body={"name": "boots"}))
+    signed = gateway.client().sign(ApiGatewayRequest(method="POST", path="/v1/shoes", json_body={"name": "boots"}))
     forged = b'{"name": "stolen"}'
     from authledger.gateway.signing import content_md5
 
