@@ -29,6 +29,7 @@ a CR from ``%0D`` in a StringToSign) is percent-encoded as UTF-8.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -148,6 +149,21 @@ class Router:
 _text = header_text  # one decoding of header bytes for /authz and verify-request
 
 
+_ID_BASE = uuid.uuid4().hex
+_ID_HEAD = f"{_ID_BASE[:8]}-{_ID_BASE[8:12]}-{_ID_BASE[12:16]}-{_ID_BASE[16:20]}-"
+_ID_COUNTER = itertools.count()
+
+
+def next_request_id() -> str:
+    """A request id in UUID form: a random 80-bit prefix per process, then a counter.
+
+    An id correlates a denial with the log line; it is not a secret and not a nonce, so it
+    need not be unpredictable, only unique. ``uuid.uuid4()`` per request (an ``os.urandom``
+    call) was ~6% of a verification; ``next()`` on a count is atomic and costs nothing.
+    """
+    return f"{_ID_HEAD}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+
+
 class AuthzEndpoint:
     """A raw ASGI endpoint: the hot path of the gateway, no framework objects per request."""
 
@@ -199,7 +215,7 @@ class AuthzEndpoint:
         try:
             path = canonical_path(path)
         except InvalidPath:
-            await _deny(send, 400, "Invalid Url", auth_request, str(uuid.uuid4()))
+            await _deny(send, 400, "Invalid Url", auth_request, next_request_id())
             extra = scope.get(LOG_KEY)
             if extra is not None:
                 extra.update(reason="invalid_path")
@@ -217,10 +233,10 @@ class AuthzEndpoint:
                     chunks.append(message.get("body", b""))
                     more = message.get("more_body", False)
             except LedgerError:  # the body limit (authledger.service.app): refuse like a gateway would
-                await _deny(send, 413, "Request Entity Too Large", False, str(uuid.uuid4()))
+                await _deny(send, 413, "Request Entity Too Large", False, next_request_id())
                 return
             body = b"".join(chunks)
-        request_id = str(uuid.uuid4())
+        request_id = next_request_id()
         extra = scope.get(LOG_KEY)
 
         service = self.service

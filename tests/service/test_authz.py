@@ -283,3 +283,27 @@ def test_authz_refuses_until_the_index_has_caught_up_at_start(
         while restarted.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert restarted.get("/authz", headers=signed("GET", "/v1/items/2")).status_code == 403  # revoked
+
+
+def test_authz_skips_the_framework_but_not_its_last_line_of_defence(
+        app: Any, client: TestClient, shop: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # /authz goes straight to its endpoint (authledger.service.app._Outer). Check an unexpected
+    # failure there still answers a bare 500 with no traceback, logged; a method the route does
+    # not take still gets Starlette's 405; the request ids are unique and UUID-shaped.
+    import re
+    import uuid
+
+    ids = {client.get("/authz", headers=signed("GET", "/v1/items/42")).headers["x-ca-request-id"] for _ in range(50)}
+    assert len(ids) == 50 and all(str(uuid.UUID(i)) == i for i in ids)
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("router exploded: secret-looking detail")
+
+    monkeypatch.setattr(app.state.service.router, "route", broken)
+    with caplog.at_level("ERROR", logger="authledger.error"):
+        r = client.get("/authz/v1/items/42", headers=signed("GET", "/v1/items/42"))
+    assert r.status_code == 500 and "Traceback" not in r.text and "exploded" not in r.text
+    assert any("internal error on GET /authz/v1/items/42" in rec.getMessage() for rec in caplog.records)
+    assert client.request("TRACE", "/authz").status_code == 405
+    assert re.fullmatch(r"[0-9a-f-]{36}", next(iter(ids)))
