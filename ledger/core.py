@@ -61,7 +61,7 @@ from ledger.store import StoreUnavailable, full_disk_error, is_disk_full
 from ledger.transcoder import MsgpackTranscoder
 
 T = TypeVar("T")
-SOURCES = ("cli", "http", "import", "test")
+SOURCES = ("cli", "http", "console", "import", "test")
 MAX_RETRIES = 5
 # How long a command keeps re-running while the store is locked or unreachable.
 STORE_RETRY_SECONDS = 15.0

@@ -41,11 +41,13 @@ host_header_option = click.option(
               help="Request line + headers, bytes; more is 431.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One JSON line per request on stderr (no secrets, signatures or Authorization).")
+@click.option("--console/--no-console", default=True, show_default=True,
+              help="The web console at /console (log-in by token; docs/console.md).")
 @host_header_option
 @global_options
 def serve(host: str, port: int, redis_url: str | None, window: float, http: str, max_body: int,
-          max_header_bytes: int, access_log: bool, host_header: str) -> None:
-    """Serve the ledger over HTTP: /v1 admin API, /authz for gateways, /healthz, /readyz."""
+          max_header_bytes: int, access_log: bool, console: bool, host_header: str) -> None:
+    """Serve the ledger over HTTP: /v1 admin API, /console, /authz for gateways, /healthz, /readyz."""
     import logging
 
     import uvicorn
@@ -65,8 +67,10 @@ def serve(host: str, port: int, redis_url: str | None, window: float, http: str,
         from authledger.distribution.nonces_redis import RedisNonceStore
 
         nonce_store = RedisNonceStore(connect(redis_url))
+    from authledger.console import routes as console_routes
+
     app = create_app(ledger, window=window, access_log=access_log, max_body=max_body,
-                     nonce_store=nonce_store, host_header=host_header)
+                     nonce_store=nonce_store, host_header=host_header, more_routes=console_routes if console else None)
     config = server.config(app, host=host, port=port, http=http, max_header_bytes=max_header_bytes)
     click.echo(f"authledger: serving {_where(settings().target())} on http://{host}:{port} "
                f"(index at position {app.state.service.index.position})", err=True)

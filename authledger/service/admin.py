@@ -71,7 +71,7 @@ from authledger.service.command_handlers import (
     show_token,
 )
 from authledger.service.errors import MethodNotAllowed, Unauthenticated, UnknownRoute, UnsupportedMediaType, error_response
-from authledger.service.operations import Call, Operation, Param
+from authledger.service.operations import SOURCE, Call, Operation, Param
 from authledger.service.permissions import acting, authorize, in_scope, read, write
 from authledger.service.query_handlers import (
     access,
@@ -297,8 +297,15 @@ def _check_body(op: Operation, raw: bytes) -> dict[str, Any]:
             data = json.loads(raw)
         except (ValueError, RecursionError):
             raise InvalidInput("body must be a JSON object", field="body") from None
+    return check_fields(op, data)
+
+
+def check_fields(op: Operation, data: Any) -> dict[str, Any]:
+    """The body's fields, each known and of its declared type (InvalidInput naming the field)."""
+    assert op.body is not None
     if not isinstance(data, dict):
         raise InvalidInput("body must be a JSON object", field="body")
+    data = dict(data)
     for name in data:
         if name not in op.body:
             raise InvalidInput(f"unknown field {str(name)[:40]!r}", field=str(name)[:64])
@@ -370,18 +377,9 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
                 body = _check_body(op, raw) if op.body is not None else {}
                 query: dict[str, list[str]] = {}
                 for k, v in request.query_params.multi_items():
-                    if k not in op.query:
-                        raise InvalidInput(f"unknown query parameter {k[:40]!r}", field=k[:64])
                     query.setdefault(k, []).append(v)
-                for k, p in op.query.items():
-                    if p.required and not query.get(k):
-                        raise InvalidInput(f"query parameter {k} is required", field=k)
-                call = Call(service, actor, dict(request.path_params), body, query, principal)
-                in_scope(op, principal, call)  # an app- or API-scoped token: only about its app or API
                 key = idempotency_key(op, request.headers.getlist(IDEMPOTENCY_HEADER))
-                with service.ledger.idempotent(key, op.op_id, {"path": call.path, "body": body}), \
-                        acting(op, principal):
-                    return op.handler(call)
+                return perform(service, principal, op, dict(request.path_params), body, query, key, authorized=True)
 
             result = await run_in_threadpool(run)
             position = result.get("position") if op.method != "GET" else None
@@ -396,6 +394,35 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
         return JSONResponse(result, status_code=op.status, headers=_location(op, result) or None)
 
     return endpoint
+
+
+def perform(service: Any, principal: Any, op: Operation, path: dict[str, str], body: dict[str, Any],
+            query: dict[str, list[str]], idempotency: str | None = None, *, source: str = SOURCE,
+            authorized: bool = False) -> dict[str, Any]:
+    """Run one operation for ``principal``: the role gate, the fields, the scope, then the
+    handler under the idempotency key. The admin API and the console both come through here,
+    so a rule is enforced once (``body`` already parsed: a dict of the operation's fields)."""
+    if not authorized:
+        authorize(op, principal)
+    if op.body is not None:
+        body = check_fields(op, body)
+    elif body:
+        raise InvalidInput(f"{op.op_id} takes no body", field="body")
+    for k in query:
+        if k not in op.query:
+            raise InvalidInput(f"unknown query parameter {k[:40]!r}", field=k[:64])
+    for k, p in op.query.items():
+        if p.required and not query.get(k):
+            raise InvalidInput(f"query parameter {k} is required", field=k)
+    call = Call(service, principal.account, path, body, query, principal, source)
+    in_scope(op, principal, call)  # an app- or API-scoped token: only about its app or API
+    if idempotency is not None and not op.idempotent:
+        raise InvalidInput(f"{op.op_id} does not take an {IDEMPOTENCY_HEADER} header", field="idempotency_key")
+    with service.ledger.idempotent(idempotency, op.op_id, {"path": call.path, "body": body}), acting(op, principal):
+        return op.handler(call)
+
+
+BY_ID: dict[str, Operation] = {op.op_id: op for op in OPERATIONS}
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -25,7 +25,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from authledger.gateway.errors import reject
 from authledger.gateway.verifier import Verifier
@@ -131,8 +131,12 @@ def create_app(
     follow: bool = True,
     db_path: str | None = None,
     host_header: str | None = None,
+    more_routes: Callable[[Service], list[BaseRoute]] | None = None,
 ) -> Starlette:
-    """The ASGI app over ``ledger``; follows it into ``index`` (a new AuthIndex by default)."""
+    """The ASGI app over ``ledger``; follows it into ``index`` (a new AuthIndex by default).
+
+    ``more_routes``: routes of a layer above the service, built over it (``authledger serve``
+    passes the console's, authledger.console: the service cannot import what sits above it)."""
     from projections.auth_index import AuthIndex
     from projections.follow import start_following
     from authledger.service import admin, authz, openapi
@@ -171,12 +175,13 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/openapi.json", openapi_json, methods=["GET"]),
         *authz.routes(service),
+        *(more_routes(service) if more_routes is not None else []),
         *admin.routes(service),
     ]
     return assemble(service, routes, access_log=access_log, max_body=max_body)
 
 
-def assemble(service: Any, routes: list[Route], *, access_log: bool = True, max_body: int = MAX_BODY) -> Starlette:
+def assemble(service: Any, routes: list[BaseRoute], *, access_log: bool = True, max_body: int = MAX_BODY) -> Starlette:
     """Routes + limits + access log + error handlers; ``service.close()`` on shutdown.
 
     Shared by ``create_app`` and the gateway sidecar (authledger.service.gateway_app), which serves

@@ -76,6 +76,7 @@ class Call:
     body: dict[str, Any]
     query: dict[str, list[str]]
     principal: Any = None  # ledger.tokens.Principal: the token's account, role and scopes
+    source: str = SOURCE  # recorded on the events the call writes: "http", or "console"
 
     @property
     def sees_all(self) -> bool:
