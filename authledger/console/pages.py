@@ -8,7 +8,8 @@ replay that reveals nothing). A failed operation re-renders the form with the le
 message next to the field it names, and changes nothing.
 
 Headers on every page: a Content-Security-Policy with no inline script and nothing from
-another origin, ``frame-ancestors 'none'``, ``no-referrer``, ``nosniff``, ``no-store``.
+another origin, ``frame-ancestors 'none'``, ``same-origin`` referrers (no URL leaves for another site; with
+``no-referrer`` a browser's form posts say ``Origin: null``), ``nosniff``, ``no-store``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ MAX_FIELDS = 250
 STAGES = ("RELEASE", "PRE", "TEST")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
-HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),

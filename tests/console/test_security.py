@@ -146,7 +146,7 @@ def test_every_page_sends_a_csp_without_inline_script(acme: Browser) -> None:
     for page in [*PAGES, f"/console/apps/{app_id}", "/console/login"]:
         r = acme.get(page)
         assert r.headers["content-security-policy"] == CSP and "'unsafe-inline'" not in CSP
-        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "same-origin"
         assert r.headers["cache-control"] == "no-store"
         assert not re.search(r"<script(?![^>]*\bsrc=)", r.text), page
         assert not re.search(r"\son[a-z]+\s*=", r.text), page  # no inline event handlers
