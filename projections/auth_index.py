@@ -325,6 +325,9 @@ class AuthIndex:
         _kind, api_id, owner, auth_type, appcode_mode, methods, nonce_required, http_method, path_pattern = c
         if not isinstance(methods, (list, tuple)):
             raise TypeError("signature_methods must be a list")
+        # The same str object as the grants' keys (_shared): the router resolves requests to
+        # these ids, so the verifier's check finds its grant by identity, not by comparing text.
+        api_id = _shared(api_id)
         before = self._apis.get(api_id)  # settings again (a modification): the group stays
         self._apis[api_id] = ApiSettings(
             api_id=api_id,
