@@ -25,7 +25,8 @@ each event is translated into index changes (``projections.changes``) which
         > not_authorized | stage_not_authorized > authorization_expired > ok
 
 - ``unknown_key``: no such credential now (never existed, deleted pair, replaced by a
-  reset). An old *secret* after a reset is the verifier's matter (signature mismatch).
+  reset; for ``kind="app_id"``, no such app). An old *secret* after a reset is the
+  verifier's matter (signature mismatch).
 - Deleted apps keep their AppKeys and AppCodes in the index (not their secrets), so a
   deleted app's credential answers ``app_deleted`` rather than ``unknown_key``.
 - ``appcode_not_allowed`` applies only to AppCode checks on an API whose AppCode mode is
@@ -55,10 +56,8 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import replace
-from types import MethodType
 from typing import Any
 from uuid import UUID
 
@@ -68,7 +67,6 @@ from ledger.crypto import SecretBox, keypair_context
 from ledger.errors import LedgerError
 from ledger.rules import default_group_id
 from ledger.transcoder import ext_hook as _ext_hook
-from projections import accelerator
 from projections.changes import APP_FIELDS, TRANSLATORS, Change
 from projections.decision import ApiSettings, Decision, Reason
 from projections.events import ProjectionError, read, replay_from
@@ -206,19 +204,6 @@ class AuthIndex:
             "host_set": self._host_set,
             "host_removed": self._host_removed,
         }
-        # The C check (projections._check) when built: the same answers, the same Decision
-        # objects, as the Python methods below (the reference, still reachable as
-        # ``AuthIndex.check(index, ...)``); it defers to them for anything unusual.
-        native = accelerator.native
-        if native is not None and type(self).check is AuthIndex.check and type(self).check_app is AuthIndex.check_app:
-            self.check = native.Checker(self._keys, self._apis, _App, _UNKNOWN_KEY, epoch,  # type: ignore[method-assign]
-                                        MethodType(AuthIndex.check, self), True)
-            self.check_app = native.Checker(self._apps, self._apis, _App, _UNKNOWN_KEY, epoch,  # type: ignore[method-assign]
-                                            MethodType(AuthIndex.check_app, self), False)
-        # The C check's flat table ((AppKey, API id) -> entry) is a cache of _keys and the
-        # grants: every change of a key's app or of an app's grants re-syncs the pairs it
-        # touches (_sync_*); a bulk load (build, bootstrap) syncs once at the end (bulk()).
-        self._sync: Callable[[str, str], None] | None = getattr(self.check, "sync", None)
 
     def __repr__(self) -> str:
         return f"AuthIndex(position={self.position}, apps={len(self._apps)}, apis={len(self._apis)})"
@@ -235,29 +220,34 @@ class AuthIndex:
     ) -> AuthIndex:
         """Replay the ledger's log (up to a position, or events stamped at or before a time)."""
         index = cls(ledger.box)
-        with index.bulk():
-            if until_time is None:
-                replay_from(ledger.recorder, index, index._replay_rows, until=until_position)
-                return index
-            limit = epoch(until_time)
-            for position, topic, originator_id, state in read(ledger.recorder, 0, until_position):
-                stamp = state.get("timestamp")
-                if not isinstance(stamp, (datetime, float)):
-                    raise ProjectionError(position, topic, "event has no timestamp")
-                if epoch(stamp) <= limit:
-                    index.apply(position, topic, originator_id, state)
-                else:
-                    index.position = position
+        if until_time is None:
+            replay_from(ledger.recorder, index, index._replay_rows, until=until_position)
+            return index
+        limit = epoch(until_time)
+        for position, topic, originator_id, state in read(ledger.recorder, 0, until_position):
+            stamp = state.get("timestamp")
+            if not isinstance(stamp, (datetime, float)):
+                raise ProjectionError(position, topic, "event has no timestamp")
+            if epoch(stamp) <= limit:
+                index.apply(position, topic, originator_id, state)
+            else:
+                index.position = position
         return index
 
-    def apply(self, position: int, topic: str, originator_id: UUID | str, state: dict[str, Any]) -> None:
-        """Apply one decoded event (its stored state) at its ledger position: translate + apply_change."""
+    def apply(self, position: int, topic: str, originator_id: UUID | str, state: dict[str, Any]) -> list[Change]:
+        """Apply one decoded event (its stored state) at its ledger position: translate + apply_change.
+
+        Returns the index changes it applied, in order (``[]`` for events the index ignores):
+        the Redis publisher (authledger.distribution.publisher) sends exactly these, so the
+        gateways' copies apply what this index applied. Any failure raises ProjectionError
+        naming the position (an event half applied: the projection stops)."""
         translator = TRANSLATORS.get(topic)
         if translator is None:
             raise ProjectionError(position, topic, "unknown event topic")
         handlers = self._change_handlers
         try:
-            for change in translator(originator_id if type(originator_id) is str else str(originator_id), state):
+            changes = translator(originator_id if type(originator_id) is str else str(originator_id), state)
+            for change in changes:
                 handlers[change[0]](change)
         except ProjectionError:
             raise
@@ -266,6 +256,7 @@ class AuthIndex:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise ProjectionError(position, topic, f"malformed state ({type(e).__name__}: {e})") from None
         self.position = position
+        return changes
 
     def _replay_rows(self, rows: Sequence[Any], ids: dict[Any, str]) -> None:
         """Apply a page of raw rows (projections.events.replay_from): the bulk replay of ``build``.
@@ -276,9 +267,7 @@ class AuthIndex:
         ``changes._grant_set`` + ``_grant_set`` inlined. Anything it does not expect (a
         missing field, an unknown app, an ``until`` that is not None or a datetime, an
         unhashable id) goes to ``apply``, which raises exactly what the reference raises.
-        tests/projections/test_replay.py proves both ways build the same index. The grants
-        set here do not re-sync the C check's flat table: ``build`` runs this inside
-        ``bulk()``; called outside it, the table is rebuilt after the page.
+        tests/projections/test_replay.py proves both ways build the same index.
         """
         unpackb, ext_hook, apps, grant_topics, apply = msgpack.unpackb, _ext_hook, self._apps, _GRANT_TOPICS, self.apply
         for position, topic, originator_id, data in rows:
@@ -316,8 +305,6 @@ class AuthIndex:
                         self.position = position
                         continue
             apply(position, topic, app_id, state)
-        if self._sync is not None:
-            self.check.rebuild()  # type: ignore[attr-defined]
 
     def apply_change(self, change: Sequence[Any]) -> None:
         """Apply one index change (projections.changes); raises KeyError/ValueError/TypeError if malformed."""
@@ -327,34 +314,6 @@ class AuthIndex:
         handler(change)
 
     # -- index changes (projections.changes) ----------------------------------------------
-
-    @contextmanager
-    def bulk(self) -> Iterator[AuthIndex]:
-        """Apply many changes without re-syncing the C check's flat table after each one;
-        it is rebuilt once at the end (also when the load fails half way)."""
-        sync, self._sync = self._sync, None
-        try:
-            yield self
-        finally:
-            if sync is not None:
-                self._sync = sync
-                self.check.rebuild()  # type: ignore[attr-defined]
-
-    def _sync_key(self, app_key: str, *apps: _App | None) -> None:
-        """The key's pairs after a change of the app it names (old and new app's APIs)."""
-        sync = self._sync
-        if sync is not None:
-            for app in apps:
-                if app is not None:
-                    for api_id in app.grants:
-                        sync(app_key, api_id)
-
-    def _sync_grant(self, app: _App, api_id: str) -> None:
-        """The pairs of the app's keys with this API, after a change of its grant there."""
-        sync = self._sync
-        if sync is not None:
-            for key in app.keys:
-                sync(key, api_id)
 
     def _app(self, app_id: str) -> _App:
         app = self._apps.get(app_id)
@@ -366,6 +325,9 @@ class AuthIndex:
         _kind, api_id, owner, auth_type, appcode_mode, methods, nonce_required, http_method, path_pattern = c
         if not isinstance(methods, (list, tuple)):
             raise TypeError("signature_methods must be a list")
+        # The same str object as the grants' keys (_shared): the router resolves requests to
+        # these ids, so the verifier's check finds its grant by identity, not by comparing text.
+        api_id = _shared(api_id)
         before = self._apis.get(api_id)  # settings again (a modification): the group stays
         self._apis[api_id] = ApiSettings(
             api_id=api_id,
@@ -387,8 +349,7 @@ class AuthIndex:
         self._apis.pop(api_id, None)
         self._deleted_apis.add(api_id)
         for app in self._apps.values():  # rare (an API deleted): every app's grants on it end
-            if app.grants.pop(api_id, None) is not None:
-                self._sync_grant(app, api_id)
+            app.grants.pop(api_id, None)
 
     def _api_group(self, c: Sequence[Any]) -> None:
         _kind, api_id, group_id = c
@@ -447,11 +408,9 @@ class AuthIndex:
         app = self._app(app_id)
         if not isinstance(app_key, str) or not isinstance(sealed, bytes):
             raise TypeError("key_set needs a str AppKey and sealed bytes")
-        before = self._keys.get(app_key)
         self._keys[app_key] = app
         app.keys.add(app_key)
         self._sealed[app_key] = sealed
-        self._sync_key(app_key, app, before if before is not app else None)
         if self._box is not None and not app.deleted:
             self._secrets[app_key] = (app.app_id, self._box.open(sealed, keypair_context(app.app_id)))
 
@@ -461,7 +420,6 @@ class AuthIndex:
         if self._keys.get(app_key) is app:
             del self._keys[app_key]
             self._sealed.pop(app_key, None)
-            self._sync_key(app_key, app)
         self._secrets.pop(app_key, None)
         app.keys.discard(app_key)
 
@@ -497,7 +455,6 @@ class AuthIndex:
             stages[stage] = end
         else:
             stages[_shared(stage)] = end
-        self._sync_grant(app, api_id)
 
     def _grant_removed(self, c: Sequence[Any]) -> None:
         _kind, app_id, api_id, stage = c
@@ -508,7 +465,6 @@ class AuthIndex:
             stages.pop(stage, None)
             if not stages:
                 del grants[api_id]
-            self._sync_grant(app, api_id)
 
     def changes(self) -> Iterator[Change]:
         """The whole index as index changes which, applied to an empty index, rebuild it (snapshots)."""
@@ -548,26 +504,31 @@ class AuthIndex:
         *,
         kind: str = "app_key",
     ) -> Decision:
-        """May this credential call the API in the stage at ``at`` (None: now)?"""
-        # The hot path (an AppKey) is written out inline: every call and lookup counts. The
-        # grant part below is the same as check_app's on purpose — folding both into one
-        # helper measured ~12% fewer checks/s. Change them together (the equivalence tests
-        # compare check with an independent model).
+        """May this credential call the API in the stage at ``at`` (None: now)?
+
+        The one decision path, for every caller: ``kind`` says what ``credential`` is —
+        ``"app_key"`` (the CLI, the query API), ``"app_id"`` (the verifier, once it has
+        authenticated the app by signature or AppCode), ``"app_code_hash"`` or
+        ``"app_code"`` (plaintext, hashed with the box). AppCode kinds also answer
+        ``unknown_api`` before the grant and ``appcode_not_allowed`` on an API whose AppCode
+        mode is ``DISABLE``; an unknown kind raises ValueError.
+        """
+        # The AppKey and app-id lookups come first and inline: a check is a handful of dict
+        # reads and compares, so every call and attribute load counts (scripts/bench/auth_index.py).
         if kind == "app_key":
             app = self._keys.get(credential)
-            if app is None:
-                return _UNKNOWN_KEY
+        elif kind == "app_id":
+            app = self._apps.get(credential)
         else:
             app = self._app_for_code_kind(credential, kind)
-            if app is None:
-                return _UNKNOWN_KEY
-            if app.blocked is not None:
-                return app.blocked
-            api = self._apis.get(api_id)
-            if api is None:
-                return app.unknown_api or app.deny("unknown_api")
-            if api.appcode_mode == "DISABLE":
-                return app.appcode_not_allowed or app.deny("appcode_not_allowed")
+            if app is not None and app.blocked is None:
+                api = self._apis.get(api_id)
+                if api is None:
+                    return app.unknown_api or app.deny("unknown_api")
+                if api.appcode_mode == "DISABLE":
+                    return app.appcode_not_allowed or app.deny("appcode_not_allowed")
+        if app is None:
+            return _UNKNOWN_KEY
         if app.blocked is not None:
             return app.blocked
         stages = app.grants.get(api_id)
@@ -587,24 +548,6 @@ class AuthIndex:
         if kind == "app_code":
             return None if self._box is None else self._codes.get(self._box.code_hash(credential))
         raise ValueError(f"unknown credential kind {kind!r}")
-
-    def check_app(self, app_id: str, api_id: str, stage: str, at: float) -> Decision:
-        """The verifier's question, once it has authenticated the app (``at`` epoch seconds)."""
-        app = self._apps.get(app_id)
-        if app is None:
-            return _UNKNOWN_KEY
-        if app.blocked is not None:
-            return app.blocked
-        stages = app.grants.get(api_id)
-        if stages is None:
-            return (app.not_authorized or app.deny("not_authorized")) if api_id in self._apis else (
-                app.unknown_api or app.deny("unknown_api"))
-        end = stages.get(stage)
-        if end is None:
-            return app.stage_not_authorized or app.deny("stage_not_authorized")
-        if type(at) is not float:
-            at = epoch(at)
-        return app.allowed if at < end else (app.expired or app.deny("expired"))
 
     # -- AuthIndexView (authledger.gateway.verifier) -----------------------------------------------
 

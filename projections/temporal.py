@@ -40,14 +40,9 @@ import msgpack
 from ledger.crypto import mask_code
 from ledger.isotime import iso as iso  # re-exported: the read side formats with it
 from projections.events import ProjectionError
-from projections.temporal_accel import native as _native
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PREFIX = "authledger:"
-# The topics the C accelerator takes (projections/_temporal.c): fast_apply hands it the rows from one of them on.
-_NATIVE_TOPICS = frozenset(PREFIX + n for n in (
-    "GrantGiven", "GrantEndChanged", "GrantRevoked", "AppDisabled", "AppEnabled", "KeyPairReset", "AppCodeReset",
-    "AppKeyClaimed", "AppCodeClaimed", "TokenIssued", "TokenRevoked", "IdempotencyKeyUsed"))
 
 
 # -- instants -----------------------------------------------------------------------------
@@ -242,20 +237,15 @@ class TemporalBuilder:
                 raise ProjectionError(position, topic, f"malformed state ({type(e).__name__}: {e})") from None
         self.position = position
 
-    def fast_apply(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
-        """``apply`` for a batch of raw rows, with the per-event checks left to the caller:
-        on any exception the caller replays the batch through ``apply`` for a precise error.
-
-        With the C accelerator (``projections.temporal_accel``), its ``grant_rows`` applies
-        the rows it fully understands (grants given, renewed, revoked; apps disabled, enabled;
-        key pairs and AppCodes reset; ignored topics) from the row given on, and returns the index of the
-        first one it did not apply: that row, and the rows after it that are plainly for
-        Python (another topic), go through ``fast_apply_python`` (the reference), then C goes
-        on. The caller pauses the cyclic collector for the whole catch-up
+    def apply_rows(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
+        """``apply`` for a batch of raw rows ``(position, originator hex, version, topic,
+        state bytes)``, with the per-event checks left to the caller: on any exception the
+        caller replays the batch through ``apply`` for a precise error (TemporalStore). The
+        caller pauses the cyclic collector for the whole catch-up
         (``projections.events.collector_paused``: TemporalStore.catch_up / rebuild)."""
         opened = len(self.new_grants)
         try:
-            self._fast_apply(batch, uuids)
+            self._apply_rows(batch, uuids)
         finally:
             if self.deleted_apis and len(self.new_grants) > opened:
                 self._drop_racing_grants(opened)
@@ -281,28 +271,7 @@ class TemporalBuilder:
         del new[since:]
         new.extend(keep)
 
-    def _fast_apply(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
-        if (_native is None or type(self) is not TemporalBuilder or type(batch) is not list
-                or type(uuids) not in (dict, UuidCache)):
-            self.fast_apply_python(batch, uuids)
-            return
-        grant_rows, n, native_topics = _native.grant_rows, len(batch), _NATIVE_TOPICS
-        apply_rows = self.fast_apply_python
-        i = grant_rows(self, batch, 0, uuids, AppState)
-        while i < n:
-            j = i + 1  # the row C left, and the next ones it would leave too
-            while j < n:
-                r = batch[j]
-                if type(r) is tuple and len(r) == 5 and type(r[3]) is str and r[3] not in native_topics:
-                    j += 1
-                else:
-                    break
-            apply_rows(batch[i:j], uuids)
-            i = grant_rows(self, batch, j, uuids, AppState)
-
-    def fast_apply_python(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
-        """``fast_apply`` in pure Python: the reference loop over raw rows (the only path
-        without the C module; projections/_temporal.c makes the same changes)."""
+    def _apply_rows(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
         handlers, ignored, unpackb, ext, micros = self._handlers, self._ignored, msgpack.unpackb, _ext, _micros
         latest = self.horizon if self.horizon is not None else -2**63
         for pos, oid, _ver, topic, data in batch:

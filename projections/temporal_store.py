@@ -446,7 +446,7 @@ class TemporalStore:
         builder = self._builder()
         apply, uuids = builder.apply, UuidCache()
         n = flushed = 0
-        fast = builder.fast_apply
+        fast = builder.apply_rows
         for batch in log.batches(start, until):
             if together:
                 recorded.extend(batch)

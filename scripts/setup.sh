@@ -68,7 +68,7 @@ authledger_venv() {
       "$python" -m venv "$VENV" || { _say "could not create the virtual environment $VENV"; exit 1; }
     fi
   fi
-  # The C accelerators need a compiler and Python's headers (the tests require them built).
+  # The C accelerator (authledger/gateway/_digest.c) needs a compiler and Python's headers (the tests require them built).
   if ! command -v cc >/dev/null 2>&1 || \
      [ ! -f "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; then
     local ver

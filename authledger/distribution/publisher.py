@@ -42,8 +42,8 @@ import redis
 
 from authledger.distribution import DEFAULT_PREFIX, keys
 from projections.auth_index import AuthIndex
-from projections.changes import TRANSLATORS, Change
-from projections.events import ProjectionError, _Ids, decode, select
+from projections.changes import Change
+from projections.events import _Ids, decode, select
 from projections.wire import encode_heartbeat, encode_message, encode_snapshot
 
 log = logging.getLogger("authledger.publisher")
@@ -127,31 +127,20 @@ class Publisher:
     # -- publishing -------------------------------------------------------------------
 
     def _next_message(self) -> tuple[int, bytes] | None:
-        """Read one page of new ledger events, apply it to the own index, encode it."""
+        """Read one page of new ledger events, apply it to the own index, encode the changes made."""
         index = self.index
         prev = index.position
         rows = select(self.ledger.recorder, prev, self.page)
         if not rows:
             return None
+        # The publisher is a sink of the index's own changes: AuthIndex.apply returns what it
+        # applied (raising ProjectionError, naming the row, on anything it cannot apply), and
+        # exactly that goes on the wire, so the gateways' copies apply what this index did.
         changes: list[Change] = []
-        apply = index.apply_change
+        apply, ids = index.apply, self._ids
         for position, topic, originator_id, data in rows:
-            state = decode(position, topic, data)
-            translator = TRANSLATORS.get(topic)
-            if translator is None:
-                raise ProjectionError(position, topic, "unknown event topic")
-            oid = self._ids[originator_id]
-            try:
-                new = translator(oid, state)
-                for change in new:
-                    apply(change)
-            except ProjectionError:
-                raise
-            except Exception as e:  # noqa: BLE001 - the same rule as AuthIndex.apply: stop loudly
-                raise ProjectionError(position, topic, f"malformed state ({type(e).__name__}: {e})") from None
-            changes.extend(new)
-        pos = rows[-1][0]
-        index.position = pos
+            changes += apply(position, topic, ids[originator_id], decode(position, topic, data))
+        pos = rows[-1][0]  # index.position too: apply moved it event by event
         return pos, encode_message(prev, pos, changes)
 
     def _xadd(self, pos: int, data: bytes) -> bool:

@@ -227,10 +227,9 @@ class Subscriber:
         # is a KeyError, a wrong arity a ValueError from the handler's unpacking.
         handlers = index._change_handlers
         try:
-            with index.bulk():  # the C check's flat table: built once, at the end
-                for chunk in chunks:
-                    for change in chunk.changes:
-                        handlers[change[0]](change)
+            for chunk in chunks:
+                for change in chunk.changes:
+                    handlers[change[0]](change)
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise WireFormatError(f"snapshot at {pos}: cannot apply a change ({type(e).__name__}: {e})") from None
         index.position = pos
@@ -409,14 +408,9 @@ class GatewayIndex:
     def hosts(self) -> dict[str, str]:
         return self._sub.index.hosts()
 
-    def check_app(self, app_id: str, api_id: str, stage: str, at: float) -> Decision:
-        if self._sub.max_staleness is not None and self._sub.stale():
-            return Decision(False, Reason.NOT_AUTHORIZED, app_id)
-        return self._sub.index.check_app(app_id, api_id, stage, at)
-
     def check(self, credential: str, api_id: str, stage: str, at: Any = None, *, kind: str = "app_key") -> Decision:
         if self._sub.max_staleness is not None and self._sub.stale():
-            return Decision(False, Reason.NOT_AUTHORIZED)
+            return Decision(False, Reason.NOT_AUTHORIZED, credential if kind == "app_id" else None)
         return self._sub.index.check(credential, api_id, stage, at, kind=kind)
 
     def digest(self) -> str:

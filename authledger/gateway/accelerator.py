@@ -10,23 +10,27 @@ proves them equal with hypothesis). Each C function hands inputs it does not han
 the same name, so each is total exactly where its reference is.
 
 ``AUTHLEDGER_PURE_PYTHON`` set to anything but ``""``/``"0"`` forces the reference (read at
-import). ``ACCELERATED`` tells which one is in use; ``native`` is the C module or None.
+import, ``load_native``). ``ACCELERATED`` tells which one is in use; ``native`` is the C module
+or None. It is the project's only C module: the auth index's check and the audit build are
+pure Python (issue 16, point 2: they were a few per cent of a request and a one-off build).
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from authledger.gateway import signing
 from authledger.gateway.signing import EmptyValueStyle, Headers, form_text
-from projections.accelerator import PURE_PYTHON_ENV, load_native
 
 __all__ = [
     "ACCELERATED",
     "PURE_PYTHON_ENV",
     "digest_fields",
     "header_map",
+    "load_native",
     "native",
     "parameters",
     "parse_params",
@@ -37,6 +41,20 @@ __all__ = [
     "string_to_sign",
     "strings_to_sign",
 ]
+
+PURE_PYTHON_ENV = "AUTHLEDGER_PURE_PYTHON"
+
+
+def load_native(name: str) -> ModuleType | None:
+    """The optional C module ``name``, unless the reference is forced (``PURE_PYTHON_ENV``)
+    or the module was not built."""
+    if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
 
 native = load_native("authledger.gateway._digest")
 ACCELERATED = native is not None

@@ -117,8 +117,9 @@ class AuthIndexView(Protocol):
         """Return the API's security settings, else None."""
         ...
 
-    def check_app(self, app_id: str, api_id: str, stage: str, at: float) -> Decision:
-        """Decide whether the app may call the API in the stage at epoch seconds ``at``."""
+    def check(self, credential: str, api_id: str, stage: str, at: float, *, kind: str) -> Decision:
+        """Decide whether the credential may call the API in the stage at epoch seconds ``at``
+        (the verifier asks with ``kind="app_id"``: it has authenticated the app itself)."""
         ...
 
 
@@ -298,7 +299,7 @@ class Verifier:
                 stage=stage,
                 string_to_sign=sts,
             )
-        decision = self._index.check_app(app_id, api_id, stage, now)
+        decision = self._index.check(app_id, api_id, stage, now, kind="app_id")
         if decision.allowed and decision.reason is _OK:  # _decide(), inline for the usual case
             return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, _OK)
         return self._refuse(decision, app_id, app_key, stage, sts)
@@ -340,7 +341,7 @@ class Verifier:
         sts: str | None,
     ) -> Verdict:
         """Ask the index whether the app may call the API in the stage now, and translate."""
-        decision = self._index.check_app(app_id, api_id, stage, now)
+        decision = self._index.check(app_id, api_id, stage, now, kind="app_id")
         if decision.allowed and decision.reason is _OK:
             return Verdict(True, 200, None, app_id, app_key, stage, decision.extension, sts, _OK)
         return self._refuse(decision, app_id, app_key, stage, sts)

@@ -299,14 +299,14 @@ def bench_verify(index: Any, info: dict[str, Any], quick: bool) -> list[Row]:
         mine_rates.append(n / mine_seconds)
         peer_rates.append(n / peer_seconds)
     mine, peer = statistics.median(mine_rates), statistics.median(peer_rates)
-    # How much of a verification is the index (secret_for + api_settings + check_app)?
+    # How much of a verification is the index (secret_for + api_settings + check(kind="app_id"))?
     at = time.time()
 
     def index_part() -> int:
         for _ in range(n):
             index.secret_for(key)
             index.api_settings(api)
-            index.check_app(v.app_id, api, "RELEASE", at)
+            index.check(v.app_id, api, "RELEASE", at, kind="app_id")
         return n
     share = (1 / median_rate(index_part, repeats=3)) * mine
     label = "" if ACCELERATED else " [pure Python: authledger.gateway._digest not built or AUTHLEDGER_PURE_PYTHON]"

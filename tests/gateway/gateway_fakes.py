@@ -57,7 +57,8 @@ class FakeIndex:
     def api_settings(self, api_id: str) -> ApiSettings | None:
         return self.apis.get(api_id)
 
-    def check_app(self, app_id: str, api_id: str, stage: str, at: float) -> Decision:
+    def check(self, app_id: str, api_id: str, stage: str, at: float, *, kind: str) -> Decision:
+        assert kind == "app_id"  # the verifier asks about the app it has authenticated
         if app_id in self.deleted:
             return Decision(False, Reason.APP_DELETED, app_id)
         if app_id in self.disabled:

@@ -135,6 +135,43 @@ def test_app_code_on_an_api_that_disables_it(world: World) -> None:
     assert index_of(world).check(world.app_key, world.no_code_api_id, "RELEASE", at(5)).allowed
 
 
+def test_one_decision_path_for_every_kind_of_credential(world: World) -> None:
+    """The verifier asks by app id (``kind="app_id"``), the CLI by AppKey or AppCode: the same
+    path, the same prebuilt Decision objects; only AppCode kinds read the AppCode mode."""
+    index = index_of(world)
+    for api, stage, minutes in ((world.api_id, "RELEASE", 5), (world.api_id, "RELEASE", 60),
+                                (world.api_id, "TEST", 5), (world.other_api_id, "RELEASE", 5),
+                                ("00000000-0000-0000-0000-000000000000", "RELEASE", 5)):
+        by_key = index.check(world.app_key, api, stage, at(minutes))
+        assert index.check(world.app_id, api, stage, at(minutes), kind="app_id") is by_key
+    assert index.check(world.app_id, world.no_code_api_id, "RELEASE", at(5), kind="app_id").allowed
+    assert index.check(world.app_code, world.no_code_api_id, "RELEASE", at(5),
+                       kind="app_code").reason is Reason.APPCODE_NOT_ALLOWED
+    assert index.check("no-such-app", world.api_id, "RELEASE", at(5), kind="app_id").reason is Reason.UNKNOWN_KEY
+    assert index.check(world.app_key, world.api_id, "RELEASE", at(5), kind="app_id").reason is Reason.UNKNOWN_KEY
+    world.ledger.disable_app(world.app_id, "bob", at=at(4))
+    disabled = index_of(world)
+    assert disabled.check(world.app_id, world.api_id, "RELEASE", at(5), kind="app_id").reason is Reason.APP_DISABLED
+
+
+def test_check_takes_any_instant_form_and_refuses_bad_arguments(world: World) -> None:
+    index = index_of(world)
+    ok = index.check(world.app_key, world.api_id, "RELEASE", at(5))
+    t = at(5).timestamp()
+    for when in (t, int(t), at(5)):
+        assert index.check(world.app_key, world.api_id, "RELEASE", when) is ok
+        assert index.check(world.app_id, world.api_id, "RELEASE", when, kind="app_id") is ok
+    assert index.check(world.app_key, world.api_id, "RELEASE", at(60).timestamp()).reason is Reason.AUTHORIZATION_EXPIRED
+    assert index.check(world.app_key, world.api_id, "PRE", None).reason is Reason.STAGE_NOT_AUTHORIZED
+    with pytest.raises(ValueError, match="naive datetime"):
+        index.check(world.app_key, world.api_id, "RELEASE", at(5).replace(tzinfo=None))
+    with pytest.raises(ValueError, match="unknown credential kind"):
+        index.check(world.app_key, world.api_id, "RELEASE", t, kind="bogus")
+    with pytest.raises(TypeError):  # an unhashable credential: dict lookups refuse it, nothing is changed
+        index.check(["x"], world.api_id, "RELEASE", t)  # type: ignore[arg-type]
+    assert index.check(world.app_key, world.api_id, "RELEASE", t) is ok
+
+
 def test_reset_app_code_retires_the_old_code(world: World) -> None:
     new = world.ledger.reset_app_code(world.app_code, "bob", at=at(3)).revealed["app_code"]
     index = index_of(world)

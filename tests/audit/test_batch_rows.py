@@ -1,17 +1,23 @@
-"""The C rows of the audit builder (projections._temporal) against the Python reference (fast_apply_python).
+"""The audit builder's batch loop (``TemporalBuilder.apply_rows``) against its careful path.
 
-Hypothesis writes random histories (grants given, renewed, revoked; apps disabled, enabled;
-key pairs and AppCodes reset; and the topics C leaves to Python) as raw log rows — real encodings (ledger.transcoder)
-and hand-made ones (every width of str, int, map header and timestamp, non-canonical forms),
-then hostile ones: truncated or extended bytes, flipped bytes, wrong types, extra, missing
-or repeated keys, huge ints, invalid UTF-8, other ext types, timestamps with nanoseconds out
-of range, other topics, apps unknown or only in the stored index (the loader), ids not in
-the uuids cache, non-bytes states. Two builders start equal; one applies the batches with
-``fast_apply`` (C, handing back every row it does not take), the other with the reference:
-they must end in exactly the same state (apps and their periods, new periods, ended
-periods, position, horizon; compared by ``repr``, so 1 and True or 1.0 differ) or raise the
-same exception after the same changes. Nothing leaks; the module must be built;
-and the whole tests/audit suite passes again with the accelerator switched off.
+``TemporalStore`` applies each batch of raw log rows with ``apply_rows`` and, when it
+raises, replays the batch event by event through ``apply`` (``decode_fast`` first) for a
+precise ``ProjectionError`` — asserting that the careful path fails too. So the two must
+agree: hypothesis writes random histories (grants given, renewed, revoked; apps disabled,
+enabled; key pairs and AppCodes reset; other topics) as raw log rows — real encodings
+(ledger.transcoder) and hand-made ones (every width of str, int, map header and timestamp,
+non-canonical forms), then hostile ones: truncated or extended bytes, flipped bytes, wrong
+types, extra, missing or repeated keys, huge ints, invalid UTF-8, other ext types,
+timestamps with nanoseconds out of range, other topics, apps unknown or only in the stored
+index (the loader), ids not in the uuids cache, non-bytes states, short rows. Two builders
+start equal; one applies the batches with ``apply_rows``, the other row by row with
+``apply``: after every batch they hold exactly the same state (apps and their periods, new
+periods, ended periods, position, horizon; compared by ``repr``, so 1 and True or 1.0
+differ), and the batch loop raises exactly at the rows where the careful path raises.
+Rows of the topics the index ignores (tokens, claims) are decoded by neither.
+
+(This replaces tests/audit/test_temporal_accelerator.py, which compared the removed C rows
+with the Python loop on the same histories; issue 16, point 2.)
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ledger.transcoder import pack
-from projections import temporal, temporal_accel
+from projections import temporal
+from projections.events import ProjectionError
 from projections.temporal import (
     PREFIX,
     AppState,
@@ -34,17 +41,9 @@ from projections.temporal import (
     Period,
     TemporalBuilder,
     UuidCache,
+    decode_fast,
     hex_to_uuid,
 )
-from tests.accelerated import (
-    assert_built,
-    assert_suite_passes_pure,
-    memory_growth,
-    pure_python,
-)
-
-native = pytest.mark.skipif(not temporal_accel.ACCELERATED,
-                            reason="the C grant rows are not in use: this run is the pure-Python one")
 
 # Apps: created by an event of the history, only in the stored index (the loader's), unknown.
 CREATED = [f"{i:032x}" for i in range(1, 4)]
@@ -168,7 +167,7 @@ def m_bin(b: bytes, width: int) -> bytes:
 
 
 EVENT = ("timestamp", "actor", "source")
-FIELDS = {  # the keys of each topic's state the C path takes
+FIELDS = {  # the keys of each topic's state the ledger writes
     "GrantGiven": (*EVENT, "api_id", "stage", "until"),
     "GrantEndChanged": (*EVENT, "api_id", "stage", "until"),
     "GrantRevoked": (*EVENT, "api_id", "stage", "role"),
@@ -318,42 +317,67 @@ def state(b: TemporalBuilder) -> str:
                  b.position, b.horizon))
 
 
-def run(batches: list[list[tuple[Any, ...]]], *, accelerated: bool, seed_uuids: bool) -> tuple[str, list[Any]]:
-    """Apply the batches; after an exception, go on with the rows after the one that raised
-    (the first one past the builder's position), so one bad row does not end the story."""
-    b = TemporalBuilder(loader)
+def _seeded(seed_uuids: bool) -> UuidCache:
     uuids = UuidCache()
     if seed_uuids:
         for h in CREATED + STORED:
             uuids[h]
+    return uuids
+
+
+def by_batch(batches: list[list[tuple[Any, ...]]], seed_uuids: bool) -> list[Any]:
+    """``apply_rows`` per batch; after an exception, go on with the rows after the one that
+    raised (the first one past the builder's position), so one bad row does not end the story.
+    Records, per batch, the positions of the rows that raised and the state after it."""
+    b, uuids = TemporalBuilder(loader), _seeded(seed_uuids)
     outcomes: list[Any] = []
     for batch in batches:
-        rest = list(batch)
+        rest, raised = list(batch), []
         while True:
             try:
-                (b.fast_apply if accelerated else b.fast_apply_python)(rest, uuids)
-                outcomes.append("ok")
+                b.apply_rows(rest, uuids)
                 break
-            except Exception as e:  # noqa: BLE001 - the same exception is the point
-                outcomes.append((type(e), str(e)))
+            except Exception:  # noqa: BLE001 - where it raises is the point (the store redoes the batch)
                 k = next(k for k, r in enumerate(rest) if r[0] > b.position)
+                raised.append(rest[k][0])
                 rest = rest[k + 1:]
-            finally:
-                outcomes.append(state(b))
-    return state(b), outcomes
+        outcomes.append((raised, state(b)))
+    return outcomes
 
 
-@native
-@settings(max_examples=600, deadline=None)
+def by_event(batches: list[list[tuple[Any, ...]]], seed_uuids: bool) -> list[Any]:
+    """The careful path, as TemporalStore redoes a batch: each row decoded and applied alone."""
+    b, uuids = TemporalBuilder(loader), _seeded(seed_uuids)
+    outcomes: list[Any] = []
+    for batch in batches:
+        raised = []
+        for r in batch:
+            try:
+                pos, oid, _ver, topic, data = r
+                if topic in b._ignored:  # neither path decodes a row the index ignores (nor names its app)
+                    b.apply(pos, topic, "", {})
+                else:
+                    b.apply(pos, topic, uuids[oid], decode_fast(pos, topic, data))
+            except ProjectionError as e:
+                assert e.position == r[0]
+                raised.append(r[0])
+            except (ValueError, TypeError) as e:  # a row the store cannot even unpack or name the app of
+                event(f"careful path: {type(e).__name__} outside apply")
+                raised.append(r[0])
+        outcomes.append((raised, state(b)))
+    return outcomes
+
+
+@settings(max_examples=400, deadline=None)
 @given(batches=histories(), seed_uuids=st.booleans())
-def test_the_c_rows_end_in_the_reference_state(batches: list[list[tuple[Any, ...]]], seed_uuids: bool) -> None:
-    reference = run(batches, accelerated=False, seed_uuids=seed_uuids)
-    assert run(batches, accelerated=True, seed_uuids=seed_uuids) == reference
-    raised = sum(isinstance(o, tuple) for o in reference[1])
-    event(f"exceptions: {min(raised, 3)}{'+' if raised > 3 else ''}")
+def test_the_batch_loop_ends_in_the_careful_state(batches: list[list[tuple[Any, ...]]], seed_uuids: bool) -> None:
+    careful = by_event(batches, seed_uuids)
+    assert by_batch(batches, seed_uuids) == careful
+    raised = sum(len(r) for r, _ in careful)
+    event(f"rows refused: {min(raised, 3)}{'+' if raised > 3 else ''}")
 
 
-# -- direct checks of the decoder ---------------------------------------------------------------------
+# -- known answers --------------------------------------------------------------------------------
 
 def _builder_with_app() -> tuple[TemporalBuilder, UuidCache, str]:
     b = TemporalBuilder(loader)
@@ -374,24 +398,21 @@ def _pairs(timestamp: bytes, until: bytes = b"\xc0", api: bytes = m_str(b"api-1"
                   (m_str(b"stage", 0), stage), (m_str(b"until", 0), until)], 0)
 
 
-TAKEN = [
+FORMS = [  # every timestamp layout, and instants stored as plain ints, at the edges of their ranges
     m_ts(1_700_000_000, 0, "32"), m_ts(1_700_000_000, 999_999_999, "64"), m_ts(2**34 - 1, 123_456_789, "64"),
     m_ts(-1, 1, "96"), m_ts(-62_135_596_800, 999_999, "96"), m_ts(9_000_000_000_000, 999_999_999, "96"),
     m_ts(-9_000_000_000_000, 0, "96"), m_int(0, 0), m_int(-1, 0), m_int(-1001, 3), m_int(2**64 - 1, 0),
     m_int(-2**63, 0), m_int(2**63 - 1, 0), _ext(-1, struct.pack(">I", 7), wide=True),
 ]
-LEFT = [  # rows the C path hands back (Python decides: a value, or an exception)
-    m_ts(9_000_000_000_001, 0, "96"), m_ts(-9_000_000_000_001, 0, "96"), m_ts(5, 10**9, "96"), m_ts(5, 10**9, "64"),
-    b"\xc3", b"\xcb" + struct.pack(">d", 1.0), m_str(b"1", 0), _ext(2, struct.pack(">q", 5)), _ext(-1, bytes(16)),
-]
 
 
-@native
-@pytest.mark.parametrize("ts", TAKEN, ids=lambda b: b.hex())
-def test_the_c_path_takes_every_timestamp_form_and_converts_it_as_msgpack_does(ts: bytes) -> None:
+@pytest.mark.parametrize("ts", FORMS, ids=lambda b: b.hex())
+def test_a_renewal_converts_every_timestamp_form_as_msgpack_does(ts: bytes) -> None:
+    """A renewal of a grant already written: the old period ends (its ended tuple), a new one
+    opens with the instant in µs, floor-divided from msgpack's ns."""
     data = _pairs(ts, until=ts)
     b, uuids, app_id = _builder_with_app()
-    assert temporal_accel.native.grant_rows(b, [_grant(7, data)], 0, uuids, AppState) == 1
+    b.apply_rows([_grant(7, data)], uuids)
     ns = msgpack.unpackb(data, timestamp=2)["timestamp"]
     p = b.apps[app_id].grants[("api-1", "RELEASE")]
     assert p == [None, app_id, "api-1", "RELEASE", ns // 1000, ns // 1000, None, 7, None]
@@ -400,48 +421,7 @@ def test_the_c_path_takes_every_timestamp_form_and_converts_it_as_msgpack_does(t
     assert b.new_grants == [p]
 
 
-@native
-@pytest.mark.parametrize("ts", LEFT, ids=lambda b: b.hex())
-def test_the_c_path_hands_back_what_it_does_not_take(ts: bytes) -> None:
-    b, uuids, _ = _builder_with_app()
-    before = state(b)
-    assert temporal_accel.native.grant_rows(b, [_grant(7, _pairs(ts))], 0, uuids, AppState) == 0
-    assert state(b) == before
-
-
-def _usual_rows(n: int) -> list[tuple[Any, ...]]:
-    """Rows of every topic the C path takes, as the ledger writes them (one app)."""
-    from datetime import UTC, datetime, timedelta
-
-    t = datetime(2026, 1, 1, tzinfo=UTC)
-    out = []
-    for i in range(1, n):
-        name = ("GrantGiven", "GrantEndChanged", "GrantEndChanged", "GrantRevoked", "AppDisabled", "AppEnabled",
-                "KeyPairReset", "KeyPairReset", "AppKeyClaimed", "AppCodeReset", "AppCodeReset")[i % 11]
-        values = {"timestamp": t + timedelta(seconds=i), "actor": "acct1", "source": "cli", "api_id": APIS[i % 2],
-                  "stage": STAGES[i % 3], "until": None if i % 4 else t, "role": "provider",
-                  "app_key": KEYS[i % 2], "new_app_key": KEYS[(i // 9) % 2], "secret_sealed": b"\x01sealed",
-                  "code_hash": CODES[i % 3], "new_code_hash": CODES[(i // 11) % 3], "code_sealed": b"\x02sealed",
-                  "hint": HINTS[i % 4]}
-        out.append(_grant(i, pack({k: values[k] for k in FIELDS.get(name, EVENT)}), PREFIX + name))
-    return out
-
-
-@native
-def test_the_usual_rows_are_taken_whole() -> None:
-    """The usual rows never leave C (else the accelerator would accelerate nothing)."""
-    b, uuids, app_id = _builder_with_app()
-    batch = _usual_rows(400)
-    assert temporal_accel.native.grant_rows(b, batch, 0, uuids, AppState) == len(batch)
-    c = TemporalBuilder(loader)
-    c.apps[app_id] = loader(app_id)  # type: ignore[assignment]
-    c.fast_apply_python(batch, UuidCache())
-    assert state(b) == state(c)
-    assert b.ended["grant_periods"] and b.ended["cred_periods"] and b.ended["enabled_periods"]
-
-
-@native
-def test_an_appcode_reset_is_applied_as_the_reference_does() -> None:
+def test_an_appcode_reset_closes_the_old_period_and_opens_the_new_one_masked() -> None:
     """The old hash's period closed (its ended tuple when it was written), the new one opened
     with the masked hint; a reset to the same hash closes it once and opens it again."""
     from datetime import UTC, datetime
@@ -453,59 +433,10 @@ def test_an_appcode_reset_is_applied_as_the_reference_does() -> None:
                                  "new_code_hash": new, "code_sealed": b"x", "hint": hint}), PREFIX + "AppCodeReset")
 
     batch = [reset(7, "h1", "h3", "ab12"), reset(8, "h2", "h2", "é9"), reset(9, "h3", "h1", "")]
-    b, uuids, app_id = _builder_with_app()
-    assert temporal_accel.native.grant_rows(b, batch, 0, uuids, AppState) == len(batch)
+    b, uuids, _app_id = _builder_with_app()
+    b.apply_rows(batch, uuids)
     us = (t - temporal.EPOCH) // temporal.timedelta(microseconds=1)
     assert b.ended["cred_periods"] == [(us, 7, 400), (us, 8, 401)]
     assert [p[2:5] for p in b.new_creds] == [["h3", "app_code", "****ab12"], ["h2", "app_code", "****é9"],
                                              ["h1", "app_code", "****"]]
     assert b.new_creds[0][6:] == [us, 7, 9]  # h3's period, closed by the third reset
-    c = TemporalBuilder(loader)
-    c.apps[app_id] = loader(app_id)  # type: ignore[assignment]
-    c.fast_apply_python(batch, UuidCache())
-    assert state(b) == state(c)
-
-
-@native
-def test_fast_apply_uses_the_c_path_and_the_environment_variable_forces_the_reference() -> None:
-    assert temporal._native is temporal_accel.native
-    code = "from projections import temporal_accel as a, temporal as t; print(a.ACCELERATED, t._native is None)"
-    assert pure_python(code) == ["False", "True"]
-
-
-def test_the_extension_is_built() -> None:
-    assert_built("projections._temporal", temporal_accel.ACCELERATED)
-
-
-@native
-def test_the_audit_suite_passes_without_the_accelerator() -> None:
-    assert_suite_passes_pure("audit")
-
-
-# -- no leaks ------------------------------------------------------------------------------------
-
-@native
-def test_nothing_leaks() -> None:
-    from datetime import UTC, datetime
-
-    t = datetime(2026, 1, 1, tzinfo=UTC)
-    good = [pack({"timestamp": t, "actor": "a", "source": "s", "api_id": api, "stage": stage, "until": u})
-            for api in APIS for stage in STAGES for u in (None, t)]
-    hostile = [_pairs(ts) for ts in LEFT] + [_pairs(m_ts(1, 2, "96"), api=m_str(b"\xff", 0)), b"\x86", b"",
-                                              _pairs(m_ts(1, 2, "96")) + b"\x00", _pairs(m_ts(1, 2, "96"))[:-3]]
-    rows = [_grant(i, d, (GIVEN, CHANGED)[i % 2]) for i, d in enumerate(good + hostile + good, 1)]
-    rows += [(len(rows) + k, *r[1:]) for k, r in enumerate(_usual_rows(40), 1)]
-    rows.append((len(rows) + 1, UNKNOWN[0], 1, GIVEN, good[0]))  # an unknown app: ValueError from Python
-
-    def work() -> None:
-        b, uuids, _ = _builder_with_app()
-        try:
-            b.fast_apply(rows, uuids)
-        except ValueError:
-            pass
-        try:
-            temporal_accel.native.grant_rows(b, rows, "x", uuids, AppState)  # type: ignore[arg-type]
-        except TypeError:
-            pass
-
-    assert memory_growth(work, warm=50, rounds=3000) < 64_000  # a leaked object per row would be > 1 MB
