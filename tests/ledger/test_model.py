@@ -1,6 +1,6 @@
 """The ledger against a plain-Python reference model, under random valid and invalid commands.
 
-The model below is written from app-model.md and the order of checks the application
+The model below is written from docs/app-model.md and the order of checks the application
 documents (validation, lookups, rights, state), with dicts and sets only: it shares no
 logic with ``ledger.domain``. After every step the machine asserts that both accepted or
 rejected the command alike (same error class), that a rejected command wrote nothing and
@@ -62,7 +62,7 @@ class MApp:
 
 
 class Model:
-    """What app-model.md says the ledger holds, with the application's documented check order."""
+    """What docs/app-model.md says the ledger holds, with the application's documented check order."""
 
     def __init__(self) -> None:
         self.apis: dict[str, str] = {}  # api id -> owner

@@ -1,4 +1,4 @@
-"""Equivalence: following equals rebuilding, and ``check`` equals app-model.md's "could call" rule.
+"""Equivalence: following equals rebuilding, and ``check`` equals docs/app-model.md's "could call" rule.
 
 Random histories are driven through the Ledger API (with injected instants, one minute
 apart), including commands the ledger must refuse; a plain dict-and-set model records
@@ -89,7 +89,7 @@ class Model:
 
 
 def could_call(m: Model, kind: str, credential: str, api: str, stage: str, t: float) -> tuple[bool, Reason]:
-    """app-model.md's rule, with the index's documented reason precedence."""
+    """docs/app-model.md's rule, with the index's documented reason precedence."""
     app = (m.keys if kind == "app_key" else m.codes).get(credential)
     if app is None:
         return False, Reason.UNKNOWN_KEY
