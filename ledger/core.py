@@ -30,7 +30,7 @@ import random
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -129,7 +129,18 @@ class _Keyed:
         return IdempotencyRecord.create_id(self.account, self.legacy_key)
 
 
-_keyed: ContextVar[_Keyed | None] = ContextVar("authledger_keyed", default=None)
+class Changes:
+    """What a command decided: the aggregates whose pending events one transaction saves, the
+    receipt to fill in, and the claims that name a unique-key refusal (a taken AppKey or
+    AppCode). Commands return it; ``LedgerCore._run`` saves it (with the idempotency record
+    of the key the command runs under, if any)."""
+
+    __slots__ = ("aggregates", "receipt", "claims")
+
+    def __init__(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> None:
+        self.aggregates = aggregates
+        self.receipt = receipt
+        self.claims = claims
 
 # Break-glass (issue 14.1): an admin's containment actions on any account's app (disable,
 # enable, delete a key pair or an AppCode, revoke a grant). Set only by the admin API's one
@@ -236,25 +247,23 @@ class LedgerCore(Application[UUID]):
         finally:
             acting.reset(token)
 
-    def idempotent(self, key: str | None, operation: str, params: dict[str, Any]) -> AbstractContextManager[None]:
-        """Run the one command inside under an idempotency key (None: no key). See ledger.idempotency."""
-        return idempotency.requested(key, operation, params)
+    def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Changes],
+             request: idempotency.Request | None = None) -> Receipt:
+        """Run ``command`` (checks, then its ``Changes``) and save what it decided, once.
 
-    def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Receipt]) -> Receipt:
+        ``request``: the idempotency key and request the command runs under (see
+        ledger.idempotency): a repeat returns the first run's receipt and writes nothing."""
         with self._acting(actor, source, at):
-            request = idempotency.pending.get()
             if request is None:
-                return self._attempts(command)
-            idempotency.pending.set(None)  # one command per key
+                return self._attempts(lambda: self._commit(command(), None))
             keyed = _Keyed(actor, "h1:" + self.box.code_hash("idempotency-key:" + actor + "\n" + request.key),
                            request.operation, self.box.code_hash("idempotency-request:" + request.canonical()),
                            legacy_key=request.key)
 
             def once() -> Receipt:
                 done = self._replay(keyed)  # every attempt: another run may have finished meanwhile
-                return done if done is not None else command()
+                return done if done is not None else self._commit(command(), keyed)
 
-            token = _keyed.set(keyed)
             try:
                 return self._attempts(once)
             except LedgerError as refused:
@@ -267,8 +276,6 @@ class LedgerCore(Application[UUID]):
                 if done is not None:
                     return done
                 raise
-            finally:
-                _keyed.reset(token)
 
     def _attempts(self, command: Callable[[], Receipt]) -> Receipt:
         attempt = 0
@@ -305,10 +312,10 @@ class LedgerCore(Application[UUID]):
                        timestamp=record.created_on, ids=dict(record.result), recorded=True, replayed=True,
                        withheld=tuple(record.withheld))
 
-    def _commit(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> Receipt:
-        """Save all pending events in one transaction and fill in the receipt."""
+    def _commit(self, changes: Changes, keyed: _Keyed | None) -> Receipt:
+        """Save a command's pending events (and ``keyed``'s record) in one transaction; fill in the receipt."""
+        aggregates, receipt, claims = changes.aggregates, changes.receipt, changes.claims
         events = [e for a in aggregates for e in a.pending_events]
-        keyed = _keyed.get()
         if not events and keyed is None:
             return receipt
         if keyed is not None:

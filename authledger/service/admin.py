@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ledger import idempotency
 from ledger.errors import InvalidInput, LedgerError
 from authledger.service.command_handlers import (
     add_code,
@@ -379,8 +380,8 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
                 call = Call(service, actor, dict(request.path_params), body, query, principal)
                 in_scope(op, principal, call)  # an app- or API-scoped token: only about its app or API
                 key = idempotency_key(op, request.headers.getlist(IDEMPOTENCY_HEADER))
-                with service.ledger.idempotent(key, op.op_id, {"path": call.path, "body": body}), \
-                        acting(op, principal):
+                call.idempotency = idempotency.request(key, op.op_id, {"path": call.path, "body": body})
+                with acting(op, principal):
                     return op.handler(call)
 
             result = await run_in_threadpool(run)

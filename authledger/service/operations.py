@@ -76,6 +76,7 @@ class Call:
     body: dict[str, Any]
     query: dict[str, list[str]]
     principal: Any = None  # ledger.tokens.Principal: the token's account, role and scopes
+    idempotency: Any = None  # ledger.idempotency.Request: the Idempotency-Key the command runs under
 
     @property
     def sees_all(self) -> bool:
