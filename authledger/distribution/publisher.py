@@ -43,7 +43,8 @@ import redis
 from authledger.distribution import DEFAULT_PREFIX, keys
 from projections.auth_index import AuthIndex
 from projections.changes import TRANSLATORS, Change
-from projections.events import ProjectionError, _Ids, decode, select
+from projections.events import ProjectionError, decode
+from projections.log import UuidCache, log_for
 from projections.wire import encode_heartbeat, encode_message, encode_snapshot
 
 log = logging.getLogger("authledger.publisher")
@@ -83,7 +84,8 @@ class Publisher:
         self._wake = threading.Event()
         self._recovered = False
         self._since_snapshot = 0  # messages since the last snapshot
-        self._ids = _Ids()
+        self._ids = UuidCache()
+        self.log = log_for(ledger)
 
     # -- start ------------------------------------------------------------------------
 
@@ -115,7 +117,7 @@ class Publisher:
     def _catch_up_silently(self, until: int | None) -> None:
         from projections.events import apply_from
 
-        apply_from(self.ledger.recorder, self.index, until=until)
+        apply_from(self.log, self.index, until=until)
 
     def _cleanup_orphans(self) -> None:
         """Snapshots written by a publisher killed before its pointer swap: let them expire."""
@@ -130,12 +132,12 @@ class Publisher:
         """Read one page of new ledger events, apply it to the own index, encode it."""
         index = self.index
         prev = index.position
-        rows = select(self.ledger.recorder, prev, self.page)
+        rows = next(self.log.batches(prev, None, self.page), None)
         if not rows:
             return None
         changes: list[Change] = []
         apply = index.apply_change
-        for position, topic, originator_id, data in rows:
+        for position, originator_id, _version, topic, data in rows:
             state = decode(position, topic, data)
             translator = TRANSLATORS.get(topic)
             if translator is None:
