@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ledger.errors import InvalidInput
-from projections import chain
+from projections import chain, temporal_schema
 from projections.events import collector_paused
 from projections.log import LogReader, Row, open_log, rows
 from projections.temporal import (
@@ -38,43 +38,9 @@ from projections.temporal import (
 )
 
 SUFFIX = ".audit.sqlite"
-SCHEMA_VERSION = "5"  # 5: API deletion (apis.deleted) and settings history (api_settings)
+SCHEMA_VERSION = temporal_schema.VERSION
 FLUSH_EVERY = 200_000
 PAGE = 5000
-
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
-    ("CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, owner TEXT, name TEXT, auth_type TEXT,"
-    " appcode_mode TEXT, registered INTEGER, registered_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)"),
-    ("CREATE TABLE IF NOT EXISTS api_settings (api_id TEXT, start INTEGER, pos INTEGER, name TEXT,"
-    " auth_type TEXT, appcode_mode TEXT)"),
-    ("CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, owner TEXT, created INTEGER,"
-    " created_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)"),
-    "CREATE TABLE IF NOT EXISTS app_names (app_id TEXT, start INTEGER, pos INTEGER, name TEXT)",
-    ("CREATE TABLE IF NOT EXISTS enabled_periods (id INTEGER PRIMARY KEY, app_id TEXT, start INTEGER,"
-    " end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
-    ("CREATE TABLE IF NOT EXISTS cred_periods (id INTEGER PRIMARY KEY, app_id TEXT, cred TEXT, kind TEXT,"
-    " display TEXT, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
-    ("CREATE TABLE IF NOT EXISTS grant_periods (id INTEGER PRIMARY KEY, app_id TEXT, api_id TEXT,"
-    " stage TEXT, until INTEGER, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
-    chain.SCHEMA,
-]
-# Created after a bulk build (cheaper than maintaining them row by row).
-INDEXES = [
-    # Covering: an at-T query reads only the index b-trees.
-    "CREATE INDEX IF NOT EXISTS grant_by_api ON grant_periods (api_id, stage, start, end, until, app_id)",
-    "CREATE INDEX IF NOT EXISTS grant_by_app ON grant_periods (app_id, api_id, stage, start)",
-    "CREATE INDEX IF NOT EXISTS enabled_by_app ON enabled_periods (app_id, start, end)",
-    "CREATE INDEX IF NOT EXISTS cred_by_app ON cred_periods (app_id, start, end, kind, cred, display)",
-    "CREATE INDEX IF NOT EXISTS cred_by_cred ON cred_periods (cred, start)",
-    "CREATE INDEX IF NOT EXISTS names_by_app ON app_names (app_id, start)",
-    "CREATE INDEX IF NOT EXISTS settings_by_api ON api_settings (api_id, start, pos)",
-    # The open periods only (a tenth of the rows), covering: a question at an instant at or
-    # after the horizon (meta, ``TemporalStore.horizon``) reads only these, not the history.
-    "CREATE INDEX IF NOT EXISTS grant_open ON grant_periods (api_id, stage, end, app_id, until) WHERE end IS NULL",
-    "CREATE INDEX IF NOT EXISTS enabled_open ON enabled_periods (app_id, end) WHERE end IS NULL",
-    "CREATE INDEX IF NOT EXISTS cred_open ON cred_periods (app_id, end, kind, cred, display) WHERE end IS NULL",
-]
 
 # Every table of the index (what a rebuild empties).
 REBUILT = ("meta", "apis", "api_settings", "apps", "app_names", "enabled_periods", "cred_periods", "grant_periods", "chain")
@@ -167,16 +133,25 @@ class TemporalStore:
         return cls(into)
 
     def _ensure_schema(self) -> None:
-        for s in SCHEMA:
+        for s in temporal_schema.SQLITE:
             self.conn.execute(s)
         if self.meta("schema") != SCHEMA_VERSION:
             # Derived data in an older layout (or a new file): start it afresh.
             tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             for t in tables:
                 self.conn.execute(f"DROP TABLE {t}")
-            for s in SCHEMA:
+            for s in temporal_schema.SQLITE:
                 self.conn.execute(s)
             self.set_meta("schema", SCHEMA_VERSION)
+
+    def _create_indexes(self) -> None:
+        """The query indexes (``projections/temporal_schema.py``), in this index's dialect."""
+        if self.pg:
+            for s in temporal_schema.POSTGRES_INDEXES:
+                self.conn.execute_ddl(s)
+        else:
+            for s in temporal_schema.SQLITE_INDEXES:
+                self.conn.execute(s)
 
     def close(self) -> None:
         self.conn.close()
@@ -325,8 +300,7 @@ class TemporalStore:
             self._flush(builder)
             self.set_meta("position", builder.position)
             self.set_meta("anchor", row_hash(log.row(builder.position)))
-            for s in INDEXES:
-                self.conn.execute(s)
+            self._create_indexes()
             if self.pg and n >= 10_000:  # fresh statistics: the next catch-up's lookups use the indexes
                 for table in REBUILT:
                     self.conn.execute(f"ANALYZE {table}")
@@ -359,8 +333,7 @@ class TemporalStore:
                 builder.apply(pos, topic, oid, state)
             self._flush(builder)
             self.set_meta("position", builder.position)
-            for s in INDEXES:
-                self.conn.execute(s)
+            self._create_indexes()
 
     # -- state of one app, for continuing its periods ---------------------------------------
 
