@@ -57,7 +57,7 @@ from ledger.errors import (
     NotPermitted,
 )
 from ledger.positions import position_of
-from ledger.store import StoreUnavailable, full_disk_error, is_disk_full
+from ledger.store import StoreUnavailable, full_disk_error, is_disk_full, is_postgres, listen_for_commits
 from ledger.transcoder import MsgpackTranscoder
 
 T = TypeVar("T")
@@ -196,33 +196,13 @@ class LedgerCore(Application[UUID]):
         polls (``authledger publish``) sees other processes' writes in milliseconds.
         """
         self._save_listeners.append(listener)
-        if self._listening is None and _is_postgres(self.recorder):
-            self._listening = threading.Thread(target=self._listen, name="authledger-listen", daemon=True)
-            self._listening.start()
+        if self._listening is None and is_postgres(self.recorder):
+            self._listening = listen_for_commits(self.recorder, self.env, lambda: self._wake_listeners(0),
+                                                 self.closing)
 
     def _wake_listeners(self, position: int) -> None:
         for listener in list(self._save_listeners):
             listener(position)
-
-    def _listen(self) -> None:
-        import psycopg
-        from psycopg.sql import SQL, Identifier
-
-        channel = SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name))  # type: ignore[attr-defined]
-        g = self.env.get
-        conninfo = psycopg.conninfo.make_conninfo(
-            dbname=g("POSTGRES_DBNAME"), host=g("POSTGRES_HOST"), port=g("POSTGRES_PORT") or "5432",
-            user=g("POSTGRES_USER"), password=g("POSTGRES_PASSWORD") or "", connect_timeout=5)
-        while not self.closing.is_set():
-            try:
-                with psycopg.connect(conninfo, autocommit=True) as conn:
-                    conn.execute(channel)
-                    self._wake_listeners(0)
-                    while not self.closing.is_set():
-                        for _ in conn.notifies(timeout=0.2, stop_after=1):
-                            self._wake_listeners(0)
-            except Exception:  # noqa: BLE001 - the server is away (restart): listen again shortly
-                self.closing.wait(0.5)
 
     def _notify(self, recordings: list[Any]) -> None:  # type: ignore[override]
         super()._notify(recordings)
@@ -494,10 +474,6 @@ class LedgerCore(Application[UUID]):
     def open_secret(self, app: App, app_key: str) -> str:
         """The plaintext AppSecret of a live pair (for verification, never for display)."""
         return self.box.open(app.key_pair(app_key).secret_sealed, crypto.keypair_context(str(app.id)))
-
-
-def _is_postgres(recorder: Any) -> bool:
-    return any(c.__module__ == "eventsourcing.postgres" for c in type(recorder).__mro__)
 
 
 def _one_line(e: BaseException) -> str:

@@ -21,7 +21,6 @@ from ledger.transcoder import unpack
 from projections.log import LogReader, UuidCache
 
 PAGE = 1000
-TOPIC_PREFIX = "authledger:"
 
 
 class ProjectionError(LedgerError):

@@ -133,13 +133,6 @@ class GroupCommands(LedgerCore):
         """The actor's default group, then its created groups in creation order."""
         return [_view(None, actor)] + [_view(g, actor) for g in catalog.groups(self, actor)]  # type: ignore[arg-type]
 
-    def group_name_of(self, group_id: str | None, owner: str) -> str:
-        """The name of an API's group (``default`` for the owner's default group)."""
-        if not group_id or group_id == rules.default_group_id(owner):
-            return rules.DEFAULT_GROUP_NAME
-        group = self._get(parse_id(group_id, "group"), ApiGroup)
-        return group.name if group is not None else rules.DEFAULT_GROUP_NAME
-
     def _check_route(self, owner: str, group_id: str, method: str | None, pattern: str | None,
                      exclude: str | None = None) -> None:
         """Refuse an API route that overlaps one of its group, or (hostless) another account's."""

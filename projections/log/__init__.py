@@ -99,8 +99,10 @@ def open_log(target: str) -> LogReader:
 def log_for(ledger: Any) -> LogReader:
     """A reader of an open Ledger's log: its SQLite file (a connection of its own), its
     PostgreSQL recorder (the ledger's pool), or its in-memory recorder."""
+    from ledger.store import is_postgres
+
     recorder = ledger.recorder
-    if any(c.__module__ == "eventsourcing.postgres" for c in type(recorder).__mro__):
+    if is_postgres(recorder):
         from projections.log.postgres import PostgresLog
 
         return PostgresLog(recorder)
