@@ -55,7 +55,9 @@ def digest_of(log: Any) -> str:
     from projections import chain
 
     head, pos = chain.GENESIS, 0
-    for pos, head in chain.links(log.rows()):
+    from projections.log import rows
+
+    for pos, head in chain.links(rows(log)):
         pass
     return chain.format_digest(head, pos)
 
@@ -65,7 +67,8 @@ def migrate(source: str, target_url: str, *, batch: int = BATCH) -> MigrationRes
     import psycopg
     from psycopg import sql
 
-    from projections.temporal_store import RecorderLog, SqliteLog
+    from projections.log.postgres import PostgresLog
+    from projections.log.sqlite import SqliteLog
 
     path = source_path(source)
     if not is_url(target_url):
@@ -95,7 +98,7 @@ def migrate(source: str, target_url: str, *, batch: int = BATCH) -> MigrationRes
             if last:
                 conn.execute(sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'notification_id'), %s)").format(
                     sql.Literal(f"{schema}.{table}")), (last,))
-        result = MigrationResult(copied, last, digest_of(src), digest_of(RecorderLog(recorder)))
+        result = MigrationResult(copied, last, digest_of(src), digest_of(PostgresLog(recorder)))
     finally:
         src.close()
         recorder.datastore.close()

@@ -13,10 +13,7 @@ from eventsourcing.persistence import OperationalError
 from ledger.application import Ledger
 from ledger.crypto import NoKeyBox, SecretBox, SecretKeyError, key_path, keypair_context, load_key
 from ledger.errors import InvalidInput
-from ledger.store import (  # noqa: F401 - re-exported
-    DB_ENV,
-    DEFAULT_DB,
-    URL_ENV,
+from ledger.store import (
     StoreUnavailable,
     ensure_tables,
     is_url,

@@ -30,7 +30,7 @@ import random
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +57,7 @@ from ledger.errors import (
     NotPermitted,
 )
 from ledger.positions import position_of
-from ledger.store import StoreUnavailable, full_disk_error, is_disk_full
+from ledger.store import StoreUnavailable, full_disk_error, is_disk_full, is_postgres, listen_for_commits
 from ledger.transcoder import MsgpackTranscoder
 
 T = TypeVar("T")
@@ -129,7 +129,18 @@ class _Keyed:
         return IdempotencyRecord.create_id(self.account, self.legacy_key)
 
 
-_keyed: ContextVar[_Keyed | None] = ContextVar("authledger_keyed", default=None)
+class Changes:
+    """What a command decided: the aggregates whose pending events one transaction saves, the
+    receipt to fill in, and the claims that name a unique-key refusal (a taken AppKey or
+    AppCode). Commands return it; ``LedgerCore._run`` saves it (with the idempotency record
+    of the key the command runs under, if any)."""
+
+    __slots__ = ("aggregates", "receipt", "claims")
+
+    def __init__(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> None:
+        self.aggregates = aggregates
+        self.receipt = receipt
+        self.claims = claims
 
 # Break-glass (issue 14.1): an admin's containment actions on any account's app (disable,
 # enable, delete a key pair or an AppCode, revoke a grant). Set only by the admin API's one
@@ -185,33 +196,13 @@ class LedgerCore(Application[UUID]):
         polls (``authledger publish``) sees other processes' writes in milliseconds.
         """
         self._save_listeners.append(listener)
-        if self._listening is None and _is_postgres(self.recorder):
-            self._listening = threading.Thread(target=self._listen, name="authledger-listen", daemon=True)
-            self._listening.start()
+        if self._listening is None and is_postgres(self.recorder):
+            self._listening = listen_for_commits(self.recorder, self.env, lambda: self._wake_listeners(0),
+                                                 self.closing)
 
     def _wake_listeners(self, position: int) -> None:
         for listener in list(self._save_listeners):
             listener(position)
-
-    def _listen(self) -> None:
-        import psycopg
-        from psycopg.sql import SQL, Identifier
-
-        channel = SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name))  # type: ignore[attr-defined]
-        g = self.env.get
-        conninfo = psycopg.conninfo.make_conninfo(
-            dbname=g("POSTGRES_DBNAME"), host=g("POSTGRES_HOST"), port=g("POSTGRES_PORT") or "5432",
-            user=g("POSTGRES_USER"), password=g("POSTGRES_PASSWORD") or "", connect_timeout=5)
-        while not self.closing.is_set():
-            try:
-                with psycopg.connect(conninfo, autocommit=True) as conn:
-                    conn.execute(channel)
-                    self._wake_listeners(0)
-                    while not self.closing.is_set():
-                        for _ in conn.notifies(timeout=0.2, stop_after=1):
-                            self._wake_listeners(0)
-            except Exception:  # noqa: BLE001 - the server is away (restart): listen again shortly
-                self.closing.wait(0.5)
 
     def _notify(self, recordings: list[Any]) -> None:  # type: ignore[override]
         super()._notify(recordings)
@@ -236,25 +227,23 @@ class LedgerCore(Application[UUID]):
         finally:
             acting.reset(token)
 
-    def idempotent(self, key: str | None, operation: str, params: dict[str, Any]) -> AbstractContextManager[None]:
-        """Run the one command inside under an idempotency key (None: no key). See ledger.idempotency."""
-        return idempotency.requested(key, operation, params)
+    def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Changes],
+             request: idempotency.Request | None = None) -> Receipt:
+        """Run ``command`` (checks, then its ``Changes``) and save what it decided, once.
 
-    def _run(self, actor: str, source: str, at: datetime | None, command: Callable[[], Receipt]) -> Receipt:
+        ``request``: the idempotency key and request the command runs under (see
+        ledger.idempotency): a repeat returns the first run's receipt and writes nothing."""
         with self._acting(actor, source, at):
-            request = idempotency.pending.get()
             if request is None:
-                return self._attempts(command)
-            idempotency.pending.set(None)  # one command per key
+                return self._attempts(lambda: self._commit(command(), None))
             keyed = _Keyed(actor, "h1:" + self.box.code_hash("idempotency-key:" + actor + "\n" + request.key),
                            request.operation, self.box.code_hash("idempotency-request:" + request.canonical()),
                            legacy_key=request.key)
 
             def once() -> Receipt:
                 done = self._replay(keyed)  # every attempt: another run may have finished meanwhile
-                return done if done is not None else command()
+                return done if done is not None else self._commit(command(), keyed)
 
-            token = _keyed.set(keyed)
             try:
                 return self._attempts(once)
             except LedgerError as refused:
@@ -267,8 +256,6 @@ class LedgerCore(Application[UUID]):
                 if done is not None:
                     return done
                 raise
-            finally:
-                _keyed.reset(token)
 
     def _attempts(self, command: Callable[[], Receipt]) -> Receipt:
         attempt = 0
@@ -305,10 +292,10 @@ class LedgerCore(Application[UUID]):
                        timestamp=record.created_on, ids=dict(record.result), recorded=True, replayed=True,
                        withheld=tuple(record.withheld))
 
-    def _commit(self, *aggregates: Any, receipt: Receipt, claims: tuple[Any, ...] = ()) -> Receipt:
-        """Save all pending events in one transaction and fill in the receipt."""
+    def _commit(self, changes: Changes, keyed: _Keyed | None) -> Receipt:
+        """Save a command's pending events (and ``keyed``'s record) in one transaction; fill in the receipt."""
+        aggregates, receipt, claims = changes.aggregates, changes.receipt, changes.claims
         events = [e for a in aggregates for e in a.pending_events]
-        keyed = _keyed.get()
         if not events and keyed is None:
             return receipt
         if keyed is not None:
@@ -487,10 +474,6 @@ class LedgerCore(Application[UUID]):
     def open_secret(self, app: App, app_key: str) -> str:
         """The plaintext AppSecret of a live pair (for verification, never for display)."""
         return self.box.open(app.key_pair(app_key).secret_sealed, crypto.keypair_context(str(app.id)))
-
-
-def _is_postgres(recorder: Any) -> bool:
-    return any(c.__module__ == "eventsourcing.postgres" for c in type(recorder).__mro__)
 
 
 def _one_line(e: BaseException) -> str:

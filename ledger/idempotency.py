@@ -12,18 +12,16 @@ changed nothing: the record is then its only event); a refused command leaves th
 unused, so the client may correct the request and send it again under the same key.
 
 Callers (the CLI, the admin API) describe the request as they received it: an operation
-name and its parameters. ``Ledger.idempotent(key, operation, request)`` wraps the one
-command they run; the ledger computes the fingerprint (a keyed hash, because a request may
-carry a custom AppSecret or AppCode) and does the rest.
+name and its parameters, ``request(key, operation, params)``, and pass it to the one command
+they run as its ``idempotency`` argument (``ledger.create_app(..., idempotency=...)``); the
+ledger computes the fingerprint (a keyed hash, because a request may carry a custom
+AppSecret or AppCode) and does the rest.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,19 +53,8 @@ class Request:
                           separators=(",", ":"), default=str, ensure_ascii=True)
 
 
-# The request the next command of this context runs under (set by ``requested``, taken by
-# the ledger's command runner so that it applies to exactly one command).
-pending: ContextVar[Request | None] = ContextVar("authledger_idempotency", default=None)
-
-
-@contextmanager
-def requested(key: str | None, operation: str, params: dict[str, Any]) -> Iterator[None]:
-    """Run the enclosed command under ``key`` (no key: nothing changes)."""
+def request(key: str | None, operation: str, params: dict[str, Any]) -> Request | None:
+    """The request a command runs under ``key`` (validated); None without a key."""
     if key is None:
-        yield
-        return
-    token = pending.set(Request(check_key(key), operation, params))
-    try:
-        yield
-    finally:
-        pending.reset(token)
+        return None
+    return Request(check_key(key), operation, params)

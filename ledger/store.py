@@ -14,6 +14,8 @@ This module is imported by the CLI on every call: no heavy imports here.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -232,6 +234,45 @@ def pg_application_recorder(url: str) -> object:
     recorder = PostgresFactory(env).application_recorder()
     ensure_tables(recorder)
     return recorder
+
+
+def is_postgres(recorder: object) -> bool:
+    """Is this one of the library's PostgreSQL recorders?"""
+    return any(c.__module__ == "eventsourcing.postgres" for c in type(recorder).__mro__)
+
+
+def listen_for_commits(recorder: Any, env: Any, wake: Callable[[], None], closing: threading.Event) -> threading.Thread:
+    """Call ``wake()`` for every commit any process makes to a PostgreSQL ledger, from a
+    daemon thread started here, until ``closing`` is set.
+
+    The thread LISTENs on the recorder's NOTIFY channel on a connection of its own (``env``:
+    the application's ``POSTGRES_*`` settings), calls ``wake()`` for each notification and
+    once after every (re)connect, in case something was committed while it was away; when
+    the server goes away (a restart) it connects again shortly."""
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    channel = SQL("LISTEN {0}").format(Identifier(recorder.channel_name))
+    g = env.get
+    conninfo = psycopg.conninfo.make_conninfo(
+        dbname=g("POSTGRES_DBNAME"), host=g("POSTGRES_HOST"), port=g("POSTGRES_PORT") or "5432",
+        user=g("POSTGRES_USER"), password=g("POSTGRES_PASSWORD") or "", connect_timeout=5)
+
+    def listen() -> None:
+        while not closing.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(channel)
+                    wake()
+                    while not closing.is_set():
+                        for _ in conn.notifies(timeout=0.2, stop_after=1):
+                            wake()
+            except Exception:  # noqa: BLE001 - the server is away (restart): listen again shortly
+                closing.wait(0.5)
+
+    thread = threading.Thread(target=listen, name="authledger-listen", daemon=True)
+    thread.start()
+    return thread
 
 
 _LOCK_KEY = 0x6175_7468_6C65_6467  # "authledg": the advisory lock that serialises table creation

@@ -36,6 +36,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger import rules
 from ledger.domain import NAMESPACE, LedgerEvent
 from ledger.errors import ApiNotFound, AppNotFound, InvalidInput, NotFound, NotPermitted
+from ledger.idempotency import Request
 from ledger.isotime import iso
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def _scopes(ledger: Ledger, value: object, account: str, role: str) -> tuple[str
 
 def issue_token(ledger: Ledger, account: str, label: str = "", *, role: str = OWNER, scopes: object = None,
                 expires_at: object = None, issuer: Principal | None = None, actor: str | None = None,
-                source: str = "cli") -> Receipt:
+                source: str = "cli", idempotency: Request | None = None) -> Receipt:
     """Issue a bearer token for ``account``; the receipt reveals the token once.
 
     ``issuer``: the token issuing it over HTTP (None: the CLI on the server's machine,
@@ -228,7 +229,7 @@ def issue_token(ledger: Ledger, account: str, label: str = "", *, role: str = OW
     owner issues owner tokens for its own account, never outliving its own expiry; an admin
     issues any role for any account; an auditor and a scoped or read-only token issue none.
     """
-    from ledger.application import Receipt
+    from ledger.core import Changes, Receipt
 
     rules.account(account, "account")
     label = _label(label)
@@ -252,7 +253,7 @@ def issue_token(ledger: Ledger, account: str, label: str = "", *, role: str = OW
     actor = rules.account(actor if actor is not None else account, "actor")
     scope_list = _scopes(ledger, scopes, account, role)
 
-    def command() -> Receipt:
+    def command() -> Changes:
         plaintext = PREFIX + secrets.token_urlsafe(32)
         token = Token(token_hash=token_hash(plaintext), account=account, label=label, role=role,
                       scopes=scope_list, expires_at=expires)
@@ -260,9 +261,9 @@ def issue_token(ledger: Ledger, account: str, label: str = "", *, role: str = OW
                                "scopes": list(scope_list),
                                "expires_at": iso(expires)},
                           revealed={"token": plaintext})
-        return ledger._commit(token, receipt=receipt)
+        return Changes(token, receipt=receipt)
 
-    return ledger._run(actor, source, None, command)
+    return ledger._run(actor, source, None, command, idempotency)
 
 
 def _get(ledger: Ledger, token_id: UUID) -> Token | None:
@@ -270,24 +271,24 @@ def _get(ledger: Ledger, token_id: UUID) -> Token | None:
 
 
 def revoke_token(ledger: Ledger, token_id: object, actor: str, *, admin: bool = False,
-                 source: str = "cli") -> Receipt:
+                 source: str = "cli", idempotency: Request | None = None) -> Receipt:
     """Revoke a token (its own account may, or an admin: ``admin=True``); twice changes nothing.
 
     Another account's token answers as an unknown one: token ids are no oracle."""
-    from ledger.application import Receipt, parse_id
+    from ledger.core import Changes, Receipt, parse_id
 
     uid = parse_id(token_id, "token")
     rules.account(actor, "actor")
 
-    def command() -> Receipt:
+    def command() -> Changes:
         token = _get(ledger, uid)
         if token is None or (token.account != actor and not admin):
             raise TokenNotFound(uid)
         token.revoke()
-        return ledger._commit(token, receipt=Receipt(ids={"token_id": str(uid), "account": token.account,
-                                                          "revoked": True}))
+        return Changes(token, receipt=Receipt(ids={"token_id": str(uid), "account": token.account,
+                                                   "revoked": True}))
 
-    return ledger._run(actor, source, None, command)
+    return ledger._run(actor, source, None, command, idempotency)
 
 
 def principal_for_token(ledger: Ledger, token: object, now: datetime | None = None) -> Principal | None:

@@ -7,6 +7,12 @@ to every projection rebuild), tuple (ext 3, a nested msgpack array); lists, dict
 bytes, int, float, bool and None are native. Ext 2 (microseconds since the epoch) is the
 earlier datetime encoding and is still read. Naive datetimes and anything else are
 refused when encoding, never silently converted.
+
+Decoding has one path with two views of the same bytes, both public: ``unpack`` (the exact
+types, what the library's mapper and the auth index read) and ``unpack_raw`` (instants as
+integer nanoseconds since the epoch, UUIDs as canonical strings: what the audit index
+stores, without building a datetime per instant). Nothing else in the project calls
+msgpack on an event's state.
 """
 
 from __future__ import annotations
@@ -60,9 +66,27 @@ def pack(obj: Any) -> bytes:
 
 
 def unpack(data: bytes) -> Any:
+    """An event's stored state with its exact types (UUID, aware UTC datetime, tuple)."""
     # strict_map_key=False: the packer accepts int/None/UUID/tuple... map keys, so the
     # unpacker must read them back, or an event could be written that no replay can read.
     return msgpack.unpackb(data, ext_hook=ext_hook, raw=False, strict_map_key=False, timestamp=3)
+
+
+def raw_ext_hook(code: int, data: bytes) -> Any:
+    """``ext_hook`` for ``unpack_raw``: the same extensions, instants as ns integers."""
+    if code == _DATETIME:  # the legacy µs instant, in the native Timestamp's unit (ns)
+        return int.from_bytes(data, "big", signed=True) * 1000
+    if code == _UUID:
+        return str(UUID(bytes=data))
+    if code == _TUPLE:
+        return tuple(unpack_raw(data))
+    raise ValueError(f"unknown msgpack extension type {code}")
+
+
+def unpack_raw(data: bytes) -> Any:
+    """An event's stored state with instants as integer nanoseconds since the epoch (exact:
+    msgpack's Timestamp holds ns) and UUIDs as canonical strings; all else as ``unpack``."""
+    return msgpack.unpackb(data, ext_hook=raw_ext_hook, raw=False, strict_map_key=False, timestamp=2)
 
 
 class MsgpackTranscoder(Transcoder):

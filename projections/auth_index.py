@@ -56,20 +56,20 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from datetime import datetime
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-import msgpack
-
 from ledger.crypto import SecretBox, keypair_context
 from ledger.errors import LedgerError
 from ledger.rules import default_group_id
-from ledger.transcoder import ext_hook as _ext_hook
+from ledger.transcoder import unpack
 from projections.changes import APP_FIELDS, TRANSLATORS, Change
 from projections.decision import ApiSettings, Decision, Reason
 from projections.events import ProjectionError, read, replay_from
+from projections.log import log_for
 
 _INF = math.inf
 _GRANT_TOPICS = frozenset(("authledger:GrantGiven", "authledger:GrantEndChanged"))
@@ -221,17 +221,19 @@ class AuthIndex:
         """Replay the ledger's log (up to a position, or events stamped at or before a time)."""
         index = cls(ledger.box)
         if until_time is None:
-            replay_from(ledger.recorder, index, index._replay_rows, until=until_position)
+            with closing(log_for(ledger)) as log:
+                replay_from(log, index, index._replay_rows, until=until_position)
             return index
         limit = epoch(until_time)
-        for position, topic, originator_id, state in read(ledger.recorder, 0, until_position):
-            stamp = state.get("timestamp")
-            if not isinstance(stamp, (datetime, float)):
-                raise ProjectionError(position, topic, "event has no timestamp")
-            if epoch(stamp) <= limit:
-                index.apply(position, topic, originator_id, state)
-            else:
-                index.position = position
+        with closing(log_for(ledger)) as log:
+            for position, topic, originator_id, state in read(log, 0, until_position):
+                stamp = state.get("timestamp")
+                if not isinstance(stamp, (datetime, float)):
+                    raise ProjectionError(position, topic, "event has no timestamp")
+                if epoch(stamp) <= limit:
+                    index.apply(position, topic, originator_id, state)
+                else:
+                    index.position = position
         return index
 
     def apply(self, position: int, topic: str, originator_id: UUID | str, state: dict[str, Any]) -> list[Change]:
@@ -269,10 +271,10 @@ class AuthIndex:
         unhashable id) goes to ``apply``, which raises exactly what the reference raises.
         tests/projections/test_replay.py proves both ways build the same index.
         """
-        unpackb, ext_hook, apps, grant_topics, apply = msgpack.unpackb, _ext_hook, self._apps, _GRANT_TOPICS, self.apply
-        for position, topic, originator_id, data in rows:
-            try:  # the arguments of ledger.transcoder.unpack, inlined (one call less per event)
-                state = unpackb(data, ext_hook=ext_hook, raw=False, strict_map_key=False, timestamp=3)
+        apps, grant_topics, apply = self._apps, _GRANT_TOPICS, self.apply
+        for position, originator_id, _version, topic, data in rows:
+            try:
+                state = unpack(data)
             except Exception as e:  # noqa: BLE001 - see events.decode()
                 raise ProjectionError(position, topic, f"undecodable state ({type(e).__name__})") from None
             if type(state) is not dict:

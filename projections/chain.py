@@ -108,7 +108,7 @@ def parse_digest(text: str) -> tuple[bytes, int]:
 
 # -- the recorded chain (in the audit index) ------------------------------------------------
 
-SCHEMA = "CREATE TABLE IF NOT EXISTS chain (block INTEGER PRIMARY KEY, data BLOB NOT NULL)"
+# Its table, ``chain`` (block, data), is the audit index's: projections/temporal_schema.py.
 
 
 class RecordedChain:

@@ -22,20 +22,21 @@ from typing import IO, Any
 
 from ledger.errors import InvalidInput
 from projections import chain
+from projections.log import LogReader, rows
 from projections.temporal import decode_fast, hex_to_uuid, to_micros
 from projections.temporal_queries import ExportEvents, describe
-from projections.temporal_store import RecorderLog, SqliteLog, TemporalStore
+from projections.temporal_store import TemporalStore
 
 FORMAT = "authledger-export"
 VERSION = 1
 
 
-def lines(log: SqliteLog | RecorderLog) -> Iterator[str]:
+def lines(log: LogReader) -> Iterator[str]:
     """The export's lines (without newlines), events up to the log's position when it starts."""
     until = log.max_position()
     yield json.dumps({"format": FORMAT, "version": VERSION, "chain": "sha256-v1"})
     prev, last, n = chain.GENESIS, 0, 0
-    for row in log.rows(0, until):
+    for row in rows(log, 0, until):
         pos, oid, ver, topic, state = row
         prev = next(chain.links([row], prev))[1]
         d = describe(pos, hex_to_uuid(oid), topic, decode_fast(pos, topic, state))
@@ -47,7 +48,7 @@ def lines(log: SqliteLog | RecorderLog) -> Iterator[str]:
     yield json.dumps({"end": True, "events": n, "digest": chain.format_digest(prev, last)})
 
 
-def write(log: SqliteLog | RecorderLog, out: IO[str]) -> int:
+def write(log: LogReader, out: IO[str]) -> int:
     """Write the export to ``out``; return the number of events."""
     n = -2
     for line in lines(log):

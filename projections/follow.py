@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from projections.events import ProjectionError, Sink, apply_from
+from projections.log import log_for
 
 logger = logging.getLogger("authledger.follow")
 
@@ -28,13 +29,14 @@ class Follower:
         self.sink = sink
         self.poll_interval = poll_interval
         sink.position = max(sink.position, start)
+        self.log = log_for(ledger)
         self._wake = threading.Event()
         self._listening = False
         self.reconnects = 0  # times the store went away and following resumed
 
     def catch_up(self) -> int:
         """Apply everything new; return how many events were applied."""
-        return apply_from(self.ledger.recorder, self.sink)
+        return apply_from(self.log, self.sink)
 
     def _on_save(self, _position: int) -> None:
         self._wake.set()
@@ -67,6 +69,10 @@ class Follower:
                 stop.wait(self.poll_interval * 4)
                 continue
             self._wake.wait(self.poll_interval)
+
+    def close(self) -> None:
+        """Let go of the log reader (its SQLite connection)."""
+        self.log.close()
 
     def stop_waking(self) -> None:
         """Wake a sleeping ``run`` (used by the background handle on stop)."""
@@ -111,6 +117,8 @@ class Following:
         self._stop.set()
         self.follower.stop_waking()
         self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.follower.close()
         if self.error is not None:
             raise self.error
 

@@ -33,13 +33,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
-
-import msgpack
 
 from ledger.crypto import mask_code
 from ledger.isotime import iso as iso  # re-exported: the read side formats with it
+from ledger.transcoder import unpack_raw
 from projections.events import ProjectionError
+from projections.log import UuidCache as UuidCache
+from projections.log import hex_to_uuid as hex_to_uuid
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PREFIX = "authledger:"
@@ -59,21 +59,8 @@ def from_micros(us: int) -> datetime:
 
 # -- decoding -----------------------------------------------------------------------------
 
-def _ext(code: int, data: bytes) -> Any:
-    # Same ext types as ledger.transcoder, decoded cheaply: instants stay integers. Native
-    # msgpack timestamps come back as ns (timestamp=2); the legacy ext 2 (µs) is scaled to
-    # ns too, so ``_micros`` has one unit to convert.
-    if code == 2:
-        return int.from_bytes(data, "big", signed=True) * 1000
-    if code == 1:
-        return str(UUID(bytes=data))
-    if code == 3:
-        return tuple(msgpack.unpackb(data, ext_hook=_ext, raw=False))
-    raise ValueError(f"unknown msgpack extension type {code}")
-
-
 def _micros(state: dict[str, Any]) -> dict[str, Any]:
-    """Turn the instants of a state unpacked with ``timestamp=2`` (ns) into µs."""
+    """Turn the instants of a state unpacked by ``ledger.transcoder.unpack_raw`` (ns) into µs."""
     state["timestamp"] //= 1000
     until = state.get("until")
     if until is not None:
@@ -84,27 +71,12 @@ def _micros(state: dict[str, Any]) -> dict[str, Any]:
 def decode_fast(position: int, topic: str, data: bytes) -> dict[str, Any]:
     """Unpack a stored state with instants as µs integers; ProjectionError if it cannot be."""
     try:
-        state = _micros(msgpack.unpackb(data, ext_hook=_ext, raw=False, timestamp=2))
+        state = _micros(unpack_raw(data))
     except Exception as e:  # noqa: BLE001 - msgpack raises many types; all mean "corrupt"
         raise ProjectionError(position, topic, f"undecodable state ({type(e).__name__})") from None
     if type(state) is not dict:
         raise ProjectionError(position, topic, "stored state is not a map")
     return state
-
-
-def hex_to_uuid(h: str) -> str:
-    """The stored originator id (32 hex digits) as a canonical UUID string."""
-    if len(h) == 32:
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    return str(UUID(h))
-
-
-class UuidCache(dict):  # type: ignore[type-arg]
-    """hex → canonical UUID string, remembered (a build sees each aggregate many times)."""
-
-    def __missing__(self, h: str) -> str:
-        u = self[h] = hex_to_uuid(h)
-        return u
 
 
 # -- periods ------------------------------------------------------------------------------
@@ -272,7 +244,7 @@ class TemporalBuilder:
         new.extend(keep)
 
     def _apply_rows(self, batch: list[tuple[int, str, int, str, bytes]], uuids: dict[str, str]) -> None:
-        handlers, ignored, unpackb, ext, micros = self._handlers, self._ignored, msgpack.unpackb, _ext, _micros
+        handlers, ignored, unpack, micros = self._handlers, self._ignored, unpack_raw, _micros
         latest = self.horizon if self.horizon is not None else -2**63
         for pos, oid, _ver, topic, data in batch:
             h = handlers.get(topic)
@@ -280,7 +252,7 @@ class TemporalBuilder:
                 if topic not in ignored:
                     raise ValueError(topic)
             else:
-                state = micros(unpackb(data, ext_hook=ext, raw=False, timestamp=2))
+                state = micros(unpack(data))
                 t = state["timestamp"]
                 h(pos, uuids[oid], t, state)
                 if t > latest:

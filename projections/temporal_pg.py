@@ -1,8 +1,8 @@
 """The audit index of a PostgreSQL ledger: its own tables in the ledger's database.
 
-The tables are the SQLite file's (``projections/temporal_sql.py`` ``TABLES``: meta, apis,
-apps, app_names, enabled_periods, cred_periods, grant_periods, chain), named with the
-prefix ``audit_`` (``audit_grant_periods`` ...), in the ledger's schema (``public``, or
+The tables are the SQLite file's (meta, apis, api_settings, apps, app_names,
+enabled_periods, cred_periods, grant_periods, chain), written in PostgreSQL's dialect in
+``projections/temporal_schema.py`` and named with the prefix ``audit_`` (``audit_grant_periods`` ...), in the ledger's schema (``public``, or
 the URL's ``?schema=S``): the same database user, the same privileges, the same backups
 as the ledger's ``ledger_events``. The queries name them as on SQLite; the connection's
 dialect (``temporal_sql.translate``) adds the prefix.
@@ -29,7 +29,8 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 from ledger.store import parse_url
-from projections.temporal_sql import PREFIX, TABLES, PgConnection, pg_schema
+from projections import temporal_schema
+from projections.temporal_sql import PREFIX, TABLES, PgConnection
 
 
 def lock_key(schema: str) -> int:
@@ -82,8 +83,8 @@ class PgIndexConnection(PgConnection):
                     self.execute("DROP TABLE IF EXISTS " + ", ".join(TABLES) + " CASCADE")
                 if self.raw.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone() is None:
                     self.raw.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-                for ddl in pg_schema():
-                    self.execute(ddl)
+                for ddl in temporal_schema.POSTGRES:
+                    self.execute_ddl(ddl)
                 self.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (version,))
         except psycopg.errors.InsufficientPrivilege:
             raise InvalidInput(f"the database user may not create the audit index's tables ({PREFIX}*) in "

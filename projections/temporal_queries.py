@@ -15,8 +15,9 @@ from typing import Any
 
 from ledger.errors import ApiNotFound, AppNotFound, InvalidInput, KeyPairNotFound
 from projections import intervals as iv
+from projections.log import LogReader
 from projections.temporal import PREFIX, decode_fast, hex_to_uuid, iso
-from projections.temporal_store import RecorderLog, SqliteLog, TemporalStore
+from projections.temporal_store import TemporalStore
 
 STAGES = ("RELEASE", "PRE", "TEST")
 HIDDEN = {"secret_sealed", "code_sealed", "token_hash", "originator_topic", "timestamp", "actor", "source"}
@@ -53,36 +54,16 @@ def describe(pos: int, oid: str, topic: str, state: dict[str, Any]) -> dict[str,
 
 
 class LedgerEvents:
-    """Event descriptions read from the ledger file by position or by aggregate."""
+    """Event descriptions read from the ledger's log by position or by aggregate."""
 
-    def __init__(self, log: SqliteLog | RecorderLog) -> None:
+    def __init__(self, log: LogReader) -> None:
         self.log = log
 
-    def _rows(self, sql: str, args: Iterable[Any]) -> list[dict[str, Any]]:
-        if not self.log.has_table:
-            return []
-        if isinstance(self.log, RecorderLog):  # a PostgreSQL ledger: no SQLite SQL
-            args = tuple(args)
-            rows = self.log.rows_of(args[0]) if "originator_id = ?" in sql else self.log.rows_at(list(args))
-        else:
-            rows = self.log.conn.execute(sql, tuple(args)).fetchall()
-        return [describe(p, hex_to_uuid(o), t, decode_fast(p, t, s)) for p, o, _v, t, s in rows]
-
     def at(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
-        ps = sorted(set(positions))
-        out: dict[int, dict[str, Any]] = {}
-        for i in range(0, len(ps), 500):
-            chunk = ps[i:i + 500]
-            sql = ("SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
-                   f" WHERE rowid IN ({','.join('?' * len(chunk))})")
-            for d in self._rows(sql, chunk):
-                out[d["position"]] = d
-        return out
+        return {p: describe(p, hex_to_uuid(o), t, decode_fast(p, t, s)) for p, o, _v, t, s in self.log.rows_at(positions)}
 
     def of(self, originator_id: str) -> list[dict[str, Any]]:
-        sql = ("SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
-               " WHERE originator_id = ? ORDER BY originator_version")
-        return self._rows(sql, (originator_id.replace("-", ""),))
+        return [describe(p, hex_to_uuid(o), t, decode_fast(p, t, s)) for p, o, _v, t, s in self.log.rows_of(originator_id)]
 
 
 class ExportEvents:

@@ -1,6 +1,7 @@
 """The audit index's SQL, written once in SQLite's dialect and spoken on PostgreSQL too.
 
-Every statement of the index, its queries and the reports is written as SQLite runs it:
+The tables and indexes are written in each dialect (``projections/temporal_schema.py``);
+every other statement of the index, its queries and the reports is written as SQLite runs it:
 placeholders ``?`` or ``:name``, the column ``end`` unquoted, ``INSERT OR REPLACE``. On
 SQLite it runs as written, on the ``sqlite3`` connection itself. On PostgreSQL,
 ``PgConnection`` rewrites each statement once (cached) before psycopg runs it:
@@ -10,7 +11,7 @@ SQLite it runs as written, on the ``sqlite3`` connection itself. On PostgreSQL,
   (so no audit statement names the column ``end`` inside a ``CASE``);
 - ``INSERT OR REPLACE INTO t ...`` → ``INSERT INTO t ... ON CONFLICT (key) DO UPDATE``
   setting every other column of ``t`` (``TABLES`` says which is the key);
-- the index's tables (``TABLES``) and indexes are named with the prefix ``audit_``
+- the index's tables (``TABLES``) are named with the prefix ``audit_``
   (``grant_periods`` → ``audit_grant_periods``): they sit beside the ledger's own table in
   its schema, so no table name here may be used as a column name or alias.
 
@@ -30,8 +31,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-# (column, type) in the order of the SQLite tables (projections/temporal_store.py SCHEMA,
-# projections/chain.py SCHEMA); the first column is the primary key when KEYED says so.
+# (column, type) in the order of the tables (projections/temporal_schema.py, both dialects);
+# the first column is the primary key when KEYED says so. What an upsert sets and COPY writes.
 TABLES: dict[str, list[tuple[str, str]]] = {
     "meta": [("key", "text"), ("value", "any")],
     "apis": [("api_id", "text"), ("owner", "text"), ("name", "text"), ("auth_type", "text"),
@@ -52,22 +53,10 @@ TABLES: dict[str, list[tuple[str, str]]] = {
 }
 KEYED = {"meta", "apis", "apps", "enabled_periods", "cred_periods", "grant_periods", "chain"}
 PREFIX = "audit_"
-_PG_TYPES = {"text": 'TEXT COLLATE "C"', "int": "BIGINT", "blob": "BYTEA", "any": "TEXT"}
 
 
 def _ident(name: str) -> str:
     return '"end"' if name == "end" else name
-
-
-def pg_schema() -> list[str]:
-    """CREATE TABLE statements for PostgreSQL (prefixed; in the ledger's schema, on the search path)."""
-    out = []
-    for table, cols in TABLES.items():
-        defs = [f"{_ident(c)} {_PG_TYPES[t]}" + (" PRIMARY KEY" if i == 0 and table in KEYED else "")
-                + (" NOT NULL" if table == "chain" and c == "data" else "")
-                for i, (c, t) in enumerate(cols)]
-        out.append(f"CREATE TABLE IF NOT EXISTS {PREFIX}{table} ({', '.join(defs)})")
-    return out
 
 
 # -- statement translation ----------------------------------------------------------------
@@ -75,7 +64,6 @@ def pg_schema() -> list[str]:
 _TOKENS = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|\?|:(?P<name>[A-Za-z_]\w*)|%|(?P<word>[A-Za-z_]\w*)|.""", re.DOTALL)
 _UPSERT = re.compile(r"\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\b", re.IGNORECASE)
 _PLAIN_INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s+VALUES\s*\((?:\s*\?\s*,)*\s*\?\s*\)\s*", re.IGNORECASE)
-_CREATE_INDEX = re.compile(r"(\s*CREATE\s+INDEX\s+IF\s+NOT\s+EXISTS\s+)(\w+)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=512)
@@ -88,7 +76,6 @@ def translate(statement: str) -> str:
         if table not in KEYED:
             raise ValueError(f"INSERT OR REPLACE into {table}, which has no key")
         statement = "INSERT INTO " + table + statement[upsert.end():]
-    statement = _CREATE_INDEX.sub(lambda m: m.group(1) + PREFIX + m.group(2), statement, count=1)
     out: list[str] = []
     depth = 0  # open CASE expressions
     for m in _TOKENS.finditer(statement):
@@ -158,6 +145,11 @@ class PgConnection:
                         copy.write_row(row)
             else:
                 cur.executemany(translate(statement), rows)
+
+    def execute_ddl(self, statement: str) -> None:
+        """Run a statement written in PostgreSQL's own dialect (``projections/temporal_schema.py``), untranslated."""
+        with _unavailable_on_failure():
+            self.raw.execute(statement)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

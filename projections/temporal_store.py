@@ -22,11 +22,11 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from uuid import UUID
 
 from ledger.errors import InvalidInput
-from projections import chain
+from projections import chain, temporal_schema
 from projections.events import collector_paused
+from projections.log import LogReader, Row, open_log, rows
 from projections.temporal import (
     AppState,
     CredPeriod,
@@ -38,55 +38,19 @@ from projections.temporal import (
 )
 
 SUFFIX = ".audit.sqlite"
-SCHEMA_VERSION = "5"  # 5: API deletion (apis.deleted) and settings history (api_settings)
+SCHEMA_VERSION = temporal_schema.VERSION
 FLUSH_EVERY = 200_000
 PAGE = 5000
-
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
-    ("CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, owner TEXT, name TEXT, auth_type TEXT,"
-    " appcode_mode TEXT, registered INTEGER, registered_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)"),
-    ("CREATE TABLE IF NOT EXISTS api_settings (api_id TEXT, start INTEGER, pos INTEGER, name TEXT,"
-    " auth_type TEXT, appcode_mode TEXT)"),
-    ("CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, owner TEXT, created INTEGER,"
-    " created_pos INTEGER, deleted INTEGER, deleted_pos INTEGER)"),
-    "CREATE TABLE IF NOT EXISTS app_names (app_id TEXT, start INTEGER, pos INTEGER, name TEXT)",
-    ("CREATE TABLE IF NOT EXISTS enabled_periods (id INTEGER PRIMARY KEY, app_id TEXT, start INTEGER,"
-    " end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
-    ("CREATE TABLE IF NOT EXISTS cred_periods (id INTEGER PRIMARY KEY, app_id TEXT, cred TEXT, kind TEXT,"
-    " display TEXT, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
-    ("CREATE TABLE IF NOT EXISTS grant_periods (id INTEGER PRIMARY KEY, app_id TEXT, api_id TEXT,"
-    " stage TEXT, until INTEGER, start INTEGER, end INTEGER, start_pos INTEGER, end_pos INTEGER)"),
-    chain.SCHEMA,
-]
-# Created after a bulk build (cheaper than maintaining them row by row).
-INDEXES = [
-    # Covering: an at-T query reads only the index b-trees.
-    "CREATE INDEX IF NOT EXISTS grant_by_api ON grant_periods (api_id, stage, start, end, until, app_id)",
-    "CREATE INDEX IF NOT EXISTS grant_by_app ON grant_periods (app_id, api_id, stage, start)",
-    "CREATE INDEX IF NOT EXISTS enabled_by_app ON enabled_periods (app_id, start, end)",
-    "CREATE INDEX IF NOT EXISTS cred_by_app ON cred_periods (app_id, start, end, kind, cred, display)",
-    "CREATE INDEX IF NOT EXISTS cred_by_cred ON cred_periods (cred, start)",
-    "CREATE INDEX IF NOT EXISTS names_by_app ON app_names (app_id, start)",
-    "CREATE INDEX IF NOT EXISTS settings_by_api ON api_settings (api_id, start, pos)",
-    # The open periods only (a tenth of the rows), covering: a question at an instant at or
-    # after the horizon (meta, ``TemporalStore.horizon``) reads only these, not the history.
-    "CREATE INDEX IF NOT EXISTS grant_open ON grant_periods (api_id, stage, end, app_id, until) WHERE end IS NULL",
-    "CREATE INDEX IF NOT EXISTS enabled_open ON enabled_periods (app_id, end) WHERE end IS NULL",
-    "CREATE INDEX IF NOT EXISTS cred_open ON cred_periods (app_id, end, kind, cred, display) WHERE end IS NULL",
-]
 
 # Every table of the index (what a rebuild empties).
 REBUILT = ("meta", "apis", "api_settings", "apps", "app_names", "enabled_periods", "cred_periods", "grant_periods", "chain")
 
-Row = tuple[int, str, int, str, bytes]
 
 
 def _utc_now() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-_SELECT = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
 
 
 def index_path(db_path: str) -> str:
@@ -98,148 +62,6 @@ def index_path(db_path: str) -> str:
     if is_url(db_path):
         return db_path
     return db_path + SUFFIX
-
-
-def open_log(target: str) -> SqliteLog | RecorderLog:
-    """The log of a ledger named by a SQLite path or a postgresql:// URL."""
-    from ledger.store import is_url, pg_application_recorder
-
-    if is_url(target):
-        return RecorderLog(pg_application_recorder(target))
-    return SqliteLog(target)
-
-
-# -- the log ---------------------------------------------------------------------------------
-
-class SqliteLog:
-    """The ledger's ``stored_events`` read directly (read-only), in position order."""
-
-    def __init__(self, db_path: str) -> None:
-        from ledger.store import sqlite_read_uri
-
-        if not os.path.exists(db_path):
-            raise InvalidInput(f"no ledger database at {db_path}", field="db")
-        self.path = db_path
-        # Read-only, creating nothing where it cannot write (a read-only copy: ledger/store.py).
-        self.conn = sqlite3.connect(sqlite_read_uri(db_path), uri=True, check_same_thread=False)
-        try:
-            self.has_table = bool(self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='stored_events'").fetchone())
-        except sqlite3.DatabaseError as e:
-            self.conn.close()
-            if "locked" in str(e) or "busy" in str(e):
-                raise
-            raise InvalidInput(f"cannot read ledger database {db_path}: {e}", field="db") from None
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def max_position(self) -> int:
-        if not self.has_table:
-            return 0
-        return self.conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
-
-    def batches(self, after: int = 0, until: int | None = None, page: int | None = None) -> Iterator[list[Row]]:
-        """Lists of (position, originator id hex, version, topic, state) after ``after``."""
-        page = page or PAGE
-        if not self.has_table:
-            return
-        if until is None:
-            cur = self.conn.execute(_SELECT + " WHERE rowid > ? ORDER BY rowid", (after,))
-        else:
-            cur = self.conn.execute(_SELECT + " WHERE rowid > ? AND rowid <= ? ORDER BY rowid", (after, until))
-        while True:
-            batch = cur.fetchmany(page)
-            if not batch:
-                return
-            yield batch
-
-    def rows(self, after: int = 0, until: int | None = None) -> Iterator[Row]:
-        for batch in self.batches(after, until):
-            yield from batch
-
-    def row(self, position: int) -> tuple[int, str, int, str, bytes] | None:
-        if not self.has_table:
-            return None
-        return self.conn.execute(_SELECT + " WHERE rowid = ?", (position,)).fetchone()
-
-
-class RecorderLog:
-    """Any ledger's log through its recorder (the in-memory store of tests, Postgres)."""
-
-    def __init__(self, recorder: Any) -> None:
-        self.recorder = recorder
-        self.has_table = True  # the recorder creates its table (PostgreSQL: ledger.store.ensure_tables)
-
-    def max_position(self) -> int:
-        return self.recorder.max_notification_id() or 0
-
-    def batches(self, after: int = 0, until: int | None = None, page: int | None = None) -> Iterator[list[Row]]:
-        page = page or PAGE
-        if hasattr(self.recorder, "datastore"):  # PostgreSQL
-            yield from self._pg_batches(after, until, page)
-            return
-        while True:
-            ns = self.recorder.select_notifications(after + 1, limit=page, stop=until)
-            if ns:
-                yield [(n.id, n.originator_id.hex, n.originator_version, n.topic, n.state) for n in ns]
-            if len(ns) < page:
-                return
-            after = ns[-1].id
-
-    def rows(self, after: int = 0, until: int | None = None) -> Iterator[Row]:
-        for batch in self.batches(after, until):
-            yield from batch
-
-    def _pg_batches(self, after: int, until: int | None, page: int) -> Iterator[list[Row]]:
-        """The recorder's ``select_notifications`` as plain tuples, the id already hex: the
-        library's dict rows and Notification objects cost half of a build's time."""
-        from psycopg import sql
-        from psycopg.rows import tuple_row
-
-        ds = self.recorder.datastore
-        q = sql.SQL("SELECT notification_id, replace(originator_id::text, '-', ''), originator_version, topic, state"
-                    " FROM {} WHERE notification_id > %s" + (" AND notification_id <= %s" if until is not None else "")
-                    + " ORDER BY notification_id LIMIT %s").format(
-                        sql.Identifier(ds.schema, self.recorder.events_table_name))
-        while True:
-            args = (after, until, page) if until is not None else (after, page)
-            with ds.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-                batch: list[Row] = cur.execute(q, args, prepare=True).fetchall()
-            if batch:
-                yield batch
-            if len(batch) < page:
-                return
-            after = batch[-1][0]
-
-    def _select(self, where: str, args: tuple[Any, ...]) -> list[Row]:
-        """Rows straight from a PostgreSQL recorder's table (audit lookups by position or id)."""
-        from psycopg import sql
-
-        ds = self.recorder.datastore
-        q = sql.SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {} WHERE "
-                    ).format(sql.Identifier(ds.schema, self.recorder.events_table_name)) + sql.SQL(where)
-        with ds.get_connection() as conn:
-            return [(r["notification_id"], r["originator_id"].hex, r["originator_version"], r["topic"],
-                     bytes(r["state"])) for r in conn.execute(q, args).fetchall()]
-
-    def rows_at(self, positions: list[int]) -> list[Row]:
-        return self._select("notification_id = ANY(%s)", (list(positions),))
-
-    def rows_of(self, originator_id: str) -> list[Row]:
-        return self._select("originator_id = %s ORDER BY originator_version", (UUID(originator_id),))
-
-    def row(self, position: int) -> tuple[int, str, int, str, bytes] | None:
-        ns = self.recorder.select_notifications(position, limit=1, stop=position)
-        return (ns[0].id, ns[0].originator_id.hex, ns[0].originator_version, ns[0].topic, ns[0].state) if ns else None
-
-
-def log_for(ledger: Any) -> SqliteLog | RecorderLog:
-    """The fastest reader of a Ledger's log: the file itself when it is SQLite."""
-    path = ledger.env.get("SQLITE_DBNAME") if hasattr(ledger, "env") else None
-    if path and path != ":memory:" and "mode=memory" not in path and os.path.exists(path):
-        return SqliteLog(path)
-    return RecorderLog(ledger.recorder)
 
 
 def row_hash(row: tuple[int, Any, int, str, bytes] | None) -> str:
@@ -311,16 +133,25 @@ class TemporalStore:
         return cls(into)
 
     def _ensure_schema(self) -> None:
-        for s in SCHEMA:
+        for s in temporal_schema.SQLITE:
             self.conn.execute(s)
         if self.meta("schema") != SCHEMA_VERSION:
             # Derived data in an older layout (or a new file): start it afresh.
             tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             for t in tables:
                 self.conn.execute(f"DROP TABLE {t}")
-            for s in SCHEMA:
+            for s in temporal_schema.SQLITE:
                 self.conn.execute(s)
             self.set_meta("schema", SCHEMA_VERSION)
+
+    def _create_indexes(self) -> None:
+        """The query indexes (``projections/temporal_schema.py``), in this index's dialect."""
+        if self.pg:
+            for s in temporal_schema.POSTGRES_INDEXES:
+                self.conn.execute_ddl(s)
+        else:
+            for s in temporal_schema.SQLITE_INDEXES:
+                self.conn.execute(s)
 
     def close(self) -> None:
         self.conn.close()
@@ -409,7 +240,7 @@ class TemporalStore:
 
     # -- catching up ---------------------------------------------------------------------
 
-    def catch_up(self, log: SqliteLog | RecorderLog, *, until: int | None = None, record_chain: bool = True) -> int:
+    def catch_up(self, log: LogReader, *, until: int | None = None, record_chain: bool = True) -> int:
         """Apply the log's events after the recorded position (and extend the chain); return how many."""
         self.refuse_if_broken()
         target = log.max_position() if until is None else until
@@ -419,7 +250,7 @@ class TemporalStore:
         with self._writing(), collector_paused():
             return self._apply_log(log, until, record_chain)
 
-    def rebuild(self, log: SqliteLog | RecorderLog, accepted: dict[str, Any] | None = None) -> int:
+    def rebuild(self, log: LogReader, accepted: dict[str, Any] | None = None) -> int:
         """Empty the index and build it again from the whole log, in one transaction: readers
         see the old index until it commits, and a failure (a crash, an undecodable row) keeps
         it. The log's chain becomes the recorded one; ``accepted`` (who accepted a log that
@@ -436,7 +267,7 @@ class TemporalStore:
                 self.set_meta("accepted_logs", json.dumps(kept, sort_keys=True))
             return n
 
-    def _apply_log(self, log: SqliteLog | RecorderLog, until: int | None, record_chain: bool) -> int:
+    def _apply_log(self, log: LogReader, until: int | None, record_chain: bool) -> int:
         """``catch_up``'s work, inside the write transaction."""
         start = self.position  # re-read inside the write lock: another caller may have won
         self._check_anchor(log)
@@ -447,7 +278,7 @@ class TemporalStore:
         apply, uuids = builder.apply, UuidCache()
         n = flushed = 0
         fast = builder.apply_rows
-        for batch in log.batches(start, until):
+        for batch in log.batches(start, until, page=PAGE):
             if together:
                 recorded.extend(batch)
             if start:  # an index with apps in it: their states in a few queries, not a few per app
@@ -469,13 +300,12 @@ class TemporalStore:
             self._flush(builder)
             self.set_meta("position", builder.position)
             self.set_meta("anchor", row_hash(log.row(builder.position)))
-            for s in INDEXES:
-                self.conn.execute(s)
+            self._create_indexes()
             if self.pg and n >= 10_000:  # fresh statistics: the next catch-up's lookups use the indexes
                 for table in REBUILT:
                     self.conn.execute(f"ANALYZE {table}")
         if record_chain and not together:  # the chain lags the index: a pass of its own
-            for batch in log.batches(chain_pos, max(self.position, chain_pos)):
+            for batch in log.batches(chain_pos, max(self.position, chain_pos), page=PAGE):
                 recorded.extend(batch)
         if record_chain and recorded.position:
             recorded.flush()
@@ -484,7 +314,7 @@ class TemporalStore:
             self.set_meta("chain_position", recorded.position)
         return n
 
-    def _check_anchor(self, log: SqliteLog | RecorderLog) -> None:
+    def _check_anchor(self, log: LogReader) -> None:
         pos = self.position
         if pos == 0:
             return
@@ -503,8 +333,7 @@ class TemporalStore:
                 builder.apply(pos, topic, oid, state)
             self._flush(builder)
             self.set_meta("position", builder.position)
-            for s in INDEXES:
-                self.conn.execute(s)
+            self._create_indexes()
 
     # -- state of one app, for continuing its periods ---------------------------------------
 
@@ -603,10 +432,10 @@ class TemporalStore:
             b.apps = {k: a for k, a in b.apps.items() if a.deleted is None}
 
 
-def open_index(db_path: str, *, catch_up: bool = True, log: SqliteLog | RecorderLog | None = None,
-               index: str | None = None) -> tuple[TemporalStore, SqliteLog | RecorderLog]:
+def open_index(db_path: str, *, catch_up: bool = True, log: LogReader | None = None,
+               index: str | None = None) -> tuple[TemporalStore, LogReader]:
     """The audit index of a ledger (a file, or a postgresql:// URL), caught up with the log
-    (``log``: a reader of it already open, e.g. a server's ``RecorderLog(ledger.recorder)``).
+    (``log``: a reader of it already open, e.g. a server's ``log_for(ledger)``).
 
     ``index``: a SQLite file to keep the index in instead (``--index``; for a ledger this
     process cannot write, or a PostgreSQL role that may only read). Without it, a SQLite
@@ -716,7 +545,7 @@ def existing_index(db_path: str, index: str | None = None) -> TemporalStore | No
 
 # -- checking the log against its recorded chain (verify-log, digest, rebuild-index) -----------
 
-def check_chain(store: TemporalStore | None, log: SqliteLog | RecorderLog, *, by: str,
+def check_chain(store: TemporalStore | None, log: LogReader, *, by: str,
                 digest: tuple[bytes, int] | None = None, until: int | None = None) -> chain.Verdict:
     """Recompute the chain over the log (up to ``until``) and compare it with ``store``'s
     recorded chain and with ``digest``. A mismatch is recorded in the index (``by`` names
@@ -729,7 +558,7 @@ def check_chain(store: TemporalStore | None, log: SqliteLog | RecorderLog, *, by
         recorded = chain.recorded_entries(store.conn)
         h, p = store.chain_head()
         head = (h, p) if p else None
-    verdict = chain.verify(log.rows(until=until), recorded, head, digest)
+    verdict = chain.verify(rows(log, until=until), recorded, head, digest)
     if not verdict.ok:
         position = verdict.first_bad or 0
         if store is not None:
@@ -746,7 +575,7 @@ def check_chain(store: TemporalStore | None, log: SqliteLog | RecorderLog, *, by
     return verdict
 
 
-def recomputed_digest(store: TemporalStore, log: SqliteLog | RecorderLog) -> dict[str, Any]:
+def recomputed_digest(store: TemporalStore, log: LogReader) -> dict[str, Any]:
     """``digest``: the chain head recomputed from the log's rows up to the position the index
     has recorded (just caught up), compared with the recorded chain on the way. A head that
     differs from the recorded one is a LogMismatch (recorded: queries then refuse) naming
@@ -757,7 +586,7 @@ def recomputed_digest(store: TemporalStore, log: SqliteLog | RecorderLog) -> dic
         verdict = check_chain(store, log, by="digest", until=pos)
     except chain.LogMismatch as e:
         now, last = chain.GENESIS, 0
-        for last, now in chain.links(log.rows(until=pos)):
+        for last, now in chain.links(rows(log, until=pos)):
             pass
         raise chain.LogMismatch(
             f"the chain head recomputed from the log ({chain.format_digest(now, last)}) differs from the recorded "

@@ -39,12 +39,12 @@ def register_api(owner: str, name: str, group_id: str | None, group: str, appcod
                  idempotency_key: str | None) -> None:
     """Register an API with its security settings."""
     ledger = settings().ledger(create=True)
-    with keyed(ledger, idempotency_key, "api register"):
-        r = ledger.register_api(
-            owner, name, group=group, auth_type=auth_type, appcode_mode=appcode_mode,
-            signature_methods=signature_methods, nonce_required=nonce == "required",
-            http_method=http_method, path_pattern=path_pattern, group_id=group_id,
-        )
+    r = ledger.register_api(
+        owner, name, group=group, auth_type=auth_type, appcode_mode=appcode_mode,
+        signature_methods=signature_methods, nonce_required=nonce == "required",
+        http_method=http_method, path_pattern=path_pattern, group_id=group_id,
+        idempotency=keyed(idempotency_key, "api register"),
+    )
     emit(r.to_dict(), keyed_receipt("API registered"))
 
 

@@ -46,11 +46,11 @@ def create(owner: str, name: str, description: str, tags: tuple[str, ...], exten
     """Create an app with its default key pair and an AppCode; their secrets are shown once."""
     tag_map = parse_tags(tags)
     ledger = settings().ledger(create=True)
-    with keyed(ledger, idempotency_key, "app create"):
-        r = ledger.create_app(
-            owner, name, description=description, tags=tag_map, extension=extension,
-            app_key=app_key, app_secret=app_secret, app_code=app_code,
-        )
+    r = ledger.create_app(
+        owner, name, description=description, tags=tag_map, extension=extension,
+        app_key=app_key, app_secret=app_secret, app_code=app_code,
+        idempotency=keyed(idempotency_key, "app create"),
+    )
     emit(r.to_dict(), keyed_receipt("app created"))
 
 

@@ -237,7 +237,8 @@ def verify_log(digest_: str | None, index: str | None) -> None:
     queries refuse the log), 3 when there was nothing to compare it with (no recorded
     chain, no --digest): not verified."""
     from projections import chain
-    from projections.temporal_store import check_chain, existing_index, open_log
+    from projections.log import open_log
+    from projections.temporal_store import check_chain, existing_index
 
     want = chain.parse_digest(digest_) if digest_ else None
     log = open_log(_db())
@@ -283,7 +284,8 @@ def rebuild_index(accept: bool, actor: str | None, index: str | None) -> None:
     so in the index, on stderr and in the output."""
     from ledger import rules
     from projections import chain
-    from projections.temporal_store import existing_index, open_index, open_log, where_index
+    from projections.log import open_log
+    from projections.temporal_store import existing_index, open_index, where_index
 
     if accept:
         if actor is None:
@@ -375,7 +377,8 @@ def _now() -> str:
 def export(fmt: str, out: str | None, index: str | None) -> None:
     """Write the whole history as JSON lines (secrets left out, chain links included)."""
     from projections import export as ex
-    from projections.temporal_store import existing_index, open_log
+    from projections.log import open_log
+    from projections.temporal_store import existing_index
 
     log = open_log(_db())
     store = existing_index(_db(), index)

@@ -32,8 +32,8 @@ def key_group() -> None:
 def key_add(app_id: str, actor: str, app_key: str | None, app_secret: str | None, idempotency_key: str | None) -> None:
     """Add a key pair; its AppSecret is shown once."""
     ledger = settings().ledger()
-    with keyed(ledger, idempotency_key, "key add"):
-        r = ledger.add_key_pair(app_id, actor, app_key=app_key, app_secret=app_secret)
+    r = ledger.add_key_pair(app_id, actor, app_key=app_key, app_secret=app_secret,
+        idempotency=keyed(idempotency_key, "key add"))
     emit(r.to_dict(), keyed_receipt("key pair added"))
 
 
@@ -59,8 +59,8 @@ def key_reset(app_key: str, actor: str, new_app_key: str | None, new_app_secret:
               idempotency_key: str | None) -> None:
     """Give a key pair a new AppSecret (shown once); the old one stops working at once."""
     ledger = settings().ledger()
-    with keyed(ledger, idempotency_key, "key reset"):
-        r = ledger.reset_key_pair(app_key, actor, new_app_key=new_app_key, new_app_secret=new_app_secret)
+    r = ledger.reset_key_pair(app_key, actor, new_app_key=new_app_key, new_app_secret=new_app_secret,
+        idempotency=keyed(idempotency_key, "key reset"))
     emit(r.to_dict(), keyed_receipt("key pair reset"))
 
 
@@ -97,8 +97,7 @@ def code_group() -> None:
 def code_add(app_id: str, actor: str, code: str | None, idempotency_key: str | None) -> None:
     """Add an AppCode; it is shown once."""
     ledger = settings().ledger()
-    with keyed(ledger, idempotency_key, "code add"):
-        r = ledger.add_app_code(app_id, actor, code=code)
+    r = ledger.add_app_code(app_id, actor, code=code, idempotency=keyed(idempotency_key, "code add"))
     emit(r.to_dict(), keyed_receipt("AppCode added"))
 
 
@@ -122,8 +121,8 @@ def code_delete(app_id: str, code: str, actor: str) -> None:
 def code_reset(code: str, actor: str, new_code: str | None, idempotency_key: str | None) -> None:
     """Replace an AppCode with a new one (shown once); the old one stops working at once."""
     ledger = settings().ledger()
-    with keyed(ledger, idempotency_key, "code reset"):
-        r = ledger.reset_app_code(code, actor, new_code=new_code)
+    r = ledger.reset_app_code(code, actor, new_code=new_code,
+        idempotency=keyed(idempotency_key, "code reset"))
     emit(r.to_dict(), keyed_receipt("AppCode reset"))
 
 

@@ -77,8 +77,9 @@ def check(app_key: str | None, app_code: str | None, api_id: str, stage: str, at
         instant = time.time()
         index = AuthIndex(None)  # check needs no secrets: none are decrypted
         from projections.events import apply_from
+        from projections.log import log_for
 
-        apply_from(ledger.recorder, index)
+        apply_from(log_for(ledger), index)
     else:
         # The ledger as it stood at the instant: an app created, a key added or a grant made
         # later did not exist then (the audit's `access --at` says the same).

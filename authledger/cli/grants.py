@@ -43,8 +43,8 @@ def grant(ctx: click.Context, actor: str | None, apps: tuple[str, ...], apis: tu
     ledger = settings().ledger()
     # The request is the options as given (--for 30d, not the end time it makes now): a
     # re-run with the same key keeps the first run's end time.
-    with keyed(ledger, idempotency_key, "grant"):
-        r = ledger.grant(actor, list(apps), list(apis), stage, until=end)  # type: ignore[arg-type]
+    r = ledger.grant(actor, list(apps), list(apis), stage, until=end,
+        idempotency=keyed(idempotency_key, "grant"))  # type: ignore[arg-type]
     emit(r.to_dict(), _human_grant)
 
 

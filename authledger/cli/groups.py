@@ -28,8 +28,8 @@ def group_group() -> None:
 def create(owner: str, name: str, description: str, idempotency_key: str | None) -> None:
     """Create an API group (bound to no host until bind-host)."""
     ledger = settings().ledger(create=True)
-    with keyed(ledger, idempotency_key, "group create"):
-        r = ledger.create_group(owner, name, description=description)
+    r = ledger.create_group(owner, name, description=description,
+        idempotency=keyed(idempotency_key, "group create"))
     emit(r.to_dict(), keyed_receipt("API group created"))
 
 

@@ -10,22 +10,23 @@ ledger/idempotency.py and docs/ledger.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 import click
 
 from authledger.cli.text import receipt
+from ledger import idempotency
 
 KEY_OPTION = click.option(
     "--idempotency-key", "idempotency_key", default=None, metavar="KEY",
     help="Run at most once per KEY (1-255 printable ASCII): a re-run returns the first result.")
 
 
-def keyed(ledger: Any, key: str | None, operation: str) -> AbstractContextManager[None]:
-    """Run the command under ``key``; the request is this CLI command and its options as given."""
+def keyed(key: str | None, operation: str) -> idempotency.Request | None:
+    """The ledger command's ``idempotency`` argument: ``key`` and this CLI command with its
+    options as given (None without a key)."""
     params = {k: v for k, v in click.get_current_context().params.items() if k != "idempotency_key"}
-    return ledger.idempotent(key, "cli:" + operation, params)
+    return idempotency.request(key, "cli:" + operation, params)
 
 
 def keyed_receipt(title: str, skip: tuple[str, ...] = ()) -> Callable[[dict[str, Any]], str]:

@@ -52,8 +52,8 @@ def create(account: str, role: str, scopes: tuple[str, ...], expires_at: str | N
             raise InvalidInput("give --expires-at or --for, not both", field="for")
         expires = datetime.now(UTC) + parse_duration(lifetime, "for")
     ledger = settings().ledger(create=True)
-    with keyed(ledger, idempotency_key, "token create"):
-        r = issue_token(ledger, account, label, role=role, scopes=list(scopes), expires_at=expires, actor=actor)
+    r = issue_token(ledger, account, label, role=role, scopes=list(scopes), expires_at=expires, actor=actor,
+        idempotency=keyed(idempotency_key, "token create"))
 
     def human(d: dict[str, object]) -> str:
         if d.get("replayed"):

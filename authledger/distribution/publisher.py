@@ -43,7 +43,8 @@ import redis
 from authledger.distribution import DEFAULT_PREFIX, keys
 from projections.auth_index import AuthIndex
 from projections.changes import Change
-from projections.events import _Ids, decode, select
+from projections.events import decode
+from projections.log import UuidCache, log_for
 from projections.wire import encode_heartbeat, encode_message, encode_snapshot
 
 log = logging.getLogger("authledger.publisher")
@@ -83,7 +84,8 @@ class Publisher:
         self._wake = threading.Event()
         self._recovered = False
         self._since_snapshot = 0  # messages since the last snapshot
-        self._ids = _Ids()
+        self._ids = UuidCache()
+        self.log = log_for(ledger)
 
     # -- start ------------------------------------------------------------------------
 
@@ -115,7 +117,7 @@ class Publisher:
     def _catch_up_silently(self, until: int | None) -> None:
         from projections.events import apply_from
 
-        apply_from(self.ledger.recorder, self.index, until=until)
+        apply_from(self.log, self.index, until=until)
 
     def _cleanup_orphans(self) -> None:
         """Snapshots written by a publisher killed before its pointer swap: let them expire."""
@@ -130,7 +132,7 @@ class Publisher:
         """Read one page of new ledger events, apply it to the own index, encode the changes made."""
         index = self.index
         prev = index.position
-        rows = select(self.ledger.recorder, prev, self.page)
+        rows = next(self.log.batches(prev, None, self.page), None)
         if not rows:
             return None
         # The publisher is a sink of the index's own changes: AuthIndex.apply returns what it
@@ -138,7 +140,7 @@ class Publisher:
         # exactly that goes on the wire, so the gateways' copies apply what this index did.
         changes: list[Change] = []
         apply, ids = index.apply, self._ids
-        for position, topic, originator_id, data in rows:
+        for position, originator_id, _version, topic, data in rows:
             changes += apply(position, topic, ids[originator_id], decode(position, topic, data))
         pos = rows[-1][0]  # index.position too: apply moved it event by event
         return pos, encode_message(prev, pos, changes)

@@ -102,9 +102,5 @@ def grant_origin(q: AuditQueries, app_id: str, api_id: str, stage: str, t: int) 
     }
 
 
-def row_sort(r: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple("" if v is None else str(v) for v in r.values())
-
-
 __all__ = ["CAUSES", "GRANT_EVENTS", "STAGES", "Lookups", "cause_key", "grant_origin", "iso", "label", "mark",
            "slim_cause"]

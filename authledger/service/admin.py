@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ledger import idempotency
 from ledger.errors import InvalidInput, LedgerError
 from authledger.service.command_handlers import (
     add_code,
@@ -397,7 +398,7 @@ def _endpoint(service: Any, op: Operation) -> Callable[[Request], Any]:
 
 
 def perform(service: Any, principal: Any, op: Operation, path: dict[str, str], body: dict[str, Any],
-            query: dict[str, list[str]], idempotency: str | None = None, *, source: str = SOURCE,
+            query: dict[str, list[str]], key: str | None = None, *, source: str = SOURCE,
             authorized: bool = False) -> dict[str, Any]:
     """Run one operation for ``principal``: the role gate, the fields, the scope, then the
     handler under the idempotency key. The admin API and the console both come through here,
@@ -416,9 +417,10 @@ def perform(service: Any, principal: Any, op: Operation, path: dict[str, str], b
             raise InvalidInput(f"query parameter {k} is required", field=k)
     call = Call(service, principal.account, path, body, query, principal, source)
     in_scope(op, principal, call)  # an app- or API-scoped token: only about its app or API
-    if idempotency is not None and not op.idempotent:
+    if key is not None and not op.idempotent:
         raise InvalidInput(f"{op.op_id} does not take an {IDEMPOTENCY_HEADER} header", field="idempotency_key")
-    with service.ledger.idempotent(idempotency, op.op_id, {"path": call.path, "body": body}), acting(op, principal):
+    call.idempotency = idempotency.request(key, op.op_id, {"path": call.path, "body": body})
+    with acting(op, principal):
         return op.handler(call)
 
 

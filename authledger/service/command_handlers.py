@@ -32,7 +32,7 @@ def register_api(c: Call) -> dict[str, Any]:
         appcode_mode=b.get("appcode_mode", "DISABLE"),
         signature_methods=b.get("signature_methods", ["HmacSHA256"]),
         nonce_required=b.get("nonce_required", True), http_method=b.get("method"),
-        path_pattern=b.get("path"), group_id=b.get("group_id"), source=c.source,
+        path_pattern=b.get("path"), group_id=b.get("group_id"), source=c.source, idempotency=c.idempotency,
     ))
 
 
@@ -58,12 +58,12 @@ def modify_api(c: Call) -> dict[str, Any]:
         # "method": "ANY" answers any method again; "path": "" removes the pattern (no routing by path).
         **({"http_method": b["method"]} if "method" in b else {}),
         **({"path_pattern": b["path"] or None} if "path" in b else {}),
-        source=c.source,
+        source=c.source, idempotency=c.idempotency,
     ))
 
 
 def delete_api(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.delete_api(c.path["api_id"], c.actor, source=c.source))
+    return _receipt(c.ledger.delete_api(c.path["api_id"], c.actor, source=c.source, idempotency=c.idempotency))
 
 
 # -- API groups ---------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def delete_api(c: Call) -> dict[str, Any]:
 
 def create_group(c: Call) -> dict[str, Any]:
     b = c.body
-    return _receipt(c.ledger.create_group(c.actor, b["name"], description=b.get("description", ""), source=c.source))
+    return _receipt(c.ledger.create_group(c.actor, b["name"], description=b.get("description", ""), source=c.source, idempotency=c.idempotency))
 
 
 def list_groups(c: Call) -> dict[str, Any]:
@@ -84,11 +84,11 @@ def show_group(c: Call) -> dict[str, Any]:
 
 
 def bind_host(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.bind_host(c.actor, c.path["group_id"], c.body["host"], source=c.source))
+    return _receipt(c.ledger.bind_host(c.actor, c.path["group_id"], c.body["host"], source=c.source, idempotency=c.idempotency))
 
 
 def unbind_host(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.unbind_host(c.actor, c.path["group_id"], c.path["host"], source=c.source))
+    return _receipt(c.ledger.unbind_host(c.actor, c.path["group_id"], c.path["host"], source=c.source, idempotency=c.idempotency))
 
 
 # -- apps -------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def create_app(c: Call) -> dict[str, Any]:
     return _receipt(c.ledger.create_app(
         c.actor, b["name"], description=b.get("description", ""), tags=b.get("tags"),
         extension=b.get("extension", ""), app_key=b.get("app_key"), app_secret=b.get("app_secret"),
-        app_code=b.get("app_code"), source=c.source,
+        app_code=b.get("app_code"), source=c.source, idempotency=c.idempotency,
     ))
 
 
@@ -138,20 +138,20 @@ def modify_app(c: Call) -> dict[str, Any]:
     b = c.body
     return _receipt(c.ledger.modify_app(
         c.path["app_id"], c.actor, name=b.get("name"), description=b.get("description"),
-        tags=b.get("tags"), extension=b.get("extension"), source=c.source,
+        tags=b.get("tags"), extension=b.get("extension"), source=c.source, idempotency=c.idempotency,
     ))
 
 
 def delete_app(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.delete_app(c.path["app_id"], c.actor, source=c.source))
+    return _receipt(c.ledger.delete_app(c.path["app_id"], c.actor, source=c.source, idempotency=c.idempotency))
 
 
 def disable_app(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.disable_app(c.path["app_id"], c.actor, source=c.source))
+    return _receipt(c.ledger.disable_app(c.path["app_id"], c.actor, source=c.source, idempotency=c.idempotency))
 
 
 def enable_app(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.enable_app(c.path["app_id"], c.actor, source=c.source))
+    return _receipt(c.ledger.enable_app(c.path["app_id"], c.actor, source=c.source, idempotency=c.idempotency))
 
 
 # -- key pairs and AppCodes -------------------------------------------------------------
@@ -195,34 +195,35 @@ def list_codes(c: Call) -> dict[str, Any]:
 def add_key(c: Call) -> dict[str, Any]:
     b = c.body
     return _receipt(c.ledger.add_key_pair(
-        c.path["app_id"], c.actor, app_key=b.get("app_key"), app_secret=b.get("app_secret"), source=c.source
+        c.path["app_id"], c.actor, app_key=b.get("app_key"), app_secret=b.get("app_secret"), source=c.source,
+        idempotency=c.idempotency,
     ))
 
 
 def delete_key(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.delete_key_pair(c.path["app_id"], c.path["app_key"], c.actor, source=c.source))
+    return _receipt(c.ledger.delete_key_pair(c.path["app_id"], c.path["app_key"], c.actor, source=c.source, idempotency=c.idempotency))
 
 
 def reset_key(c: Call) -> dict[str, Any]:
     b = c.body
     return _receipt(c.ledger.reset_key_pair(
         c.path["app_key"], c.actor, new_app_key=b.get("new_app_key"),
-        new_app_secret=b.get("new_app_secret"), source=c.source,
+        new_app_secret=b.get("new_app_secret"), source=c.source, idempotency=c.idempotency,
     ))
 
 
 def add_code(c: Call) -> dict[str, Any]:
-    return _receipt(c.ledger.add_app_code(c.path["app_id"], c.actor, code=c.body.get("code"), source=c.source))
+    return _receipt(c.ledger.add_app_code(c.path["app_id"], c.actor, code=c.body.get("code"), source=c.source, idempotency=c.idempotency))
 
 
 def delete_code(c: Call) -> dict[str, Any]:
     # The code is a secret: it travels in the body, never in a path that logs could keep.
-    return _receipt(c.ledger.delete_app_code(c.path["app_id"], c.body["code"], c.actor, source=c.source))
+    return _receipt(c.ledger.delete_app_code(c.path["app_id"], c.body["code"], c.actor, source=c.source, idempotency=c.idempotency))
 
 
 def reset_code(c: Call) -> dict[str, Any]:
     b = c.body
-    return _receipt(c.ledger.reset_app_code(b["code"], c.actor, new_code=b.get("new_code"), source=c.source))
+    return _receipt(c.ledger.reset_app_code(b["code"], c.actor, new_code=b.get("new_code"), source=c.source, idempotency=c.idempotency))
 
 
 # -- grants -----------------------------------------------------------------------------
@@ -230,7 +231,7 @@ def reset_code(c: Call) -> dict[str, Any]:
 def grant(c: Call) -> dict[str, Any]:
     b = c.body
     until = grant_end(b.get("until"), b.get("for"), _now())
-    return _receipt(c.ledger.grant(c.actor, b["app_id"], b["api_id"], b["stage"], until=until, source=c.source))
+    return _receipt(c.ledger.grant(c.actor, b["app_id"], b["api_id"], b["stage"], until=until, source=c.source, idempotency=c.idempotency))
 
 
 def list_grants(c: Call) -> dict[str, Any]:
@@ -251,7 +252,7 @@ def list_grants(c: Call) -> dict[str, Any]:
 
 def revoke(c: Call) -> dict[str, Any]:
     b = c.body
-    return _receipt(c.ledger.revoke(c.actor, b["app_id"], b["api_id"], b["stage"], source=c.source))
+    return _receipt(c.ledger.revoke(c.actor, b["app_id"], b["api_id"], b["stage"], source=c.source, idempotency=c.idempotency))
 
 
 # -- tokens -----------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def issue_token(c: Call) -> dict[str, Any]:
             raise InvalidInput("give expires_at or for, not both", field="for")
         expires = _now() + parse_duration(b["for"])
     return _receipt(issue(c.ledger, b.get("account", c.actor), b.get("label", ""), role=b.get("role", "owner"),
-                          scopes=b.get("scopes"), expires_at=expires, issuer=c.principal, source=c.source))
+                          scopes=b.get("scopes"), expires_at=expires, issuer=c.principal, source=c.source, idempotency=c.idempotency))
 
 
 def revoke_token(c: Call) -> dict[str, Any]:
@@ -313,4 +314,4 @@ def revoke_token(c: Call) -> dict[str, Any]:
     from ledger.tokens import revoke_token as revoke_
 
     admin = c.principal is not None and c.principal.role == ADMIN
-    return _receipt(revoke_(c.ledger, c.path["token_id"], c.actor, admin=admin, source=c.source))
+    return _receipt(revoke_(c.ledger, c.path["token_id"], c.actor, admin=admin, source=c.source, idempotency=c.idempotency))

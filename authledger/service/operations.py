@@ -77,6 +77,7 @@ class Call:
     query: dict[str, list[str]]
     principal: Any = None  # ledger.tokens.Principal: the token's account, role and scopes
     source: str = SOURCE  # recorded on the events the call writes: "http", or "console"
+    idempotency: Any = None  # ledger.idempotency.Request: the Idempotency-Key the command runs under
 
     @property
     def sees_all(self) -> bool:

@@ -142,20 +142,20 @@ def _audit(c: Call) -> Iterator[Any]:
     the request. On PostgreSQL the log is read through the server's own recorder (its pool),
     not a connection of its own per request."""
     from ledger.store import is_url
+    from projections.log import log_for
     from projections.temporal_queries import AuditQueries, LedgerEvents
-    from projections.temporal_store import RecorderLog, SqliteLog, open_index
+    from projections.temporal_store import open_index
 
     if c.service.db_path is None:
         raise NotFound("audit queries need a ledger file or database (this server's ledger is in memory)",
                        field="db")
-    reader = RecorderLog(c.ledger.recorder) if is_url(c.service.db_path) else None
+    reader = log_for(c.ledger) if is_url(c.service.db_path) else None
     store, log = open_index(c.service.db_path, log=reader)
     try:
-        yield AuditQueries(store, LedgerEvents(log))  # type: ignore[arg-type]
+        yield AuditQueries(store, LedgerEvents(log))
     finally:
         store.close()
-        if isinstance(log, SqliteLog):
-            log.close()
+        log.close()  # a PostgreSQL reader borrows the server's pool: closing it leaves the pool open
 
 
 def _owned_api(c: Call, api_id: str) -> str:

@@ -7,11 +7,12 @@ from typing import Any
 
 from ledger import rules
 from ledger.commands.groups import GroupCommands
-from ledger.core import Receipt, parse_id
+from ledger.core import Changes, Receipt, parse_id
 from ledger.domain import Api
 from ledger.errors import (
     InvalidInput,
 )
+from ledger.idempotency import Request
 
 _UNSET: Any = object()
 
@@ -36,6 +37,7 @@ class ApiCommands(GroupCommands):
         group_id: object = None,
         source: str = "cli",
         at: datetime | None = None,
+        idempotency: Request | None = None,
     ) -> Receipt:
         """Register an API with its security settings; the owner is the acting account.
 
@@ -60,17 +62,17 @@ class ApiCommands(GroupCommands):
         if not isinstance(nonce_required, bool):
             raise InvalidInput("nonce_required must be true or false", field="nonce_required")
 
-        def command() -> Receipt:
+        def command() -> Changes:
             group = self._owned_group(gid, owner) if gid is not None else None
             # The default group is recorded as no group_id (as events before groups have it).
             group_id_ = str(group.id) if group is not None else None
             self._check_route(owner, group_id_ or rules.default_group_id(owner),
                               kwargs["http_method"], kwargs["path_pattern"])
             api = Api(**kwargs, group_id=group_id_)
-            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id), "group_id":
+            return Changes(api, receipt=Receipt(ids={"api_id": str(api.id), "group_id":
                                                           group_id_ or rules.default_group_id(owner)}))
 
-        return self._run(owner, source, at, command)
+        return self._run(owner, source, at, command, idempotency)
 
     def modify_api(
         self,
@@ -87,6 +89,7 @@ class ApiCommands(GroupCommands):
         path_pattern: Any = _UNSET,
         source: str = "cli",
         at: datetime | None = None,
+        idempotency: Request | None = None,
     ) -> Receipt:
         """Change an API's settings (only what is given; ``http_method``/``path_pattern`` None
         clears them: any method, no path). The change takes effect at the event's instant:
@@ -113,24 +116,25 @@ class ApiCommands(GroupCommands):
             new["path_pattern"] = rules.path_pattern(path_pattern)
         uid = parse_id(api_id, "api")
 
-        def command() -> Receipt:
+        def command() -> Changes:
             api = self._owned_api(uid, actor)
             if "http_method" in new or "path_pattern" in new:  # the new route must not overlap either
                 self._check_route(api.owner, api.effective_group_id, new.get("http_method", api.http_method),
                                   new.get("path_pattern", api.path_pattern), exclude=str(api.id))
             api.modify(**new)
-            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
+            return Changes(api, receipt=Receipt(ids={"api_id": str(api.id)}))
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)
 
-    def delete_api(self, api_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+    def delete_api(self, api_id: object, actor: str, *, source: str = "cli", at: datetime | None = None,
+                   idempotency: Request | None = None) -> Receipt:
         """Delete an API: every grant on it ends at this instant (gateway, audits, reports);
         it cannot be granted or modified again; its history stays."""
         uid = parse_id(api_id, "api")
 
-        def command() -> Receipt:
+        def command() -> Changes:
             api = self._owned_api(uid, actor)
             api.delete()
-            return self._commit(api, receipt=Receipt(ids={"api_id": str(api.id)}))
+            return Changes(api, receipt=Receipt(ids={"api_id": str(api.id)}))
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)

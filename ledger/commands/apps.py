@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any, Callable
 
 from ledger import rules
-from ledger.core import LedgerCore, Receipt, parse_id
+from ledger.core import Changes, LedgerCore, Receipt, parse_id
 from ledger.domain import App
+from ledger.idempotency import Request
 
 
 class AppCommands(LedgerCore):
@@ -28,6 +29,7 @@ class AppCommands(LedgerCore):
         app_code: str | None = None,
         source: str = "cli",
         at: datetime | None = None,
+        idempotency: Request | None = None,
     ) -> Receipt:
         """Create an app with its default key pair and one AppCode (generated unless given)."""
         rules.account(owner, "owner")
@@ -45,15 +47,15 @@ class AppCommands(LedgerCore):
         if app_code is not None:
             rules.app_code(app_code)
 
-        def command() -> Receipt:
+        def command() -> Changes:
             app = App(**fields)
             receipt = Receipt(ids={"app_id": str(app.id)})
             key_claim = self._new_key_pair(app, app_key, app_secret, receipt)
             code_claim = self._new_app_code(app, app_code, receipt)
             claims = (key_claim, code_claim)
-            return self._commit(app, *claims, receipt=receipt, claims=claims)
+            return Changes(app, *claims, receipt=receipt, claims=claims)
 
-        return self._run(owner, source, at, command)
+        return self._run(owner, source, at, command, idempotency)
 
     def modify_app(
         self,
@@ -66,6 +68,7 @@ class AppCommands(LedgerCore):
         extension: str | None = None,
         source: str = "cli",
         at: datetime | None = None,
+        idempotency: Request | None = None,
     ) -> Receipt:
         """Change an app's name, description, tags or extension (only what is given)."""
         new = {
@@ -76,7 +79,7 @@ class AppCommands(LedgerCore):
         }
         uid = parse_id(app_id, "app")
 
-        def command() -> Receipt:
+        def command() -> Changes:
             app = self._owned_app(uid, actor)
             app.modify(
                 name=new["name"] if new["name"] is not None else app.name,
@@ -84,28 +87,32 @@ class AppCommands(LedgerCore):
                 tags=new["tags"] if new["tags"] is not None else app.tags,
                 extension=new["extension"] if new["extension"] is not None else app.extension,
             )
-            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id)}))
+            return Changes(app, receipt=Receipt(ids={"app_id": str(app.id)}))
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)
 
-    def _app_command(self, app_id: object, actor: str, source: str, at: datetime | None, action: Callable[[App], Any]) -> Receipt:
+    def _app_command(self, app_id: object, actor: str, source: str, at: datetime | None,
+                     idempotency: Request | None, action: Callable[[App], Any]) -> Receipt:
         uid = parse_id(app_id, "app")
 
-        def command() -> Receipt:
+        def command() -> Changes:
             app = self._owned_app(uid, actor)
             action(app)
-            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id)}))
+            return Changes(app, receipt=Receipt(ids={"app_id": str(app.id)}))
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)
 
-    def disable_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+    def disable_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None,
+                    idempotency: Request | None = None) -> Receipt:
         """Disable an app: its calls are refused, its grants are kept."""
-        return self._app_command(app_id, actor, source, at, App.disable)
+        return self._app_command(app_id, actor, source, at, idempotency, App.disable)
 
-    def enable_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+    def enable_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None,
+                   idempotency: Request | None = None) -> Receipt:
         """Enable a disabled app: its grants work again."""
-        return self._app_command(app_id, actor, source, at, App.enable)
+        return self._app_command(app_id, actor, source, at, idempotency, App.enable)
 
-    def delete_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None) -> Receipt:
+    def delete_app(self, app_id: object, actor: str, *, source: str = "cli", at: datetime | None = None,
+                   idempotency: Request | None = None) -> Receipt:
         """Delete an app: its credentials and grants stop working; history stays."""
-        return self._app_command(app_id, actor, source, at, App.delete)
+        return self._app_command(app_id, actor, source, at, idempotency, App.delete)

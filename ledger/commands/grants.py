@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ledger import rules
-from ledger.core import LedgerCore, Receipt, _as_list, breaking_glass, parse_id
+from ledger.core import Changes, LedgerCore, Receipt, _as_list, breaking_glass, parse_id
 from ledger.domain import acting
 from ledger.errors import (
     InvalidInput,
     NotPermitted,
 )
+from ledger.idempotency import Request
 from ledger.isotime import iso
 
 
@@ -29,6 +30,7 @@ class GrantCommands(LedgerCore):
         until: datetime | str | None = None,
         source: str = "cli",
         at: datetime | None = None,
+        idempotency: Request | None = None,
     ) -> Receipt:
         """Let apps call APIs in a stage, until an end time (or forever).
 
@@ -48,7 +50,7 @@ class GrantCommands(LedgerCore):
         rules.stage(stage)
         end = None if until is None else rules.aware_instant(until, "until")
 
-        def command() -> Receipt:
+        def command() -> Changes:
             now = acting.get().at or datetime.now(timezone.utc)
             if end is not None and end <= now:
                 raise InvalidInput(f"until must be in the future, got {iso(end)}", field="until")
@@ -65,19 +67,20 @@ class GrantCommands(LedgerCore):
                     if app.grant(str(api.id), stage, end):
                         changed.append({"app_id": str(app.id), "api_id": str(api.id)})
             receipt = Receipt(ids={"stage": stage, "until": iso(end), "granted": changed})
-            return self._commit(*app_objs, receipt=receipt)
+            return Changes(*app_objs, receipt=receipt)
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)
 
     def revoke(
-        self, actor: str, app_id: object, api_id: object, stage: str, *, source: str = "cli", at: datetime | None = None
+        self, actor: str, app_id: object, api_id: object, stage: str, *, source: str = "cli", at: datetime | None = None,
+        idempotency: Request | None = None
     ) -> Receipt:
         """Take a grant back: by the API's owner, or by the app's owner giving it up."""
         app_uid = parse_id(app_id, "app")
         api_uid = parse_id(api_id, "api")
         rules.stage(stage)
 
-        def command() -> Receipt:
+        def command() -> Changes:
             api = self.live_api(api_uid)  # a deleted API's grants ended with it
             app = self.get_app(app_uid)
             if api.owner == actor:
@@ -91,6 +94,6 @@ class GrantCommands(LedgerCore):
                     f"account {actor} owns neither API {api.id} nor app {app.id}", field="actor"
                 )
             app.revoke(str(api.id), stage, role)
-            return self._commit(app, receipt=Receipt(ids={"app_id": str(app.id), "api_id": str(api.id), "stage": stage, "role": role}))
+            return Changes(app, receipt=Receipt(ids={"app_id": str(app.id), "api_id": str(api.id), "stage": stage, "role": role}))
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)

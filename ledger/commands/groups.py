@@ -28,9 +28,10 @@ from datetime import datetime
 from typing import Any
 
 from ledger import catalog, rules
-from ledger.core import LedgerCore, Receipt, parse_id
+from ledger.core import Changes, LedgerCore, Receipt, parse_id
 from ledger.domain import ApiGroup, HostClaim
 from ledger.errors import ApiGroupNotFound, HostAlreadyBound, HostNotBound, InvalidInput, RouteOverlap
+from ledger.idempotency import Request
 from ledger.patterns import routes_overlap
 
 _HOSTLESS_OVERLAP = ("method and path overlap an API of another account on hosts bound to no group; "
@@ -41,29 +42,29 @@ class GroupCommands(LedgerCore):
     """Creating API groups, binding and unbinding their hosts; the route rules of registration."""
 
     def create_group(self, owner: str, name: str, *, description: str = "", source: str = "cli",
-                     at: datetime | None = None) -> Receipt:
+                     at: datetime | None = None, idempotency: Request | None = None) -> Receipt:
         """Create an API group owned by the acting account (bound to no host yet)."""
         rules.account(owner, "owner")
         kwargs = dict(owner=owner, name=rules.group_name(name), description=rules.description(description))
 
-        def command() -> Receipt:
+        def command() -> Changes:
             group = ApiGroup(**kwargs)
-            return self._commit(group, receipt=Receipt(ids={"group_id": str(group.id)}))
+            return Changes(group, receipt=Receipt(ids={"group_id": str(group.id)}))
 
-        return self._run(owner, source, at, command)
+        return self._run(owner, source, at, command, idempotency)
 
     def bind_host(self, actor: str, group_id: object, host: str, *, source: str = "cli",
-                  at: datetime | None = None) -> Receipt:
+                  at: datetime | None = None, idempotency: Request | None = None) -> Receipt:
         """Bind a host name to one of the actor's groups; a host bound anywhere else is a conflict."""
         rules.account(actor, "actor")
         gid = parse_id(group_id, "group")
         normal = rules.host(host)
 
-        def command() -> Receipt:
+        def command() -> Changes:
             group = self._owned_group(gid, actor, for_hosts=True)
             receipt = Receipt(ids={"group_id": str(gid), "host": normal})
             if normal in group.hosts:
-                return self._commit(receipt=receipt)  # bound already: nothing changes
+                return Changes(receipt=receipt)  # bound already: nothing changes
             if len(group.hosts) >= rules.MAX_HOSTS:
                 raise InvalidInput(f"a group is bound to at most {rules.MAX_HOSTS} hosts", field="host")
             claim = self._get(HostClaim.create_id(normal), HostClaim)
@@ -76,18 +77,18 @@ class GroupCommands(LedgerCore):
             group.bind(normal)
             # A racing claim of the same host fails the save (the claim's next version is the
             # store's unique key): ConcurrentChange, re-run, and then HostAlreadyBound.
-            return self._commit(group, claim, receipt=receipt)
+            return Changes(group, claim, receipt=receipt)
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)
 
     def unbind_host(self, actor: str, group_id: object, host: str, *, source: str = "cli",
-                    at: datetime | None = None) -> Receipt:
+                    at: datetime | None = None, idempotency: Request | None = None) -> Receipt:
         """Release a host from one of the actor's groups (it can then be bound again, by anyone)."""
         rules.account(actor, "actor")
         gid = parse_id(group_id, "group")
         normal = rules.host(host)
 
-        def command() -> Receipt:
+        def command() -> Changes:
             group = self._owned_group(gid, actor, for_hosts=True)
             if normal not in group.hosts:
                 raise HostNotBound(normal, gid)
@@ -100,9 +101,9 @@ class GroupCommands(LedgerCore):
             if claim is not None and claim.group_id == str(gid):
                 claim.release()
                 aggregates = (group, claim)
-            return self._commit(*aggregates, receipt=Receipt(ids={"group_id": str(gid), "host": normal}))
+            return Changes(*aggregates, receipt=Receipt(ids={"group_id": str(gid), "host": normal}))
 
-        return self._run(actor, source, at, command)
+        return self._run(actor, source, at, command, idempotency)
 
     # -- lookups and rules --------------------------------------------------------------
 
@@ -131,13 +132,6 @@ class GroupCommands(LedgerCore):
     def group_views(self, actor: str) -> list[dict[str, Any]]:
         """The actor's default group, then its created groups in creation order."""
         return [_view(None, actor)] + [_view(g, actor) for g in catalog.groups(self, actor)]  # type: ignore[arg-type]
-
-    def group_name_of(self, group_id: str | None, owner: str) -> str:
-        """The name of an API's group (``default`` for the owner's default group)."""
-        if not group_id or group_id == rules.default_group_id(owner):
-            return rules.DEFAULT_GROUP_NAME
-        group = self._get(parse_id(group_id, "group"), ApiGroup)
-        return group.name if group is not None else rules.DEFAULT_GROUP_NAME
 
     def _check_route(self, owner: str, group_id: str, method: str | None, pattern: str | None,
                      exclude: str | None = None) -> None:

@@ -178,7 +178,9 @@ def run(quick: bool) -> list[Row]:
     from projections import chain
     from projections.temporal import to_micros
     from projections.temporal_queries import AuditQueries, LedgerEvents
-    from projections.temporal_store import SqliteLog, TemporalStore
+    from projections.log import rows as log_rows
+    from projections.log.sqlite import SqliteLog
+    from projections.temporal_store import TemporalStore
 
     path, info = ledger_db(quick)
     rows: list[Row] = []
@@ -260,7 +262,7 @@ def run(quick: bool) -> list[Row]:
         vs = TemporalStore(str(path) + ".audit.sqlite")
         h, p = vs.chain_head()
         t = time.perf_counter()
-        verdict = chain.verify(log.rows(), chain.recorded_entries(vs.conn), (h, p))
+        verdict = chain.verify(log_rows(log), chain.recorded_entries(vs.conn), (h, p))
         vrate = verdict.events / (time.perf_counter() - t)
         assert verdict.ok, verdict
         rows.append(Row(SECTION, "verify-log", vrate, "events/s", goal=">= 100,000/s", met=vrate >= 100_000))
@@ -273,7 +275,8 @@ def _postgres(path: Path, built: int, total: int, sqlite_first: float, sqlite_pe
               sqlite_wall: float) -> list[Row]:
     """The audit index in PostgreSQL (its audit_* tables) over the same log, copied there."""
     from authledger.migrate import migrate
-    from projections.temporal_store import TemporalStore, open_log
+    from projections.log import open_log
+    from projections.temporal_store import TemporalStore
     from tests.pg import PgServer, find_bin_dir
 
     if find_bin_dir() is None:
@@ -313,7 +316,8 @@ def _postgres(path: Path, built: int, total: int, sqlite_first: float, sqlite_pe
 def build_pairs(quick: bool, pairs: int) -> dict[str, Any]:
     """Only the index build and its floor, alternating ``pairs`` times in this process (the
     machine is shared: medians, and the ratio of the medians)."""
-    from projections.temporal_store import SqliteLog, TemporalStore
+    from projections.log.sqlite import SqliteLog
+    from projections.temporal_store import TemporalStore
 
     path, _info = ledger_db(quick)
     log = SqliteLog(str(path))

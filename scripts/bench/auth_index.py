@@ -348,13 +348,14 @@ def bench_memory(path: Path, info: dict[str, Any]) -> list[Row]:
     from ledger.bootstrap import open_ledger
     from projections.auth_index import AuthIndex
     from projections.events import apply_from
+    from projections.log import log_for
 
     ledger = open_ledger(str(path), key=KEY)
     try:
         tracemalloc.start()
         index = AuthIndex(ledger.box)
         before = tracemalloc.get_traced_memory()[0]
-        apply_from(ledger.recorder, index)
+        apply_from(log_for(ledger), index)
         import gc
 
         gc.collect()

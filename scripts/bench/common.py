@@ -43,15 +43,6 @@ def median_rate(fn: Callable[[], int], repeats: int = 5) -> float:
     return statistics.median(rates)
 
 
-def median_seconds(fn: Callable[[], Any], repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 # -- cached benchmark ledgers ---------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]

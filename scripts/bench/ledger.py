@@ -18,7 +18,6 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 from scripts.bench.common import Row, median_rate
 

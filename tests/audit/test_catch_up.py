@@ -12,7 +12,8 @@ from hypothesis import given, settings
 
 from ledger.bootstrap import open_ledger
 from projections.chain import LogMismatch
-from projections.temporal_store import RecorderLog, TemporalStore, index_path, log_for, open_index
+from projections.log import log_for
+from projections.temporal_store import TemporalStore, index_path, open_index
 from tests.audit.histories import T0, Driver, histories
 from tests.conftest import TEST_KEY
 
@@ -40,7 +41,7 @@ def dump(store: TemporalStore) -> dict[str, object]:
 @given(history=histories)
 def test_incremental_catch_up_equals_a_rebuild(history):
     ledger = open_ledger(":memory:", key=TEST_KEY)
-    log = RecorderLog(ledger.recorder)
+    log = log_for(ledger)
     incremental = TemporalStore(":memory:")
     d = Driver(ledger)
     d.setup()
@@ -132,7 +133,7 @@ def test_a_build_flushed_in_many_small_pieces_equals_one_flushed_at_once(history
     d = Driver(ledger)
     d.setup()
     d.play(history)
-    log = RecorderLog(ledger.recorder)
+    log = log_for(ledger)
     once = TemporalStore(":memory:")
     once.catch_up(log)
     page, every = ts.PAGE, ts.FLUSH_EVERY

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 
-from projections import chain
+from projections import chain, temporal_schema
 
 ROWS = [(p, f"{p % 97:032x}", p // 97 + 1, "authledger:GrantGiven" if p % 3 else "authledger:AppDisabled",
          bytes([p % 251]) * (p % 40)) for p in range(1, 10_001)]
@@ -13,7 +13,8 @@ ROWS = [(p, f"{p % 97:032x}", p // 97 + 1, "authledger:GrantGiven" if p % 3 else
 
 def recorded(pieces: list[int]) -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
-    conn.execute(chain.SCHEMA)
+    for ddl in temporal_schema.SQLITE:  # the audit index's tables, the chain's among them
+        conn.execute(ddl)
     head, count, i = chain.GENESIS, 0, 0
     for size in pieces:
         rc = chain.RecordedChain(conn, head, count)  # a new process each time

@@ -15,7 +15,8 @@ from ledger.errors import InvalidInput
 from projections import export
 from projections.temporal import to_micros
 from projections.temporal_queries import AuditQueries, LedgerEvents
-from projections.temporal_store import SqliteLog, open_index
+from projections.log.sqlite import SqliteLog
+from projections.temporal_store import open_index
 from tests.audit.histories import Driver, histories
 from tests.conftest import TEST_KEY
 

@@ -11,9 +11,10 @@ from ledger.bootstrap import open_ledger
 from projections import intervals as iv
 from projections.auth_index import AuthIndex
 from projections.events import read
+from projections.log import log_for
 from projections.temporal import from_micros, to_micros
 from projections.temporal_queries import AuditQueries, ExportEvents
-from projections.temporal_store import RecorderLog, TemporalStore
+from projections.temporal_store import TemporalStore
 from tests.audit.histories import STAGES, Driver, histories
 from tests.conftest import TEST_KEY
 
@@ -22,7 +23,7 @@ def credentials_and_instants(ledger):
     """Every credential that ever existed, and every instant where something changed (µs)."""
     creds: set[tuple[str, str]] = set()
     instants: set[int] = set()
-    for _pos, _topic, _oid, s in read(ledger.recorder):
+    for _pos, _topic, _oid, s in read(log_for(ledger)):
         instants.add(to_micros(s["timestamp"]))
         if s.get("until") is not None:
             instants.add(to_micros(s["until"]))
@@ -37,7 +38,7 @@ def credentials_and_instants(ledger):
 
 def index_of(ledger) -> AuditQueries:
     store = TemporalStore(":memory:")
-    store.catch_up(RecorderLog(ledger.recorder))
+    store.catch_up(log_for(ledger))
     return AuditQueries(store, ExportEvents([]))
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
+from ledger.idempotency import request
 from tests.conftest import TEST_KEY
 from tests.distribution.harness import authledger, churn, populate, wait_until
 from tests.distribution.test_subscribers import converged
@@ -50,10 +51,8 @@ def test_publish_on_postgres_feeds_subscribers_the_index_rebuilt_from_the_ledger
         sub = make_subscriber()
         assert wait_until(lambda: sub.bootstrapped, 30), log.read_text()
         churn(ledger, world, 120)
-        with ledger.idempotent("publish-1", "test:app create", {"name": "keyedApp"}):
-            ledger.create_app("bob", "keyedApp")
-        with ledger.idempotent("publish-1", "test:app create", {"name": "keyedApp"}):
-            ledger.create_app("bob", "keyedApp")  # replayed: nothing written
+        ledger.create_app("bob", "keyedApp", idempotency=request("publish-1", "test:app create", {"name": "keyedApp"}))
+        ledger.create_app("bob", "keyedApp", idempotency=request("publish-1", "test:app create", {"name": "keyedApp"}))  # replayed: nothing written
         ledger.delete_app(world["apps"][2][0], "bob")
         ledger.reset_key_pair(world["apps"][3][1], "bob")
         digest = converged(ledger, sub, timeout=30)

@@ -31,6 +31,7 @@ import pytest
 
 from ledger.bootstrap import open_ledger
 from ledger.errors import IdempotencyKeyReused, LedgerError
+from ledger.idempotency import request
 from tests.conftest import TEST_KEY
 from tests.ledger.test_model import LedgerVersusModel, Model, Reject
 from tests.ledger.test_race import _run
@@ -109,8 +110,7 @@ def _worker(target: str, seed: int, n: int, apps: list[str], apis: dict[str, str
                                         "reset_key": {"new_key": "anotherKey8"},
                                         "add_code": {"code": "AnotherCode000000009"}}[op]}
                 try:
-                    with ledger.idempotent(key, "test:" + op, other):
-                        _apply(ledger, op, other)
+                    _apply(ledger, op, other, idempotency=request(key, "test:" + op, other))
                     refusals["unexpected: a reused key ran another request"] += 1
                 except IdempotencyKeyReused:
                     keys_reused.append(key)
@@ -143,8 +143,7 @@ def _send(ledger: Any, op: str, args: dict[str, Any], key: str | None, resends: 
     refused: LedgerError | None = None
     for _ in range(1 + resends):
         try:
-            with ledger.idempotent(key, "test:" + op, args):
-                r = _apply(ledger, op, args)
+            r = _apply(ledger, op, args, idempotency=request(key, "test:" + op, args))
         except LedgerError as e:
             if first is not None:
                 out[f"unexpected: a resend was refused after the key ran ({type(e).__name__})"] += 1
@@ -163,28 +162,28 @@ def _send(ledger: Any, op: str, args: dict[str, Any], key: str | None, resends: 
     return first
 
 
-def _apply(ledger: Any, op: str, a: dict[str, Any]) -> Any:
+def _apply(ledger: Any, op: str, a: dict[str, Any], idempotency: Any = None) -> Any:
     if op == "create":
-        return ledger.create_app(a["owner"], a["name"], app_key=a["key"], app_code=a["code"])
+        return ledger.create_app(a["owner"], a["name"], app_key=a["key"], app_code=a["code"], idempotency=idempotency)
     if op == "modify":
-        return ledger.modify_app(a["app_id"], a["actor"], name=a["name"])
+        return ledger.modify_app(a["app_id"], a["actor"], name=a["name"], idempotency=idempotency)
     if op == "enable":
-        return ledger.enable_app(a["app_id"], a["actor"])
+        return ledger.enable_app(a["app_id"], a["actor"], idempotency=idempotency)
     if op == "disable":
-        return ledger.disable_app(a["app_id"], a["actor"])
+        return ledger.disable_app(a["app_id"], a["actor"], idempotency=idempotency)
     if op == "delete":
-        return ledger.delete_app(a["app_id"], a["actor"])
+        return ledger.delete_app(a["app_id"], a["actor"], idempotency=idempotency)
     if op == "add_key":
-        return ledger.add_key_pair(a["app_id"], a["actor"], app_key=a["key"])
+        return ledger.add_key_pair(a["app_id"], a["actor"], app_key=a["key"], idempotency=idempotency)
     if op == "delete_key":
-        return ledger.delete_key_pair(a["app_id"], a["key"], a["actor"])
+        return ledger.delete_key_pair(a["app_id"], a["key"], a["actor"], idempotency=idempotency)
     if op == "reset_key":
-        return ledger.reset_key_pair(a["key"], a["actor"], new_app_key=a["new_key"])
+        return ledger.reset_key_pair(a["key"], a["actor"], new_app_key=a["new_key"], idempotency=idempotency)
     if op == "add_code":
-        return ledger.add_app_code(a["app_id"], a["actor"], code=a["code"])
+        return ledger.add_app_code(a["app_id"], a["actor"], code=a["code"], idempotency=idempotency)
     if op == "grant":
-        return ledger.grant(a["actor"], a["apps"], a["apis"], a["stage"])
-    return ledger.revoke(a["actor"], a["app_id"], a["api_id"], a["stage"])
+        return ledger.grant(a["actor"], a["apps"], a["apis"], a["stage"], idempotency=idempotency)
+    return ledger.revoke(a["actor"], a["app_id"], a["api_id"], a["stage"], idempotency=idempotency)
 
 
 def _model_command(model: Model, op: str, a: dict[str, Any], now: Any) -> Any:

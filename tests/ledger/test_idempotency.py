@@ -17,6 +17,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import IdempotencyKeyReused, InvalidInput, NotPermitted
+from ledger.idempotency import request
 from tests.conftest import raw_store_bytes
 
 RECORD = "authledger:IdempotencyKeyUsed"
@@ -31,10 +32,8 @@ def last(ledger: Ledger) -> int:
 
 
 def test_the_same_key_twice_makes_one_app_and_the_same_receipt(ledger: Ledger) -> None:
-    with ledger.idempotent("create-1", "test:app create", {"name": "MyApp"}):
-        first = ledger.create_app("alice", "MyApp")
-    with ledger.idempotent("create-1", "test:app create", {"name": "MyApp"}):
-        again = ledger.create_app("alice", "MyApp")
+    first = ledger.create_app("alice", "MyApp", idempotency=request("create-1", "test:app create", {"name": "MyApp"}))
+    again = ledger.create_app("alice", "MyApp", idempotency=request("create-1", "test:app create", {"name": "MyApp"}))
     assert topics(ledger)["authledger:AppCreated"] == 1
     assert topics(ledger)[RECORD] == 1
     assert first.events == 6 == last(ledger)  # the app's five events and the record, in one transaction
@@ -50,47 +49,41 @@ def test_the_same_key_twice_makes_one_app_and_the_same_receipt(ledger: Ledger) -
 
 
 def test_the_same_key_with_another_request_is_refused_and_writes_nothing(ledger: Ledger) -> None:
-    with ledger.idempotent("k", "test:app create", {"name": "MyApp"}):
-        ledger.create_app("alice", "MyApp")
+    ledger.create_app("alice", "MyApp", idempotency=request("k", "test:app create", {"name": "MyApp"}))
     before = last(ledger)
     for op, params in [("test:app create", {"name": "Other"}), ("test:key add", {"name": "MyApp"})]:
-        with pytest.raises(IdempotencyKeyReused) as e, ledger.idempotent("k", op, params):
-            ledger.create_app("alice", "Other")
+        with pytest.raises(IdempotencyKeyReused) as e:
+            ledger.create_app("alice", "Other", idempotency=request("k", op, params))
         assert e.value.exit_code == 2 and e.value.http_status == 422 and e.value.field == "idempotency_key"
     assert last(ledger) == before
 
 
 def test_keys_belong_to_the_acting_account(ledger: Ledger) -> None:
-    with ledger.idempotent("shared", "test:app create", {}):
-        a = ledger.create_app("alice", "MyApp")
-    with ledger.idempotent("shared", "test:app create", {}):
-        b = ledger.create_app("bob", "MyApp")
+    a = ledger.create_app("alice", "MyApp", idempotency=request("shared", "test:app create", {}))
+    b = ledger.create_app("bob", "MyApp", idempotency=request("shared", "test:app create", {}))
     assert a.ids["app_id"] != b.ids["app_id"] and not b.replayed
 
 
 def test_a_refused_command_leaves_its_key_unused(ledger: Ledger) -> None:
     app = ledger.create_app("alice", "MyApp").ids["app_id"]
     before = last(ledger)
-    with pytest.raises(NotPermitted), ledger.idempotent("add", "test:key add", {"app": app}):
-        ledger.add_key_pair(app, "mallory")
+    with pytest.raises(NotPermitted):
+        ledger.add_key_pair(app, "mallory", idempotency=request("add", "test:key add", {"app": app}))
     assert last(ledger) == before and topics(ledger)[RECORD] == 0
-    with ledger.idempotent("add", "test:key add", {"app": app}):
-        r = ledger.add_key_pair(app, "alice")
+    r = ledger.add_key_pair(app, "alice", idempotency=request("add", "test:key add", {"app": app}))
     assert r.events == 3 and not r.replayed  # the pair, its AppKey claim, the record
 
 
 @pytest.mark.parametrize("key", ["", " lead", "trail ", "é", "tab\there", "x" * 256, "nul\x00"])
 def test_a_malformed_key_is_invalid_input_and_writes_nothing(ledger: Ledger, key: str) -> None:
-    with (pytest.raises(InvalidInput, match="idempotency key must be 1-255 printable ASCII"),
-          ledger.idempotent(key, "test:app create", {})):
-        ledger.create_app("alice", "MyApp")
+    with pytest.raises(InvalidInput, match="idempotency key must be 1-255 printable ASCII"):
+        ledger.create_app("alice", "MyApp", idempotency=request(key, "test:app create", {}))
     assert last(ledger) == 0
 
 
 def test_the_longest_and_shortest_keys_work(ledger: Ledger) -> None:
     for key in ["a", "~" * 255, 'with "quotes" and spaces']:
-        with ledger.idempotent(key, "test:app create", {}):
-            ledger.create_app("alice", "MyApp")
+        ledger.create_app("alice", "MyApp", idempotency=request(key, "test:app create", {}))
     assert topics(ledger)[RECORD] == 3
 
 
@@ -101,20 +94,18 @@ def test_every_generating_command_replays(ledger: Ledger) -> None:
     app = ledger.create_app("alice", "MyApp")
     app_id, key, code = app.ids["app_id"], app.ids["app_key"], app.revealed["app_code"]
     commands: list[tuple[str, str, Any]] = [
-        ("prov", "api", lambda: ledger.register_api("prov", "api2")),
-        ("alice", "key add", lambda: ledger.add_key_pair(app_id, "alice")),
-        ("alice", "key reset", lambda: ledger.reset_key_pair(key, "alice")),
-        ("alice", "code add", lambda: ledger.add_app_code(app_id, "alice")),
-        ("alice", "code reset", lambda: ledger.reset_app_code(code, "alice")),
-        ("prov", "grant", lambda: ledger.grant("prov", app_id, api, "RELEASE")),
-        ("alice", "token", lambda: issue_token(ledger, "alice", "ci")),
+        ("prov", "api", lambda idempotency: ledger.register_api("prov", "api2", idempotency=idempotency)),
+        ("alice", "key add", lambda idempotency: ledger.add_key_pair(app_id, "alice", idempotency=idempotency)),
+        ("alice", "key reset", lambda idempotency: ledger.reset_key_pair(key, "alice", idempotency=idempotency)),
+        ("alice", "code add", lambda idempotency: ledger.add_app_code(app_id, "alice", idempotency=idempotency)),
+        ("alice", "code reset", lambda idempotency: ledger.reset_app_code(code, "alice", idempotency=idempotency)),
+        ("prov", "grant", lambda idempotency: ledger.grant("prov", app_id, api, "RELEASE", idempotency=idempotency)),
+        ("alice", "token", lambda idempotency: issue_token(ledger, "alice", "ci", idempotency=idempotency)),
     ]
     for _actor, op, command in commands:
-        with ledger.idempotent(op, "test:" + op, {}):
-            first = command()
+        first = command(idempotency=request(op, "test:" + op, {}))
         n = last(ledger)
-        with ledger.idempotent(op, "test:" + op, {}):
-            again = command()
+        again = command(idempotency=request(op, "test:" + op, {}))
         assert last(ledger) == n, op
         assert again.replayed and again.ids == first.ids and again.position == first.position, op
         assert again.withheld == tuple(sorted(first.revealed)), op
@@ -123,13 +114,11 @@ def test_every_generating_command_replays(ledger: Ledger) -> None:
 def test_the_record_holds_no_secret_and_no_custom_secret_of_the_request(ledger: Ledger, db_path: str) -> None:
     secret, code = "Custom!Secret!0123456789", "CustomCode0000000000042"
     params = {"app_secret": secret, "app_code": code}
-    with ledger.idempotent("k", "test:app create", params):
-        r = ledger.create_app("alice", "MyApp", app_secret=secret, app_code=code)
+    r = ledger.create_app("alice", "MyApp", app_secret=secret, app_code=code, idempotency=request("k", "test:app create", params))
     token_params = {"label": "ci"}
     from ledger.tokens import issue_token
 
-    with ledger.idempotent("t", "test:token", token_params):
-        t = issue_token(ledger, "alice", "ci")
+    t = issue_token(ledger, "alice", "ci", idempotency=request("t", "test:token", token_params))
     records = [ledger.mapper.to_domain_event(n) for n in ledger.recorder.select_notifications(1, 1000, topics=[RECORD])]
     assert len(records) == 2
     for rec in records:
@@ -148,10 +137,8 @@ def test_a_replayed_grant_keeps_the_first_end_time(ledger: Ledger) -> None:
     api = ledger.register_api("prov", "api").ids["api_id"]
     app = ledger.create_app("alice", "MyApp").ids["app_id"]
     until = datetime.now(UTC) + timedelta(days=30)
-    with ledger.idempotent("g", "test:grant", {"for": "30d"}):
-        first = ledger.grant("prov", app, api, "RELEASE", until=until)
-    with ledger.idempotent("g", "test:grant", {"for": "30d"}):
-        again = ledger.grant("prov", app, api, "RELEASE", until=until + timedelta(seconds=5))
+    first = ledger.grant("prov", app, api, "RELEASE", until=until, idempotency=request("g", "test:grant", {"for": "30d"}))
+    again = ledger.grant("prov", app, api, "RELEASE", until=until + timedelta(seconds=5), idempotency=request("g", "test:grant", {"for": "30d"}))
     assert again.replayed and again.ids == first.ids
     assert ledger.get_app(app).grants[(api, "RELEASE")].until == until
 
@@ -203,14 +190,12 @@ def test_a_command_that_changes_nothing_still_takes_its_key(ledger: Ledger) -> N
     app = ledger.create_app("alice", "MyApp").ids["app_id"]
     ledger.grant("prov", app, api, "RELEASE")
     before = last(ledger)
-    with ledger.idempotent("again", "test:grant", {"stage": "RELEASE"}):
-        r = ledger.grant("prov", app, api, "RELEASE")  # already granted as asked
+    r = ledger.grant("prov", app, api, "RELEASE", idempotency=request("again", "test:grant", {"stage": "RELEASE"}))  # already granted as asked
     assert (r.events, r.to_dict()["changed"], r.recorded) == (1, False, True)
     assert last(ledger) == before + 1 and topics(ledger)[RECORD] == 1
-    with pytest.raises(IdempotencyKeyReused), ledger.idempotent("again", "test:grant", {"stage": "PRE"}):
-        ledger.grant("prov", app, api, "PRE")
-    with ledger.idempotent("again", "test:grant", {"stage": "RELEASE"}):
-        replay = ledger.grant("prov", app, api, "RELEASE")
+    with pytest.raises(IdempotencyKeyReused):
+        ledger.grant("prov", app, api, "PRE", idempotency=request("again", "test:grant", {"stage": "PRE"}))
+    replay = ledger.grant("prov", app, api, "RELEASE", idempotency=request("again", "test:grant", {"stage": "RELEASE"}))
     assert replay.replayed and replay.to_dict()["changed"] is False and last(ledger) == before + 1
 
 
@@ -219,14 +204,11 @@ def test_a_key_is_stored_only_as_a_keyed_hash_so_the_store_does_not_leak_what_cl
     # Attack: read the database (a backup, a read replica) to learn clients' keys, which often
     # carry order numbers or customer ids. The record holds a keyed hash; its id is made of it.
     key = "order-4711-customer-alice@example.com"
-    with ledger.idempotent(key, "test:app create", {"name": "MyApp"}):
-        first = ledger.create_app("alice", "MyApp")
+    first = ledger.create_app("alice", "MyApp", idempotency=request(key, "test:app create", {"name": "MyApp"}))
     assert key.encode() not in raw_store_bytes(db_path)
-    with ledger.idempotent(key, "test:app create", {"name": "MyApp"}):
-        assert ledger.create_app("alice", "MyApp").replayed
+    assert ledger.create_app("alice", "MyApp", idempotency=request(key, "test:app create", {"name": "MyApp"})).replayed
     # The same key of another account is another record: the hash covers the account.
-    with ledger.idempotent(key, "test:app create", {"name": "MyApp"}):
-        other = ledger.create_app("bob", "MyApp")
+    other = ledger.create_app("bob", "MyApp", idempotency=request(key, "test:app create", {"name": "MyApp"}))
     assert not other.replayed and other.ids["app_id"] != first.ids["app_id"]
 
 
@@ -235,8 +217,7 @@ def test_a_record_written_before_keys_were_hashed_still_replays_and_still_refuse
     from ledger.domain import IdempotencyRecord
     from ledger.idempotency import Request
 
-    with ledger.idempotent("old-key", "test:app create", {"name": "Legacy"}):
-        first = ledger.create_app("alice", "Legacy")
+    first = ledger.create_app("alice", "Legacy", idempotency=request("old-key", "test:app create", {"name": "Legacy"}))
     # The old shape: id uuid5(account, key as given), the key verbatim (what earlier versions saved).
     old = IdempotencyRecord(account="alice", key="legacy-1", operation="test:app create",
                             fingerprint=ledger.box.code_hash("idempotency-request:" + Request("legacy-1", "test:app create", {"name": "Legacy"}).canonical()),
@@ -244,11 +225,9 @@ def test_a_record_written_before_keys_were_hashed_still_replays_and_still_refuse
     assert old.id == IdempotencyRecord.create_id("alice", "legacy-1")
     ledger.save(old)
     before = last(ledger)
-    with ledger.idempotent("legacy-1", "test:app create", {"name": "Legacy"}):
-        again = ledger.create_app("alice", "Legacy")
+    again = ledger.create_app("alice", "Legacy", idempotency=request("legacy-1", "test:app create", {"name": "Legacy"}))
     assert again.replayed and again.ids == first.ids and last(ledger) == before
     with pytest.raises(IdempotencyKeyReused):
-        with ledger.idempotent("legacy-1", "test:app create", {"name": "Other"}):
-            ledger.create_app("alice", "Other")
+        ledger.create_app("alice", "Other", idempotency=request("legacy-1", "test:app create", {"name": "Other"}))
     assert last(ledger) == before
 

@@ -20,6 +20,7 @@ from eventsourcing.persistence import OperationalError
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
+from ledger.idempotency import request
 from tests.ack_proxy import AckLosingProxy
 from tests.conftest import TEST_KEY
 
@@ -115,10 +116,8 @@ def test_a_lost_ack_under_an_idempotency_key_lands_once_and_then_replays(
 ) -> None:
     faults = Faults(ledger, monkeypatch)
     faults.after = 1
-    with ledger.idempotent("k1", "test:app create", {"name": "MyApp"}):
-        first = ledger.create_app("alice", "MyApp")
-    with ledger.idempotent("k1", "test:app create", {"name": "MyApp"}):
-        again = ledger.create_app("alice", "MyApp")
+    first = ledger.create_app("alice", "MyApp", idempotency=request("k1", "test:app create", {"name": "MyApp"}))
+    again = ledger.create_app("alice", "MyApp", idempotency=request("k1", "test:app create", {"name": "MyApp"}))
     assert faults.injected == 1
     assert [n.topic for n in log(ledger)].count("authledger:AppCreated") == 1
     assert not first.replayed and again.replayed

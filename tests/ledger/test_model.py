@@ -1,6 +1,6 @@
 """The ledger against a plain-Python reference model, under random valid and invalid commands.
 
-The model below is written from app-model.md and the order of checks the application
+The model below is written from docs/app-model.md and the order of checks the application
 documents (validation, lookups, rights, state), with dicts and sets only: it shares no
 logic with ``ledger.domain``. After every step the machine asserts that both accepted or
 rejected the command alike (same error class), that a rejected command wrote nothing and
@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from ledger import errors as E
+from ledger import idempotency
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 
@@ -62,7 +63,7 @@ class MApp:
 
 
 class Model:
-    """What app-model.md says the ledger holds, with the application's documented check order."""
+    """What docs/app-model.md says the ledger holds, with the application's documented check order."""
 
     def __init__(self) -> None:
         self.apis: dict[str, str] = {}  # api id -> owner
@@ -366,8 +367,7 @@ class LedgerVersusModel(RuleBasedStateMachine):
                 return expected + 1, commit_and_record
 
             def ledger(at: datetime) -> Any:
-                with self.ledger.idempotent(key, "test:app create", request):
-                    return self.ledger.create_app(owner, name, at=at)
+                return self.ledger.create_app(owner, name, at=at, idempotency=idempotency.request(key, "test:app create", request))
 
             self.step(model, ledger)
             return
@@ -375,8 +375,7 @@ class LedgerVersusModel(RuleBasedStateMachine):
         before = self.ledger.recorder.max_notification_id()
         first = prior[1]
         if prior[0] == request:
-            with self.ledger.idempotent(key, "test:app create", request):
-                again = self.ledger.create_app(owner, name, at=self.now)
+            again = self.ledger.create_app(owner, name, at=self.now, idempotency=idempotency.request(key, "test:app create", request))
             assert again.replayed and again.ids == first.ids and again.revealed == {}
             assert (again.position, again.events, again.timestamp) == (first.position, first.events, first.timestamp)
             event("replayed")
@@ -384,8 +383,7 @@ class LedgerVersusModel(RuleBasedStateMachine):
             # Input validation comes first (the order of checks), then the key.
             want = E.IdempotencyKeyReused if NAME_RE.fullmatch(name) else E.InvalidInput
             try:
-                with self.ledger.idempotent(key, "test:app create", request):
-                    self.ledger.create_app(owner, name, at=self.now)
+                self.ledger.create_app(owner, name, at=self.now, idempotency=idempotency.request(key, "test:app create", request))
                 raise AssertionError("a reused key ran another request")
             except E.LedgerError as e:
                 assert type(e) is want, (type(e), want)

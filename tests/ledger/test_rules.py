@@ -1,4 +1,4 @@
-"""One rule per test, named as the behaviour it pins down (app-model.md, issue 2 points 2-3)."""
+"""One rule per test, named as the behaviour it pins down (docs/app-model.md, issue 2 points 2-3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Equivalence: following equals rebuilding, and ``check`` equals app-model.md's "could call" rule.
+"""Equivalence: following equals rebuilding, and ``check`` equals docs/app-model.md's "could call" rule.
 
 ``check`` is the index's one decision path: every kind of credential is asked here — AppKey,
 AppCode (plaintext), and app id (the verifier's question once it has authenticated the app).
@@ -91,7 +91,7 @@ class Model:
 
 
 def could_call(m: Model, kind: str, credential: str, api: str, stage: str, t: float) -> tuple[bool, Reason]:
-    """app-model.md's rule, with the index's documented reason precedence."""
+    """docs/app-model.md's rule, with the index's documented reason precedence."""
     if kind == "app_id":  # the verifier's question: it has authenticated the app itself
         app = credential if credential in m.app_owner else None
     else:

@@ -24,6 +24,7 @@ from ledger.bootstrap import open_ledger
 from ledger.transcoder import pack, unpack
 from projections.auth_index import AuthIndex
 from projections.events import ProjectionError, apply_from
+from projections.log import log_for
 from tests.conftest import TEST_KEY
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -55,7 +56,7 @@ def _outcome(make: Any) -> tuple[str, Any]:
 
 def _reference(ledger: Any) -> AuthIndex:
     index = AuthIndex(ledger.box)
-    apply_from(ledger.recorder, index)
+    apply_from(log_for(ledger), index)
     return index
 
 

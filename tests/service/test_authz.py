@@ -192,6 +192,7 @@ def test_router_rebuilds_only_when_apis_change(ledger: Ledger) -> None:
     request after every grant or key event. Now only an API change rebuilds it."""
     from projections.auth_index import AuthIndex
     from projections.events import apply_from
+    from projections.log import log_for
 
     api = ledger.register_api("acme", "items", http_method="GET", path_pattern="/v1/items/{id}").ids["api_id"]
     app = ledger.create_app("bob", "shop_app").ids["app_id"]
@@ -200,10 +201,10 @@ def test_router_rebuilds_only_when_apis_change(ledger: Ledger) -> None:
     assert router.resolve("GET", "/v1/items/1") == api
     table = router._table
     ledger.grant("acme", app, api, "RELEASE")
-    apply_from(ledger.recorder, index)
+    apply_from(log_for(ledger), index)
     assert router.resolve("GET", "/v1/items/1") == api and router._table is table  # no rebuild
     other = ledger.register_api("acme", "orders", path_pattern="/v1/orders").ids["api_id"]
-    apply_from(ledger.recorder, index)
+    apply_from(log_for(ledger), index)
     assert router.resolve("GET", "/v1/orders") == other and router._table is not table
 
 
