@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, PersistenceError, Transcoder
 
 from ledger import crypto, idempotency, isotime, rules
 from ledger.crypto import SecretBox
@@ -236,8 +236,9 @@ class LedgerCore(Application[UUID]):
     def _take_snapshots(self, processing_event: Any) -> None:  # type: ignore[override]
         """After a save: snapshot each saved aggregate whose versions crossed a multiple of
         its interval, from the aggregate in hand (its state is what its events made it:
-        no re-read). A snapshot that cannot be written is skipped: the command's events are
-        already committed, and the next multiple takes one."""
+        no re-read). A snapshot that cannot be written (the store away; another process
+        wrote the same version first) is skipped: the command's events are already
+        committed, and the next multiple takes one."""
         if self.snapshots is None:
             return
         first: dict[Any, int] = {}
@@ -249,7 +250,7 @@ class LedgerCore(Application[UUID]):
             # Versions start..aggregate.version were saved: did they reach a multiple?
             if interval is None or start is None or aggregate.version // interval == (start - 1) // interval:
                 continue
-            with suppress(*_STORE_ERRORS):
+            with suppress(PersistenceError, sqlite3.Error):
                 self.snapshots.put([LedgerSnapshot.take(aggregate)])
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:  # type: ignore[override]

@@ -302,7 +302,7 @@ class Grant:
     granted_by: str
     granted_at: datetime
     changed_at: datetime
-    description: str | None = None  # given with the grant (GrantGiven v2); None before
+    description: str | None  # given with the grant (GrantGiven v2); None before it (upcast)
 
 
 class App(Aggregate):
