@@ -13,7 +13,8 @@
  *   a topic the builder ignores (AppKeyClaimed, AppCodeClaimed, TokenIssued, TokenRevoked,
  *   IdempotencyKeyUsed: only the position advances, as in the reference);
  * - the state is a msgpack map of exactly the topic's keys (timestamp, actor, source and:
- *   api_id, stage, until | api_id, stage, role | nothing | app_key, new_app_key,
+ *   api_id, stage, until [, description, class_version: GrantGiven version 2, unread] |
+ *   api_id, stage, role | nothing | app_key, new_app_key,
  *   secret_sealed | code_hash, new_code_hash, code_sealed, hint), each once, any order,
  *   nothing after the map; timestamp an int or a msgpack timestamp (ext -1, 32/64/96-bit,
  *   nanoseconds < 10^9, |seconds| <= 9e12), until nil, an int or a timestamp; api_id, stage,
@@ -276,15 +277,18 @@ read_value(Reader *r, Value *v)
 /* -- the states of the topics handled here ---------------------------------------------------- */
 
 enum { K_TIMESTAMP, K_ACTOR, K_SOURCE, K_API_ID, K_STAGE, K_UNTIL, K_ROLE, K_APP_KEY, K_NEW_APP_KEY, K_SECRET,
-       K_CODE_HASH, K_NEW_CODE_HASH, K_CODE_SEALED, K_HINT, N_KEYS };
+       K_CODE_HASH, K_NEW_CODE_HASH, K_CODE_SEALED, K_HINT, K_DESCRIPTION, K_CLASS_VERSION, N_KEYS };
 #define BIT(k) (1u << (k))
 #define S_EVENT (BIT(K_TIMESTAMP) | BIT(K_ACTOR) | BIT(K_SOURCE))
 #define S_GRANT (S_EVENT | BIT(K_API_ID) | BIT(K_STAGE) | BIT(K_UNTIL))
 #define S_REVOKE (S_EVENT | BIT(K_API_ID) | BIT(K_STAGE) | BIT(K_ROLE))
 #define S_RESET (S_EVENT | BIT(K_APP_KEY) | BIT(K_NEW_APP_KEY) | BIT(K_SECRET))
 #define S_CODE_RESET (S_EVENT | BIT(K_CODE_HASH) | BIT(K_NEW_CODE_HASH) | BIT(K_CODE_SEALED) | BIT(K_HINT))
+/* Keys a grant's state may have besides S_GRANT: GrantGiven version 2 (ledger.domain) adds
+ * description and the library's class_version; the handler reads neither. */
+#define OPT_GRANT (BIT(K_DESCRIPTION) | BIT(K_CLASS_VERSION))
 /* Keys whose value no handler reads: any scalar msgpack decodes is fine (a str valid UTF-8). */
-#define FREE_KEYS (BIT(K_ACTOR) | BIT(K_SOURCE) | BIT(K_ROLE) | BIT(K_SECRET) | BIT(K_CODE_SEALED))
+#define FREE_KEYS (BIT(K_ACTOR) | BIT(K_SOURCE) | BIT(K_ROLE) | BIT(K_SECRET) | BIT(K_CODE_SEALED) | OPT_GRANT)
 
 static int
 key_index(const Value *k)
@@ -293,17 +297,18 @@ key_index(const Value *k)
         return -1;
     static const char *const names[N_KEYS] = {"timestamp", "actor", "source", "api_id", "stage", "until", "role",
                                               "app_key", "new_app_key", "secret_sealed", "code_hash", "new_code_hash",
-                                              "code_sealed", "hint"};
+                                              "code_sealed", "hint", "description", "class_version"};
     for (int i = 0; i < N_KEYS; i++)
         if ((size_t)k->n == strlen(names[i]) && memcmp(k->s, names[i], (size_t)k->n) == 0)
             return i;
     return -1;
 }
 
-/* The values of a state that must be a map of exactly the keys of ``schema`` (each once, any
- * order, nothing after it); 0, or -1 when the row is not one for this path. */
+/* The values of a state that must be a map of exactly the keys of ``schema`` and any of
+ * ``optional`` (each once, any order, nothing after it); 0, or -1 when the row is not one for
+ * this path. */
 static int
-read_state(const unsigned char *data, Py_ssize_t size, unsigned schema, Value vals[N_KEYS])
+read_state(const unsigned char *data, Py_ssize_t size, unsigned schema, unsigned optional, Value vals[N_KEYS])
 {
     Reader r = {data, data + size};
     if (!need(&r, 1))
@@ -321,15 +326,15 @@ read_state(const unsigned char *data, Py_ssize_t size, unsigned schema, Value va
     }
     else
         return -1;
-    if (count != (uint64_t)__builtin_popcount(schema))
+    if (count < (uint64_t)__builtin_popcount(schema) || count > (uint64_t)__builtin_popcount(schema | optional))
         return -1;
-    unsigned seen = 0;
+    unsigned seen = 0, allowed = schema | optional;
     for (uint64_t i = 0; i < count; i++) {
         Value k;
         if (read_value(&r, &k) < 0)
             return -1;
         int ki = key_index(&k);
-        if (ki < 0 || !(schema & BIT(ki)) || (seen & BIT(ki)))
+        if (ki < 0 || !(allowed & BIT(ki)) || (seen & BIT(ki)))
             return -1;
         seen |= BIT(ki);
         if (read_value(&r, &vals[ki]) < 0)
@@ -337,10 +342,12 @@ read_state(const unsigned char *data, Py_ssize_t size, unsigned schema, Value va
     }
     if (r.p != r.end)
         return -1;  /* trailing bytes: msgpack's ExtraData */
+    if ((seen & schema) != schema)
+        return -1;  /* a required key missing (an optional one took its place in the count) */
     if (vals[K_TIMESTAMP].kind != V_INT)
         return -1;
     for (int i = 0; i < N_KEYS; i++) {
-        if (!(schema & BIT(i)))
+        if (!(seen & BIT(i)))
             continue;
         if (FREE_KEYS & BIT(i)) {
             if (vals[i].kind == V_STR && !vals[i].ascii) {  /* only validated, as msgpack would decode it */
@@ -415,6 +422,7 @@ topic_kind(PyObject *topic)
 }
 
 static const unsigned schema_of[] = {0, S_GRANT, S_REVOKE, S_EVENT, S_EVENT, S_RESET, S_CODE_RESET, 0};
+static const unsigned optional_of[] = {0, OPT_GRANT, 0, 0, 0, 0, 0, 0};
 
 /* -- applying rows ---------------------------------------------------------------------------- */
 
@@ -707,7 +715,7 @@ apply_row(Run *run, PyObject *row)
     if (kind == T_OTHER || !PyUnicode_CheckExact(oid) || !PyBytes_CheckExact(data))
         return 0;
     Value vals[N_KEYS];
-    if (read_state((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), schema_of[kind], vals) < 0)
+    if (read_state((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), schema_of[kind], optional_of[kind], vals) < 0)
         return 0;
     PyObject *app_id = PyDict_GetItemWithError(run->uuids, oid);  /* borrowed */
     if (app_id == NULL) {

@@ -210,7 +210,11 @@ def state_of(draw: Any, topic: str) -> bytes:
                   "secret_sealed": b"\x01sealed", "code_hash": draw(st.sampled_from([*CODES[:2], *CODES])),
                   "new_code_hash": draw(st.sampled_from([*CODES[:2], *CODES])), "code_sealed": b"\x02sealed",
                   "hint": draw(st.sampled_from(HINTS))}
-        return pack({k: values[k] for k in FIELDS[topic]})
+        state = {k: values[k] for k in FIELDS[topic]}
+        if topic == "GrantGiven" and draw(st.booleans()):  # version 2 (ledger.domain): two more keys
+            state["description"] = draw(st.sampled_from([None, "nightly sync", "ünïcode ✓", ""]))
+            state["class_version"] = 2
+        return pack(state)
     pairs = {k.encode(): draw(usual[k] if kind < 9 else st.one_of(usual[k], any_value)) for k in FIELDS[topic]}
     items = [(m_str(k, draw(widths)), v) for k, v in pairs.items()]
     items = draw(st.permutations(items))
@@ -219,7 +223,7 @@ def state_of(draw: Any, topic: str) -> bytes:
         items.pop(draw(st.integers(0, len(items) - 1)))
     elif change == "extra":
         items.append((m_str(draw(st.sampled_from([b"role", b"until", b"app_key", b"hint", b"code_hash", b"timestamp2",
-                                                  b""])), 0),
+                                                  b"", b"description", b"class_version"])), 0),
                       draw(any_value)))
     elif change == "repeat":
         items.append(draw(st.sampled_from(items)))
@@ -438,6 +442,29 @@ def test_the_usual_rows_are_taken_whole() -> None:
     c.fast_apply_python(batch, UuidCache())
     assert state(b) == state(c)
     assert b.ended["grant_periods"] and b.ended["cred_periods"] and b.ended["enabled_periods"]
+
+
+@native
+def test_a_version_2_grant_given_is_taken_in_c_as_the_reference_applies_it() -> None:
+    """GrantGiven version 2 adds description and class_version (unread by the handler): such
+    rows stay in C, one of them short of a required key does not."""
+    from datetime import UTC, datetime, timedelta
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    base = {"timestamp": t, "actor": "a", "source": "s", "api_id": APIS[0], "stage": "RELEASE", "until": None}
+    batch = [_grant(7, pack({**base, "description": "nightly sync", "class_version": 2})),
+             _grant(8, pack({**base, "stage": "PRE", "description": None, "class_version": 2})),
+             _grant(9, pack({**base, "stage": "TEST", "timestamp": t + timedelta(seconds=1)}))]
+    b, uuids, app_id = _builder_with_app()
+    assert temporal_accel.native.grant_rows(b, batch, 0, uuids, AppState) == len(batch)
+    c = TemporalBuilder(loader)
+    c.apps[app_id] = loader(app_id)  # type: ignore[assignment]
+    c.fast_apply_python(batch, UuidCache())
+    assert state(b) == state(c)
+    short = {k: v for k, v in base.items() if k != "until"}
+    b, uuids, _ = _builder_with_app()
+    assert temporal_accel.native.grant_rows(b, [_grant(7, pack({**short, "description": "x", "class_version": 2}))],
+                                            0, uuids, AppState) == 0
 
 
 @native
