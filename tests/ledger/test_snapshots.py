@@ -239,3 +239,25 @@ def test_a_snapshot_that_cannot_be_written_leaves_the_command_applied(
     assert snapshot_versions(ledger, uid) == [3]
     ledger.repository.cache = None  # type: ignore[assignment]
     assert ledger.get_app(uid).grants[(api, "TEST")].description == "kept"
+
+
+def test_apis_groups_and_host_claims_load_from_snapshots_as_replayed(ledger: Ledger, db_path: str) -> None:
+    from ledger.domain import Api, ApiGroup, HostClaim
+
+    ledger.snapshotting_intervals = {Api: 2, ApiGroup: 2, HostClaim: 2}  # type: ignore[misc]
+    group = ledger.create_group("prov", "edge").ids["group_id"]
+    api = ledger.register_api("prov", "weather", group_id=group, http_method="GET", path_pattern="/w/{city}").ids["api_id"]
+    for i in range(5):
+        ledger.modify_api(api, "prov", name=f"weather{i}", signature_methods=("HmacSHA256", "HmacSHA1")[: 1 + i % 2])
+        ledger.bind_host("prov", group, "api.example.com")
+        ledger.unbind_host("prov", group, "api.example.com")
+    ledger.bind_host("prov", group, f"h{5}.example.com")
+    claim = HostClaim.create_id("api.example.com")
+    cold = open_ledger(db_path, key=TEST_KEY)
+    try:
+        for uid in (UUID(api), UUID(group), claim):
+            assert snapshot_versions(cold, uid), uid
+            assert state(cold.repository.get(uid)) == state(replayed(cold, uid))
+        assert cold.get_api(api).signature_methods == ("HmacSHA256",)
+    finally:
+        cold.close()
