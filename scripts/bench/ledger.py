@@ -168,29 +168,29 @@ def _long_history(ledger: object, n_events: int, apis: list[str], repeats: int) 
     from ledger.domain import Acting, acting
     from ledger.snapshots import SNAPSHOT_INTERVAL
 
-    l = ledger  # type: Any  # noqa: E741
-    app_id = l.create_app("consumer", "longLived").ids["app_id"]
+    led: Any = ledger
+    app_id = led.create_app("consumer", "longLived").ids["app_id"]
     for stage in ("RELEASE", "PRE", "TEST"):
-        l.grant("provider", app_id, apis, stage, description=f"{stage.lower()} access, ticket 1234")
+        led.grant("provider", app_id, apis, stage, description=f"{stage.lower()} access, ticket 1234")
     token = acting.set(Acting("provider", "import"))
     end = datetime.now(timezone.utc) + timedelta(days=30)
     try:
-        app = l.get_app(app_id)
+        app = led.get_app(app_id)
         i = 0
         while app.version < n_events:
             i += 1
             if i % 1000 == 0:
                 key = next(iter(app.key_pairs))
-                app.reset_key_pair(key, key, l.box.seal(crypto.generate_app_secret(), crypto.keypair_context(app_id)))
+                app.reset_key_pair(key, key, led.box.seal(crypto.generate_app_secret(), crypto.keypair_context(app_id)))
             else:
                 app.grant(apis[i % len(apis)], ("RELEASE", "PRE", "TEST")[i % 3], end + timedelta(seconds=i))
             if len(app.pending_events) >= 1000 or app.version == n_events:
-                l.save(app)
+                led.save(app)
     finally:
         acting.reset(token)
     target = n_events + SNAPSHOT_INTERVAL - 1 - repeats
-    while l.get_app(app_id).version < target:
-        l.grant("provider", app_id, apis[0], "RELEASE", until=end + timedelta(days=1, seconds=l.get_app(app_id).version))
+    while led.get_app(app_id).version < target:
+        led.grant("provider", app_id, apis[0], "RELEASE", until=end + timedelta(days=1, seconds=led.get_app(app_id).version))
     return str(app_id)
 
 
