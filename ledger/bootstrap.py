@@ -63,7 +63,7 @@ def open_ledger(db: str | None = None, *, key: bytes | None = None, must_exist: 
                                      "(base64 of 32 random bytes) or pass --secret-key-file FILE") from None
         ledger = Ledger(target.env(role), box=SecretBox(key))
         try:
-            ensure_tables(ledger.recorder)
+            ensure_tables(ledger.recorder, *_snapshot_recorders(ledger))
             check_key(ledger)
         except BaseException:
             ledger.close()
@@ -126,13 +126,17 @@ def _open_for_reading(path: str, key: bytes | None, key_file: str | None, role: 
         ledger = _with_lock_retry(lambda: Ledger(env, box=box))
     try:
         if is_url(path):
-            ensure_tables(ledger.recorder)
+            ensure_tables(ledger.recorder, *_snapshot_recorders(ledger))
         if key is not None:
             check_key(ledger)
     except BaseException:
         ledger.close()
         raise
     return ledger
+
+
+def _snapshot_recorders(ledger: Ledger) -> list[object]:
+    return [] if ledger.snapshots is None else [ledger.snapshots.recorder]
 
 
 def _holds_events(path: str) -> bool:

@@ -38,11 +38,11 @@ from typing import Any, Callable, Iterator, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, PersistenceError, Transcoder
 
 from ledger import crypto, idempotency, isotime, rules
 from ledger.crypto import SecretBox
-from ledger.domain import Acting, Api, App, AppCodeClaim, AppKeyClaim, IdempotencyRecord, acting
+from ledger.domain import Acting, Api, ApiGroup, App, AppCodeClaim, AppKeyClaim, HostClaim, IdempotencyRecord, acting
 from ledger.errors import (
     ApiNotFound,
     AppCodeNotFound,
@@ -57,6 +57,7 @@ from ledger.errors import (
     NotPermitted,
 )
 from ledger.positions import position_of
+from ledger.snapshots import SNAPSHOT_INTERVAL, LedgerSnapshot
 from ledger.store import StoreUnavailable, full_disk_error, is_disk_full, is_postgres, listen_for_commits
 from ledger.transcoder import MsgpackTranscoder
 
@@ -179,10 +180,19 @@ class LedgerCore(Application[UUID]):
 
     name = "Ledger"  # stable: it prefixes settings and names Postgres tables
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "SQLITE_LOCK_TIMEOUT": "30"}
+    # The aggregates whose streams grow without bound (ledger/snapshots.py).
+    snapshotting_intervals = {App: SNAPSHOT_INTERVAL, Api: SNAPSHOT_INTERVAL, ApiGroup: SNAPSHOT_INTERVAL,
+                              HostClaim: SNAPSHOT_INTERVAL}
+    snapshot_class = LedgerSnapshot
 
     def __init__(self, env: dict[str, str] | None = None, *, box: SecretBox) -> None:
         super().__init__(env)
         self.box = box
+        if self.snapshots is not None and not _snapshot_table_exists(self.snapshots.recorder):
+            # A SQLite file opened without creating tables (read-only: a copy, or a ledger
+            # written before snapshots): load from events alone, as before.
+            self.snapshots = None
+            self.repository.snapshot_store = None
         self._save_listeners: list[Callable[[int], None]] = []
         self._listening: threading.Thread | None = None
 
@@ -211,6 +221,34 @@ class LedgerCore(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return MsgpackTranscoder()
+
+    # -- snapshots (ledger/snapshots.py) ----------------------------------------------
+
+    def _take_snapshots(self, processing_event: Any) -> None:  # type: ignore[override]
+        """After a save: snapshot each saved aggregate whose versions crossed a multiple of
+        its interval, from the aggregate in hand (its state is what its events made it:
+        no re-read). A snapshot that cannot be written (the store away; another process
+        wrote the same version first) is skipped: the command's events are already
+        committed, and the next multiple takes one."""
+        if self.snapshots is None:
+            return
+        first: dict[Any, int] = {}
+        for e in processing_event.events:
+            first.setdefault(e.originator_id, e.originator_version)
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            start = first.get(aggregate_id)
+            # Versions start..aggregate.version were saved: did they reach a multiple?
+            if interval is None or start is None or aggregate.version // interval == (start - 1) // interval:
+                continue
+            with suppress(PersistenceError, sqlite3.Error):
+                self.snapshots.put([LedgerSnapshot.take(aggregate)])
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:  # type: ignore[override]
+        """Snapshot the recorded state of an aggregate now (at ``version``, default the last)."""
+        if self.snapshots is None:
+            raise InvalidInput("this ledger was opened without its snapshot store (read-only)", field="db")
+        self.snapshots.put([LedgerSnapshot.take(self.repository.get(aggregate_id, version=version))])
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -474,6 +512,18 @@ class LedgerCore(Application[UUID]):
     def open_secret(self, app: App, app_key: str) -> str:
         """The plaintext AppSecret of a live pair (for verification, never for display)."""
         return self.box.open(app.key_pair(app_key).secret_sealed, crypto.keypair_context(str(app.id)))
+
+
+def _snapshot_table_exists(recorder: Any) -> bool:
+    """Does the snapshot recorder's table exist? (Only a SQLite file opened without creating
+    tables can lack it; PostgreSQL's is made by ``ensure_tables``.)"""
+    from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+    if not isinstance(recorder, SQLiteAggregateRecorder):
+        return True
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (recorder.events_table_name,))
+        return c.fetchone() is not None
 
 
 def _one_line(e: BaseException) -> str:

@@ -302,12 +302,39 @@ class Grant:
     granted_by: str
     granted_at: datetime
     changed_at: datetime
+    description: str | None  # given with the grant (GrantGiven v2); None before it (upcast)
 
 
 class App(Aggregate):
-    """An app: its attributes, key pairs, AppCodes and the grants it holds."""
+    """An app: its attributes, key pairs, AppCodes and the grants it holds.
+
+    Its state is snapshotted (``ledger.snapshots``) in a plain form: ``snapshot_state``
+    turns the key pairs, AppCodes and grants (keyed by (API, stage)) into lists of dicts,
+    ``restore_state`` turns them back. ``class_version`` is the version of that form:
+    2 added the grants' ``description`` (``upcast_v1_v2`` reads a version-1 state).
+    """
 
     TOPIC = "authledger:App"
+    class_version = 2
+
+    @staticmethod
+    def snapshot_state(state: dict[str, Any]) -> dict[str, Any]:
+        state["key_pairs"] = [dict(vars(kp)) for kp in state["key_pairs"].values()]
+        state["app_codes"] = [dict(vars(c)) for c in state["app_codes"].values()]
+        state["grants"] = [dict(vars(g)) for g in state["grants"].values()]
+        return state
+
+    @staticmethod
+    def restore_state(state: dict[str, Any]) -> None:
+        state["key_pairs"] = {kp["app_key"]: KeyPair(**kp) for kp in state["key_pairs"]}
+        state["app_codes"] = {c["code_hash"]: AppCode(**c) for c in state["app_codes"]}
+        state["grants"] = {(g["api_id"], g["stage"]): Grant(**g) for g in state["grants"]}
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot's state from before grant descriptions: each grant has none."""
+        for g in state["grants"]:
+            g.setdefault("description", None)
 
     class Event(LedgerEvent):
         TOPIC = "authledger:App.Event"
@@ -432,14 +459,22 @@ class App(Aggregate):
         """The API's owner lets the app call the API in a stage (until an end time, or forever)."""
 
         TOPIC = "authledger:GrantGiven"
+        # Version 2 added ``description`` (optional: what the grant is for, as the vendor's
+        # SetAppsAuthorities takes). Events written before it are read through upcast_v1_v2.
+        class_version = 2
         api_id: str
         stage: str
         until: datetime | None
+        description: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["description"] = None
 
         def apply(self, app: App) -> None:
             ts = self.timestamp
             app.grants[(self.api_id, self.stage)] = Grant(
-                self.api_id, self.stage, self.until, self.actor, ts, ts
+                self.api_id, self.stage, self.until, self.actor, ts, ts, self.description
             )
 
     class GrantEndChanged(Event):
@@ -545,12 +580,13 @@ class App(Aggregate):
             App.AppCodeReset, code_hash=code_hash, new_code_hash=new_code_hash, code_sealed=code_sealed, hint=hint
         )
 
-    def grant(self, api_id: str, stage: str, until: datetime | None) -> bool:
-        """Give a grant, or give it again with a new end time."""
+    def grant(self, api_id: str, stage: str, until: datetime | None, description: str | None = None) -> bool:
+        """Give a grant, or give it again with a new end time (a grant keeps the description
+        it was given with: giving it again changes only its end time)."""
         self.require_live()
         current = self.grants.get((api_id, stage))
         if current is None:
-            self.trigger_event(App.GrantGiven, api_id=api_id, stage=stage, until=until)
+            self.trigger_event(App.GrantGiven, api_id=api_id, stage=stage, until=until, description=description)
             return True
         if current.until == until:
             return False

@@ -72,6 +72,21 @@ def description(value: object) -> str:
     return value
 
 
+MAX_GRANT_DESCRIPTION = 180  # as an app's description (and the vendor's SetAppsAuthorities)
+
+
+def grant_description(value: object) -> str | None:
+    """A grant's optional description: None (or empty: none), else text of at most 180 characters."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_GRANT_DESCRIPTION:
+        raise InvalidInput(f"description must be text of at most {MAX_GRANT_DESCRIPTION} characters",
+                           field="description")
+    if not _is_utf8(value):
+        raise InvalidInput("description must be valid Unicode text (no lone surrogates)", field="description")
+    return value
+
+
 def tags(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         raise InvalidInput("tags must be key/value pairs", field="tags")

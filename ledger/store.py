@@ -278,17 +278,21 @@ def listen_for_commits(recorder: Any, env: Any, wake: Callable[[], None], closin
 _LOCK_KEY = 0x6175_7468_6C65_6467  # "authledg": the advisory lock that serialises table creation
 
 
-def ensure_tables(recorder: object) -> None:
-    """Create the Ledger's PostgreSQL tables if missing, one process at a time."""
+def ensure_tables(recorder: object, *more: object) -> None:
+    """Create the Ledger's PostgreSQL tables if missing, one process at a time: the events
+    table of ``recorder`` and those of ``more`` recorders (the snapshot store's)."""
     r: Any = recorder
     ds = r.datastore
-    qualified = f"{ds.schema}.{r.events_table_name}"
     with ds.get_connection() as conn:
-        if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is None:
+        for each in (recorder, *more):
+            t: Any = each
+            qualified = f"{ds.schema}.{t.events_table_name}"
+            if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is not None:
+                continue
             conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
             try:
                 if conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()["to_regclass"] is None:
-                    r.create_table()
+                    t.create_table()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     # The recorder looks its composite row type up when it is constructed; when another

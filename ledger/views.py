@@ -66,6 +66,7 @@ def owner_app(app: App, api_names: Mapping[str, str], now: datetime,
             "in_force": in_force(g, now),
             "granted_by": g.granted_by,
             "granted_at": iso(g.granted_at),
+            "description": g.description,
         }
         for g in app.grants.values()
         if g.api_id not in ended
@@ -125,6 +126,7 @@ def grant(app: App, api_: Api, g: Grant, now: datetime) -> dict[str, Any]:
         "granted_by": g.granted_by,
         "granted_at": iso(g.granted_at),
         "changed_at": iso(g.changed_at),
+        "description": g.description,
     }
 
 
@@ -141,6 +143,7 @@ def api_with_apps(api_: Api, held: Iterable[tuple[App, Grant]], now: datetime,
             "until": iso(g.until),
             "granted_by": g.granted_by,
             "granted_at": iso(g.granted_at),
+            "description": g.description,
         }
         for app, g in held
         if not app.deleted and in_force(g, now)

@@ -20,7 +20,9 @@ from projections.temporal import PREFIX, decode_fast, hex_to_uuid, iso
 from projections.temporal_store import TemporalStore
 
 STAGES = ("RELEASE", "PRE", "TEST")
-HIDDEN = {"secret_sealed", "code_sealed", "token_hash", "originator_topic", "timestamp", "actor", "source"}
+# class_version: the library's mark of an event class's version (GrantGiven 2), storage metadata.
+HIDDEN = {"secret_sealed", "code_sealed", "token_hash", "originator_topic", "class_version", "timestamp", "actor",
+          "source"}
 _LIVE = "{a}.start <= :t AND ({a}.end IS NULL OR {a}.end > :t)"
 _OPEN = "{a}.end IS NULL"  # the same, at t >= TemporalStore.horizon
 

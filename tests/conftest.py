@@ -149,13 +149,17 @@ def memory_ledger() -> Iterator[Ledger]:
 
 def raw_store_bytes(db_path: str) -> bytes:
     """Every byte the store holds for the ledger: the SQLite files (database, -wal, -shm, not
-    the key file), or on PostgreSQL every stored event's columns as the server returns them."""
+    the key file), or on PostgreSQL every stored event's and snapshot's columns as the server
+    returns them."""
     if db_path.startswith("postgresql:"):
         import psycopg
 
         with psycopg.connect(db_path) as conn:
             rows = conn.execute("SELECT originator_id::text, originator_version::text, topic, state "
                                 "FROM ledger_events ORDER BY notification_id").fetchall()
+            if conn.execute("SELECT to_regclass('ledger_snapshots')").fetchone()[0] is not None:
+                rows += conn.execute("SELECT originator_id::text, originator_version::text, topic, state "
+                                     "FROM ledger_snapshots").fetchall()
         assert rows, "no stored events to scan"
         return b"".join(r[0].encode() + r[1].encode() + r[2].encode() + bytes(r[3]) for r in rows)
     files = [p for p in Path(db_path).parent.iterdir() if p.name.startswith(Path(db_path).name) and not p.name.endswith(".key")]

@@ -118,7 +118,7 @@ def human_app(d: dict[str, Any]) -> str:
     codes = table(d["app_codes"], [("APP CODE", "app_code"), ("ADDED", "added_at")])
     grants = table(d["grants"], [("API ID", "api_id"), ("API", "api_name"), ("STAGE", "stage"),
                                  ("UNTIL", "until"), ("IN FORCE", "in_force"), ("GRANTED BY", "granted_by"),
-                                 ("GRANTED AT", "granted_at")])
+                                 ("GRANTED AT", "granted_at"), ("DESCRIPTION", "description")])
     return "\n".join([
         block(attrs),
         f"key pairs ({len(d['key_pairs'])}):", indent(kps),

@@ -21,15 +21,17 @@ STAGES = ("RELEASE", "PRE", "TEST")
 @click.option("--stage", type=click.Choice(STAGES), default=None, help="  [required]")
 @click.option("--until", default=None, metavar="ISO8601", help="End time, with a timezone (default: never).")
 @click.option("--for", "for_", default=None, metavar="30d", help="End time from now: Ns, Nm, Nh, Nd or Nw (as HTTP's \"for\").")
+@click.option("--description", default=None, metavar="TEXT",
+              help="What the grant is for (at most 180 characters); kept by the grant when it is given again.")
 @KEY_OPTION
 @global_options
 @click.pass_context
 def grant(ctx: click.Context, actor: str | None, apps: tuple[str, ...], apis: tuple[str, ...], stage: str | None,
-          until: str | None, for_: str | None, idempotency_key: str | None) -> None:
+          until: str | None, for_: str | None, description: str | None, idempotency_key: str | None) -> None:
     """Let apps call APIs in a stage (one API to many apps, or one app to many APIs);
     `grant list` shows grants."""
     given = actor is not None or apps or apis or stage is not None or until is not None or for_ is not None \
-        or idempotency_key is not None
+        or description is not None or idempotency_key is not None
     if ctx.invoked_subcommand is not None:
         if given:
             raise click.UsageError(f"options of grant go after `grant {ctx.invoked_subcommand}`, not before")
@@ -41,9 +43,13 @@ def grant(ctx: click.Context, actor: str | None, apps: tuple[str, ...], apis: tu
     # The same reading of until/for as POST /v1/grants (ledger.durations.grant_end).
     end = grant_end(until, for_, datetime.now(timezone.utc))
     ledger = settings().ledger()
+    if description is None:
+        # A grant without --description is the same request as one from before the option
+        # existed: a retry across an upgrade under the same idempotency key still matches.
+        ctx.params.pop("description", None)
     # The request is the options as given (--for 30d, not the end time it makes now): a
     # re-run with the same key keeps the first run's end time.
-    r = ledger.grant(actor, list(apps), list(apis), stage, until=end,
+    r = ledger.grant(actor, list(apps), list(apis), stage, until=end, description=description,
         idempotency=keyed(idempotency_key, "grant"))  # type: ignore[arg-type]
     emit(r.to_dict(), _human_grant)
 
@@ -67,7 +73,8 @@ def list_grants(actor: str, app_id: str | None, api_id: str | None, stage: str |
              for app, api, g in catalog.grants(settings().ledger(), actor, app_id=app_id, api_id=api_id, stage=stage)]
     emit({"grants": found, "count": len(found)}, lambda d: table(d["grants"], [
         ("APP ID", "app_id"), ("APP", "app_name"), ("API ID", "api_id"), ("API", "api_name"), ("STAGE", "stage"),
-        ("UNTIL", "until"), ("IN FORCE", "in_force"), ("GRANTED BY", "granted_by")], empty="(no grants)"))
+        ("UNTIL", "until"), ("IN FORCE", "in_force"), ("GRANTED BY", "granted_by"), ("DESCRIPTION", "description")],
+        empty="(no grants)"))
 
 
 def _human_grant(d: dict[str, object]) -> str:

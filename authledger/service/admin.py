@@ -212,6 +212,9 @@ OPERATIONS: list[Operation] = [
                   "stage": Param(S, True, schema=_STAGE),
                   "until": Param(S, description="ISO 8601 end time with timezone"),
                   "for": Param(S, description="Duration instead of until: 30d, 12h, 90m, 45s, 2w"),
+                  "description": Param(S, description="What the grant is for, at most 180 characters; kept "
+                                       "by the grant (giving it again changes only its end time)",
+                                       schema={"type": "string", "maxLength": 180}),
               },
               access=write("forbidden", "body.api_id")),
     Operation("revoke", "POST", "/v1/revoke", "Take a grant back (API owner or app owner)", revoke, tag="grants",

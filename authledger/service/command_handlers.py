@@ -231,7 +231,8 @@ def reset_code(c: Call) -> dict[str, Any]:
 def grant(c: Call) -> dict[str, Any]:
     b = c.body
     until = grant_end(b.get("until"), b.get("for"), _now())
-    return _receipt(c.ledger.grant(c.actor, b["app_id"], b["api_id"], b["stage"], until=until, source=c.source, idempotency=c.idempotency))
+    return _receipt(c.ledger.grant(c.actor, b["app_id"], b["api_id"], b["stage"], until=until,
+                                   description=b.get("description"), source=c.source, idempotency=c.idempotency))
 
 
 def list_grants(c: Call) -> dict[str, Any]:

@@ -51,6 +51,9 @@ STAGE: Schema = {"type": "string", "enum": ["RELEASE", "PRE", "TEST"]}
 INSTANT = ref("Instant")
 MAYBE_INSTANT = nullable(INSTANT)
 MAYBE_STR = nullable(STR)
+# A grant's description (GrantGiven v2): null for grants given without one, or before it existed.
+GRANT_DESCRIPTION: Schema = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 180}, {"type": "null"}],
+                             "description": "What the grant is for, as given with it (at most 180 characters)"}
 
 # -- resources -------------------------------------------------------------------------
 
@@ -77,13 +80,14 @@ COMPONENTS: dict[str, Schema] = {
                        description="An API's settings and the apps authorized for it now"),
     "AuthorizedApp": obj({
         "app_id": UUID, "app_name": STR, "app_owner": STR, "app_status": STR, "stage": STAGE,
-        "until": MAYBE_INSTANT, "granted_by": MAYBE_STR, "granted_at": INSTANT,
+        "until": MAYBE_INSTANT, "granted_by": MAYBE_STR, "granted_at": INSTANT, "description": GRANT_DESCRIPTION,
     }, description="An app with a grant in force on the API"),
     "KeyPair": obj({"app_key": STR, "app_secret": {"type": "string", "const": "********"}, "default": BOOL,
                     "added_at": INSTANT, "secret_set_at": INSTANT}, description="A key pair, secret masked"),
     "AppCode": obj({"app_code": STR, "added_at": INSTANT}, description="An AppCode, masked to its last four"),
     "Grant": obj({"api_id": STR, "api_name": MAYBE_STR, "stage": STAGE, "until": MAYBE_INSTANT, "in_force": BOOL,
-                  "granted_by": MAYBE_STR, "granted_at": INSTANT}, description="A grant the app holds"),
+                  "granted_by": MAYBE_STR, "granted_at": INSTANT, "description": GRANT_DESCRIPTION},
+                 description="A grant the app holds"),
     "PublicApp": obj(_PUBLIC_APP, description="What any account may see of an app"),
     "App": obj({
         **_PUBLIC_APP, "description": STR, "tags": {"type": "object", "additionalProperties": STR},
@@ -192,7 +196,7 @@ COMPONENTS.update({
     "GrantListItem": obj({
         "app_id": UUID, "app_name": STR, "app_owner": STR, "app_status": STR, "api_id": UUID, "api_name": STR,
         "api_owner": STR, "stage": STAGE, "until": MAYBE_INSTANT, "in_force": BOOL, "granted_by": MAYBE_STR,
-        "granted_at": INSTANT, "changed_at": INSTANT,
+        "granted_at": INSTANT, "changed_at": INSTANT, "description": GRANT_DESCRIPTION,
     }, description="A grant on one of the caller's APIs or held by one of the caller's apps"),
     "GrantList": listing("grants", ref("GrantListItem")),
     "ApiGroup": obj({"group_id": UUID, "name": STR, "owner": STR, "description": STR,

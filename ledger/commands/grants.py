@@ -28,6 +28,7 @@ class GrantCommands(LedgerCore):
         stage: str,
         *,
         until: datetime | str | None = None,
+        description: str | None = None,
         source: str = "cli",
         at: datetime | None = None,
         idempotency: Request | None = None,
@@ -35,7 +36,9 @@ class GrantCommands(LedgerCore):
         """Let apps call APIs in a stage, until an end time (or forever).
 
         Bulk: one API to up to 100 apps, or one app to up to 100 APIs, in one transaction.
-        Granting an existing grant again changes its end time.
+        Granting an existing grant again changes its end time; a grant keeps the
+        ``description`` it was given with (at most 180 characters; revoke and grant again
+        to change it).
         """
         apps = _as_list(app_ids)
         apis = _as_list(api_ids)
@@ -49,6 +52,7 @@ class GrantCommands(LedgerCore):
         api_uids = list(dict.fromkeys(parse_id(a, "api") for a in apis))
         rules.stage(stage)
         end = None if until is None else rules.aware_instant(until, "until")
+        about = rules.grant_description(description)
 
         def command() -> Changes:
             now = acting.get().at or datetime.now(timezone.utc)
@@ -64,7 +68,7 @@ class GrantCommands(LedgerCore):
             changed: list[dict[str, str]] = []
             for app in app_objs:
                 for api in api_objs:
-                    if app.grant(str(api.id), stage, end):
+                    if app.grant(str(api.id), stage, end, about):
                         changed.append({"app_id": str(app.id), "api_id": str(api.id)})
             receipt = Receipt(ids={"stage": stage, "until": iso(end), "granted": changed})
             return Changes(*app_objs, receipt=receipt)

@@ -1,9 +1,12 @@
 """Issue 2 point 9: the ledger's write speed on a SQLite file, and one CLI command's wall time.
+Issue 16 point 4: a cold command on an app with a long history (snapshots).
 
 Each figure sits beside a floor measured in the same run on the same disk:
 individual commands beside a raw sqlite3 INSERT+COMMIT per row (WAL, the ledger's own
 ``synchronous`` setting); a batched bulk load beside a raw ``executemany`` of as many
-msgpack rows in one transaction; the CLI beside ``python -c pass``.
+msgpack rows in one transaction; the CLI beside ``python -c pass``; a cold command on a
+50,000-event app beside the same command on a 3-event app, and the load of that app
+without snapshots (as before them) beside the load with them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from scripts.bench.common import Row, median_rate
 
@@ -154,6 +158,85 @@ def _bulk_rate(ledger: object, n_apps: int, batch: int, repeats: int) -> tuple[f
     return median_rate(once, repeats), events_per_run
 
 
+def _long_history(ledger: object, n_events: int, apis: list[str], repeats: int) -> str:
+    """An app of ``n_events`` events: created, granted every API in three stages with a
+    description, then renewals (and a key reset every 1,000), saved 1,000 events at a time
+    (snapshots taken as every save crosses a multiple of the interval) up to the last
+    multiple, then one command at a time up to ``interval - 1 - repeats`` events past it: each
+    measured command then loads from a snapshot 84-98 events behind (the worst case is 99)."""
+    from ledger import crypto
+    from ledger.domain import Acting, acting
+    from ledger.snapshots import SNAPSHOT_INTERVAL
+
+    led: Any = ledger
+    app_id = led.create_app("consumer", "longLived").ids["app_id"]
+    for stage in ("RELEASE", "PRE", "TEST"):
+        led.grant("provider", app_id, apis, stage, description=f"{stage.lower()} access, ticket 1234")
+    token = acting.set(Acting("provider", "import"))
+    end = datetime.now(timezone.utc) + timedelta(days=30)
+    try:
+        app = led.get_app(app_id)
+        i = 0
+        while app.version < n_events:
+            i += 1
+            if i % 1000 == 0:
+                key = next(iter(app.key_pairs))
+                app.reset_key_pair(key, key, led.box.seal(crypto.generate_app_secret(), crypto.keypair_context(app_id)))
+            else:
+                app.grant(apis[i % len(apis)], ("RELEASE", "PRE", "TEST")[i % 3], end + timedelta(seconds=i))
+            if len(app.pending_events) >= 1000 or app.version == n_events:
+                led.save(app)
+    finally:
+        acting.reset(token)
+    target = n_events + SNAPSHOT_INTERVAL - 1 - repeats
+    while led.get_app(app_id).version < target:
+        led.grant("provider", app_id, apis[0], "RELEASE", until=end + timedelta(days=1, seconds=led.get_app(app_id).version))
+    return str(app_id)
+
+
+def _cold_commands(db: str, apis: list[str], n_events: int, repeats: int) -> tuple[float, float, float, float, int]:
+    """Median ms of a cold command — a new Ledger on the file (a new process's state: nothing
+    cached), load the app, renew a grant, close — on the long app and on 3-event apps; and the
+    long app's load alone without snapshots (as before them) and with them."""
+    from ledger.bootstrap import open_ledger
+
+    setup = open_ledger(db, key=KEY)
+    try:
+        long_app = _long_history(setup, n_events, apis, repeats)
+        small = [setup.create_app("consumer", f"small{i}").ids["app_id"] for i in range(repeats)]
+        versions = setup.get_app(long_app).version
+    finally:
+        setup.close()
+    end = datetime.now(timezone.utc) + timedelta(days=90)
+
+    def cold(app_id: str, k: int) -> float:
+        t0 = time.perf_counter()
+        ledger = open_ledger(db, key=KEY)
+        try:
+            ledger.grant("provider", app_id, apis[1], "PRE", until=end + timedelta(seconds=k))
+        finally:
+            ledger.close()
+        return (time.perf_counter() - t0) * 1000
+
+    long_ms = statistics.median(cold(long_app, k) for k in range(repeats))
+    small_ms = statistics.median(cold(app_id, k) for k, app_id in enumerate(small))
+
+    def load(snapshots: bool) -> float:
+        ledger = open_ledger(db, key=KEY)
+        try:
+            if not snapshots:
+                ledger.repository.snapshot_store = None
+            t0 = time.perf_counter()
+            ledger.get_app(long_app)
+            return (time.perf_counter() - t0) * 1000
+        finally:
+            ledger.close()
+
+    with_ms = statistics.median(load(True) for _ in range(repeats))
+    without_ms = statistics.median(load(False) for _ in range(3))
+    return long_ms, small_ms, without_ms, with_ms, versions
+
+
 def _cli_wall_ms(db: str, repeats: int) -> tuple[float, float, int]:
     exe = shutil.which("authledger")
     cmd = [exe] if exe else [sys.executable, "-m", "authledger.cli.main"]
@@ -202,6 +285,18 @@ def run(quick: bool) -> list[Row]:
         rows.append(Row(SECTION, f"bulk load ({n_bulk} apps, {batch} per save)", rate, "events/s",
                         f"raw sqlite3 executemany of {events} msgpack rows", raw))
         ledger.close()
+
+        history = 5_000 if quick else 50_000
+        history_db = os.path.join(directory, "history.db")
+        setup = open_ledger(history_db, key=KEY)
+        apis = [setup.register_api("provider", f"long{i}").ids["api_id"] for i in range(20)]
+        setup.close()
+        long_ms, small_ms, without_ms, with_ms, versions = _cold_commands(history_db, apis, history, 15)
+        rows.append(Row(SECTION, f"cold command (open, load, grant) on a {history:,}-event app ({versions:,} events: "
+                        "84-98 after its newest snapshot)", long_ms, "ms",
+                        "same on a 3-event app", small_ms, "< 20 ms", long_ms < 20))
+        rows.append(Row(SECTION, f"load of the {versions:,}-event app, cold, without snapshots (as before)",
+                        without_ms, "ms", "with snapshots", with_ms))
 
         wall, python_floor, rc = _cli_wall_ms(db, 7)
         metric = "CLI `authledger --db X api list` wall" + ("" if rc == 0 else f" (FAILED: exit {rc})")

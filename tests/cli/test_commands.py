@@ -232,3 +232,24 @@ def test_grant_for_accepts_and_refuses_what_http_does(run: Run) -> None:
         assert r.code == 2 and "for must be" in r.err and "Traceback" not in r.err
     assert run("--json", "grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "TEST",
                "--for", "5200w").code == 0  # 5200 weeks: just under 100 years
+
+
+def test_grant_description_is_kept_and_shown_and_a_bad_one_writes_nothing(run: Run, position) -> None:  # type: ignore[no-untyped-def]
+    api_id = make_api(run)
+    app_id = make_app(run)["app_id"]
+    g = run("grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "TEST",
+            "--description", "load tests, until Friday")
+    assert g.code == 0, g.err
+    listed = run("--json", "grant", "list", "--actor", "provider").json["grants"]
+    assert [x["description"] for x in listed] == ["load tests, until Friday"]
+    human = run("grant", "list", "--actor", "consumer").out
+    assert "DESCRIPTION" in human and "load tests, until Friday" in human
+    view = run("--json", "app", "show", app_id, "--actor", "consumer").json
+    assert view["grants"][0]["description"] == "load tests, until Friday"
+    assert "load tests, until Friday" in run("app", "show", app_id, "--actor", "consumer").out
+
+    before = position()
+    bad = run("grant", "--actor", "provider", "--app", app_id, "--api", api_id, "--stage", "PRE",
+              "--description", "x" * 181)
+    assert bad.code == 2 and "description must be text of at most 180 characters" in bad.err
+    assert "Traceback" not in bad.err and position() == before

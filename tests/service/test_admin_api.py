@@ -278,3 +278,27 @@ def test_a_second_past_instant_question_meanwhile_is_503_busy_not_queued(acme: A
     assert now.status_code == 200
     again = globex.post("/v1/check", {"app_key": "globex-key-3", "api_id": api_id, "at": "2025-01-01T00:00:00Z"})
     assert again.status_code == 200
+
+
+def test_a_grant_takes_a_description_shown_wherever_the_grant_is(ledger: Ledger, acme: Admin, globex: Admin) -> None:
+    api_id = _api(acme)
+    app_id = _app(globex)["app_id"]
+    r = acme.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "RELEASE",
+                                 "description": "partner integration (contract 7)"})
+    assert r.status_code == 200, r.text
+    assert acme.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "TEST"}).status_code == 200
+    listed = {g["stage"]: g["description"] for g in acme.get("/v1/grants").json()["grants"]}
+    assert listed == {"RELEASE": "partner integration (contract 7)", "TEST": None}
+    assert {g["stage"]: g["description"] for g in globex.get(f"/v1/apps/{app_id}").json()["grants"]} == listed
+    authorized = acme.get(f"/v1/apis/{api_id}").json()["authorized_apps"]
+    assert {a["stage"]: a["description"] for a in authorized} == listed
+
+    # Bad input: 400 naming the field, nothing written.
+    before = ledger.recorder.max_notification_id()
+    for bad in ("x" * 181, 7, {"text": "no"}):
+        r = acme.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "PRE", "description": bad})
+        assert r.status_code == 400 and r.json()["field"] == "description", r.text
+    assert ledger.recorder.max_notification_id() == before
+    doc = acme.get("/v1/openapi.json").json()
+    body = doc["paths"]["/v1/grants"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["description"]["maxLength"] == 180
