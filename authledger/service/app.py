@@ -75,8 +75,33 @@ class Service:
         self.follows = following is not None
         self.start_position = start_position
         from authledger.service.authz import Router
+        from projections.catalog_index import CatalogIndex
 
         self.router = Router(index)
+        # The admin lists' projection (apps, APIs, grants and their filters), caught up from
+        # the log at each list request: as fresh as the log, reading only what is new.
+        self.catalog = CatalogIndex()
+        self._cursor_key: bytes | None = None
+
+    def catalog_now(self) -> Any:
+        """The catalog index, caught up with the log."""
+        self.catalog.catch_up(self.ledger.recorder)
+        return self.catalog
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key sealing list cursors: derived from the ledger's secret key (every server on
+        the ledger accepts the others' cursors); a random one per process without a key."""
+        if self._cursor_key is None:
+            from ledger.crypto import SecretKeyError
+
+            try:
+                self._cursor_key = self.ledger.box.cursor_key()
+            except SecretKeyError:
+                import os
+
+                self._cursor_key = os.urandom(32)
+        return self._cursor_key
 
     def stopped_following(self) -> bool:
         """The index was meant to follow the ledger and no longer does (its follower died on
