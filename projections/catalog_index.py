@@ -58,6 +58,7 @@ class ApiRow:
     seq: int
     api_id: str
     owner: str
+    name: str
     deleted: bool = False
 
 
@@ -186,10 +187,15 @@ class CatalogIndex:
         self._key_added(position, app_id, {"app_key": s["new_app_key"]})
 
     def _api_registered(self, position: int, api_id: str, s: dict[str, Any]) -> None:
-        row = ApiRow(position, api_id, s["owner"])
+        row = ApiRow(position, api_id, s["owner"], s["name"])
         self.apis[api_id] = row
         self.api_order.append(position, row)
         self.apis_by_owner.setdefault(row.owner, _Ordered()).append(position, row)
+
+    def _api_modified(self, _position: int, api_id: str, s: dict[str, Any]) -> None:
+        row = self.apis.get(api_id)
+        if row is not None:
+            row.name = s["name"]
 
     def _api_deleted(self, _position: int, api_id: str, _s: dict[str, Any]) -> None:
         row = self.apis.get(api_id)
@@ -255,6 +261,22 @@ class CatalogIndex:
             source = self.api_order if owner is None else self.apis_by_owner.get(owner, _EMPTY)
             return page(source.after(after), lambda r: not r.deleted, limit)
 
+    def api_names(self, api_ids: Iterable[str]) -> tuple[dict[str, str], set[str]]:
+        """As ``ledger.catalog.api_names``, from memory: the names of the live APIs among
+        ``api_ids`` and the ids of the deleted ones (unknown ones are in neither)."""
+        with self.lock:
+            names: dict[str, str] = {}
+            deleted: set[str] = set()
+            for api_id in api_ids:
+                row = self.apis.get(str(api_id))
+                if row is None:
+                    continue
+                if row.deleted:
+                    deleted.add(row.api_id)
+                else:
+                    names[row.api_id] = row.name
+            return names, deleted
+
     # -- grants -------------------------------------------------------------------------
 
     def live_grant(self, row: GrantRow) -> bool:
@@ -296,6 +318,7 @@ _HANDLERS: dict[str, Callable[[CatalogIndex, int, str, dict[str, Any]], None]] =
     "authledger:KeyPairDeleted": CatalogIndex._key_deleted,
     "authledger:KeyPairReset": CatalogIndex._key_reset,
     "authledger:ApiRegistered": CatalogIndex._api_registered,
+    "authledger:ApiModified": CatalogIndex._api_modified,
     "authledger:ApiDeleted": CatalogIndex._api_deleted,
     "authledger:ApiGroupCreated": CatalogIndex._group_created,
     "authledger:GrantGiven": CatalogIndex._grant_given,

@@ -45,6 +45,7 @@ op = st.one_of(
     *[st.tuples(st.just("revoke"), actor, pick, pick, st.sampled_from(STAGES))] * 2,
     st.tuples(st.just("regrant"), actor, pick, pick, st.sampled_from(STAGES)),
     st.tuples(st.just("delete_api"), pick, actor),
+    st.tuples(st.just("rename_api"), pick, actor),
 )
 inserts = st.one_of(
     st.tuples(st.just("create_app"), actor, st.sampled_from(NAMES), st.integers(0, len(TAGS) - 1)),
@@ -108,6 +109,9 @@ class Driver:
         """Taken back and given again: a new grant, listed where it was given the second time."""
         self.revoke(who, app, api, stage)
         self.ledger.grant(who, [_nth(self.apps, app)], _nth(self.apis, api), stage)
+
+    def rename_api(self, i: int, who: str) -> None:
+        self.ledger.modify_api(_nth(self.apis, i), who, name=f"renamed{i}")
 
     def delete_api(self, i: int, who: str) -> None:
         self.ledger.delete_api(_nth(self.apis, i), who)
@@ -220,6 +224,9 @@ def test_followed_catalog_pages_equal_a_replay_of_the_log(ops: list[tuple[Any, .
                 f = app_filters(d, data.draw)
                 limit = data.draw(st.integers(1, 6))
                 assert app_ids(index, f, limit) == reference_apps(ledger, f), f
+            for app_id in d.apps:  # the API names an app's view shows, from memory
+                app = ledger.get_app(app_id)
+                assert index.api_names(a for a, _s in app.grants) == catalog.api_names(ledger, app)
             for who in (*ACCOUNTS, None):
                 f = grant_filters(d, data.draw)
                 limit = data.draw(st.integers(1, 6))
