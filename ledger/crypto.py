@@ -44,13 +44,14 @@ def _derive(master: bytes, label: bytes) -> bytes:
 class SecretBox:
     """Seals and opens secrets; hashes AppCodes. Holds the key, never prints it."""
 
-    __slots__ = ("_aead", "_code_key")
+    __slots__ = ("_aead", "_code_key", "_cursor_key")
 
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != 32:
             raise SecretKeyError("the secret key must be 32 bytes (base64 of 32 random bytes)")
         self._aead = AESGCM(_derive(master_key, b"seal"))
         self._code_key = _derive(master_key, b"appcode-hash")
+        self._cursor_key = _derive(master_key, b"list-cursor")
 
     def __repr__(self) -> str:
         return "SecretBox(<key hidden>)"
@@ -70,6 +71,11 @@ class SecretBox:
     def code_hash(self, code: str) -> str:
         """The keyed hash that identifies an AppCode (hex)."""
         return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()
+
+    def cursor_key(self) -> bytes:
+        """The key that seals the admin API's list cursors (authledger.service.paging): derived,
+        so every server on one ledger accepts the others' cursors; it protects no secret."""
+        return self._cursor_key
 
 
 class NoKeyBox(SecretBox):
@@ -95,6 +101,9 @@ class NoKeyBox(SecretBox):
         raise self._refuse()
 
     def code_hash(self, code: str) -> str:
+        raise self._refuse()
+
+    def cursor_key(self) -> bytes:
         raise self._refuse()
 
 

@@ -14,6 +14,7 @@ another origin, ``frame-ancestors 'none'``, ``same-origin`` referrers (no URL le
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -142,22 +143,22 @@ def _until(form: FormData) -> dict[str, str]:
     return {"until": text}
 
 
-def _app_query(form_or_query: Any) -> tuple[str, str, int]:
-    q = (form_or_query.get("q") or "").strip()[:128]
-    tag = (form_or_query.get("tag") or "").strip()[:256]
-    try:
-        page = max(1, min(int(form_or_query.get("page") or 1), 100_000))
-    except ValueError:
-        page = 1
-    return q, tag, page
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # a fixed pattern, not input
+MAX_LISTED = 5000  # what a page that lists "all" (menus, names) reads at most
 
 
-def _matches(app: dict[str, Any], q: str) -> bool:
-    """Search by name (substring, any case) or App ID (exact or prefix); plain text, no pattern."""
-    if not q:
-        return True
-    low = q.lower()
-    return low in app["name"].lower() or app["app_id"].startswith(low)
+async def _all(ctx: Context, op_id: str, query: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Every item of a /v1 listing, page by page (bounded by ``MAX_LISTED``)."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while len(out) < MAX_LISTED:
+        q = {**(query or {}), "limit": ["1000"], **({"cursor": [cursor]} if cursor else {})}
+        page = await ctx.op(op_id, query=q)
+        out += page["data"]
+        cursor = page.get("next")
+        if not cursor:
+            break
+    return out
 
 
 class Console:
@@ -292,27 +293,30 @@ class Console:
     # -- apps -------------------------------------------------------------------------
 
     async def apps(self, ctx: Context) -> Response:
-        q, tag, page = _app_query(ctx.request.query_params)
-        query: dict[str, list[str]] = {}
-        errors: dict[str, str] = {}
+        """A page of the apps through ``/v1/apps``' own paging and filters (the catalog index):
+        a full App ID searches by id, other text by name; tags as KEY=VALUE, comma-separated."""
+        qp = ctx.request.query_params
+        q, tag = (qp.get("q") or "").strip()[:64], (qp.get("tag") or "").strip()[:256]
+        cursor = (qp.get("cursor") or "")[:128]
+        query: dict[str, list[str]] = {"limit": [str(PAGE_SIZE)]}
+        if q:
+            query["app_id" if _UUID.fullmatch(q.lower()) else "name"] = [q]
         if tag:
             query["tag"] = [t.strip() for t in tag.split(",") if t.strip()]
+        if cursor:
+            query["cursor"] = [cursor]
+        errors: dict[str, str] = {}
         try:
             listing = await ctx.op("listApps", query=query)
-            found = [a for a in listing["apps"] if _matches(a, q)]
+            shown, nxt = listing["data"], listing.get("next")
         except LedgerError as e:
-            errors, found = _error(e), []
-        total = len(found)
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(page, pages)
-        shown = found[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+            errors, shown, nxt = _error(e), [], None
 
-        def link(n: int) -> str:
-            return "/console/apps?" + urlencode({k: v for k, v in (("q", q), ("tag", tag), ("page", n)) if v})
+        def link(c: str | None) -> str:
+            return "/console/apps?" + urlencode({k: v for k, v in (("q", q), ("tag", tag), ("cursor", c)) if v})
 
-        return ctx.render("apps.html", apps=shown, q=q, tag=tag, page=page, pages=pages, total=total,
-                          prev=link(page - 1) if page > 1 else None, next=link(page + 1) if page < pages else None,
-                          errors=errors)
+        return ctx.render("apps.html", apps=shown, q=q, tag=tag, total=len(shown),
+                          first=link(None) if cursor else None, next=link(nxt) if nxt else None, errors=errors)
 
     async def new_app(self, ctx: Context) -> Response:
         return ctx.render("app_new.html", values={}, errors={}, idem=secrets.token_urlsafe(16))
@@ -337,7 +341,7 @@ class Console:
         app_id = ctx.request.path_params["app_id"]
         app = await ctx.op("showApp", path={"app_id": app_id})
         own = "key_pairs" in app  # the owner's view (others get the public view)
-        grants = (await ctx.op("listGrants", query={"app_id": [app_id]}))["grants"] if own else []
+        grants = await _all(ctx, "listGrants", {"app_id": [app_id]}) if own else []
         return ctx.render("app.html", app=app, own=own, grants=grants, errors={},
                           idem=secrets.token_urlsafe(16))
 
@@ -357,7 +361,7 @@ class Console:
         except LedgerError:
             return ctx.render("error.html", _status(e), error=e.message)
         own = "key_pairs" in app
-        grants = (await ctx.op("listGrants", query={"app_id": [app_id]}))["grants"] if own else []
+        grants = await _all(ctx, "listGrants", {"app_id": [app_id]}) if own else []
         return ctx.render("app.html", _status(e), app=app, own=own, grants=grants, errors=_error(e),
                           idem=secrets.token_urlsafe(16))
 
@@ -444,7 +448,7 @@ class Console:
 
     async def apis(self, ctx: Context) -> Response:
         query = {} if ctx.sees_all else {"owner": [ctx.account]}
-        apis = (await ctx.op("listApis", query=query))["apis"]
+        apis = await _all(ctx, "listApis", query)
         return ctx.render("apis.html", apis=apis)
 
     async def api(self, ctx: Context, errors: dict[str, str] | None = None, status: int = 200,
@@ -452,11 +456,12 @@ class Console:
         api_id = ctx.request.path_params["api_id"]
         api = await ctx.op("showApi", path={"api_id": api_id})
         own = api["owner"] == ctx.account
-        grants = (await ctx.op("listGrants", query={"api_id": [api_id]}))["grants"] if own or ctx.sees_all else []
+        grants = await _all(ctx, "listGrants", {"api_id": [api_id]}) if own or ctx.sees_all else []
         q = (ctx.request.query_params.get("q") or "").strip()[:128]
         mine: list[dict[str, Any]] = []
         if own and ctx.writes:
-            mine = [a for a in (await ctx.op("listApps"))["apps"] if _matches(a, q) and a["status"] != "deleted"]
+            found = await ctx.op("listApps", query={"limit": ["100"], **({"name": [q]} if q else {})})
+            mine = [a for a in found["data"] if a["status"] != "deleted"]
         return ctx.render("api.html", status, api=api, own=own, grants=grants, my_apps=mine[:100], q=q,
                           errors=errors or {}, values=values or {}, idem=secrets.token_urlsafe(16))
 
@@ -501,8 +506,8 @@ class Console:
     async def audit(self, ctx: Context) -> Response:
         digest = await ctx.op("auditDigest")
         query = {} if ctx.sees_all else {"owner": [ctx.account]}
-        apis = (await ctx.op("listApis", query=query))["apis"]
-        apps = (await ctx.op("listApps"))["apps"]
+        apis = await _all(ctx, "listApis", query)
+        apps = await _all(ctx, "listApps")
         from authledger.reports.run import REPORTS
         from authledger.reports.render import FORMATS
 
@@ -513,7 +518,7 @@ class Console:
         qp = ctx.request.query_params
         query = {k: [v] for k in ("api_id", "stage", "at", "from", "to") if (v := (qp.get(k) or "").strip()[:64])}
         answer = await ctx.op("whoCouldCall", query=query)
-        names = {a["app_id"]: a["name"] for a in (await ctx.op("listApps"))["apps"]}
+        names = {a["app_id"]: a["name"] for a in await _all(ctx, "listApps")}
         svg = None
         if "intervals" in answer:
             from authledger.reports.timeline import svg as timeline

@@ -97,10 +97,17 @@ S = "string"
 _STAGE = {"enum": ["RELEASE", "PRE", "TEST"]}
 _UUID = {"format": "uuid"}
 _TAGS = {"additionalProperties": {"type": "string"}}
+# Every list: a page of up to ``limit`` and the ``next`` cursor (authledger.service.paging).
+_PAGE = {
+    "limit": Param("integer", description="Items per page, 1-1000 (default 100)",
+                   schema={"minimum": 1, "maximum": 1000, "default": 100}),
+    "cursor": Param(S, description="The next of the previous page (opaque; only for the same listing)",
+                    schema={"maxLength": 64}),
+}
 
 OPERATIONS: list[Operation] = [
     Operation("listApis", "GET", "/v1/apis", "Registered APIs (of one owner, if given)", list_apis, tag="apis",
-              query={"owner": Param(S, description="Only APIs of this account")},
+              query={"owner": Param(S, description="Only APIs of this account"), **_PAGE},
               access=read("public")),
     Operation("registerApi", "POST", "/v1/apis", "Register an API (the caller owns it)", register_api, 201,
               idempotent=True, tag="apis", location="/v1/apis/{api_id}", body={
@@ -139,7 +146,7 @@ OPERATIONS: list[Operation] = [
                   "description": Param(S)},
               access=write("own")),
     Operation("listGroups", "GET", "/v1/groups", "The caller's API groups (its default group first)", list_groups,
-              tag="groups", access=read("own")),
+              tag="groups", query=dict(_PAGE), access=read("own")),
     Operation("showGroup", "GET", "/v1/groups/{group_id}", "One of the caller's API groups and its hosts", show_group,
               tag="groups", access=read("hidden")),
     Operation("bindHost", "POST", "/v1/groups/{group_id}/hosts",
@@ -149,9 +156,13 @@ OPERATIONS: list[Operation] = [
               access=write("hidden")),
     Operation("unbindHost", "DELETE", "/v1/groups/{group_id}/hosts/{host}", "Release a host from the group",
               unbind_host, tag="groups", access=write("hidden")),
-    Operation("listApps", "GET", "/v1/apps", "The caller's apps (filtered by tags; auditors and admins: every account's)",
-              list_apps, tag="apps", query={"tag": Param("strings", description="KEY=VALUE, repeatable"),
-                                            "owner": Param(S, description="Auditors, admins: only this account's")},
+    Operation("listApps", "GET", "/v1/apps", "The caller's apps (auditors and admins: every account's), filtered",
+              list_apps, tag="apps", query={
+                  "name": Param(S, description="Name contains this (case-insensitive; plain text, 1-64)",
+                                schema={"minLength": 1, "maxLength": 64}),
+                  "app_id": Param(S, schema=_UUID), "app_key": Param(S, description="Holds this AppKey now"),
+                  "tag": Param("strings", description="KEY=VALUE, repeatable (all must match)"),
+                  "owner": Param(S, description="Auditors, admins: only this account's"), **_PAGE},
               access=read("own")),
     Operation("createApp", "POST", "/v1/apps", "Create an app with its default key pair and an AppCode", create_app, 201,
               idempotent=True, tag="apps", reveals=("app_secret", "app_code"), location="/v1/apps/{app_id}", body={
@@ -172,7 +183,7 @@ OPERATIONS: list[Operation] = [
     Operation("enableApp", "POST", "/v1/apps/{app_id}/enable", "Enable a disabled app", enable_app, tag="apps",
               access=write("forbidden", "path.app_id", break_glass=True)),
     Operation("listKeys", "GET", "/v1/apps/{app_id}/keys", "An app's key pairs (secrets masked)", list_keys, tag="keys",
-              access=read("forbidden", "path.app_id")),
+              query=dict(_PAGE), access=read("forbidden", "path.app_id")),
     Operation("addKey", "POST", "/v1/apps/{app_id}/keys", "Add a key pair", add_key, 201, idempotent=True, tag="keys",
               reveals=("app_secret",), location="/v1/apps/{app_id}/keys/{app_key}",
               body={"app_key": Param(S), "app_secret": Param(S)},
@@ -187,7 +198,7 @@ OPERATIONS: list[Operation] = [
               body={"new_app_key": Param(S), "new_app_secret": Param(S)},
               access=write("hidden", "key:path.app_key")),
     Operation("listCodes", "GET", "/v1/apps/{app_id}/codes", "An app's AppCodes (masked)", list_codes, tag="codes",
-              access=read("forbidden", "path.app_id")),
+              query=dict(_PAGE), access=read("forbidden", "path.app_id")),
     # An AppCode is a secret: it never names a URL. Its Location is the app's list of (masked) codes.
     Operation("addCode", "POST", "/v1/apps/{app_id}/codes", "Add an AppCode", add_code, 201, idempotent=True, tag="codes",
               reveals=("app_code",), location="/v1/apps/{app_id}/codes", body={"code": Param(S)},
@@ -201,7 +212,7 @@ OPERATIONS: list[Operation] = [
     Operation("listGrants", "GET", "/v1/grants",
               "Grants on the caller's APIs or held by the caller's apps (in force or expired)", list_grants,
               tag="grants", query={"app_id": Param(S, schema=_UUID), "api_id": Param(S, schema=_UUID),
-                                   "stage": Param(S, schema=_STAGE)},
+                                   "stage": Param(S, schema=_STAGE), **_PAGE},
               access=read("own", "query.app_id", "query.api_id")),
     # A grant has no id of its own: it is (app, API, stage), given or renewed, in bulk. 200, no
     # Location; GET /v1/grants?app_id=&api_id=&stage= finds it.
@@ -253,7 +264,8 @@ OPERATIONS: list[Operation] = [
               audit_digest, tag="audit",
               access=read("public")),
     Operation("listTokens", "GET", "/v1/tokens", "The caller's tokens (never the token itself)", list_tokens, tag="tokens",
-              query={"account": Param(S, description="Auditors, admins: this account's (default every account's)")},
+              query={"account": Param(S, description="Auditors, admins: this account's (default every account's)"),
+                     **_PAGE},
               access=read("own")),
     Operation("issueToken", "POST", "/v1/tokens", "Issue a token: owners for their own account, admins for any",
               issue_token, 201, idempotent=True, tag="tokens", reveals=("token",), location="/v1/tokens/{token_id}",

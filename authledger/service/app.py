@@ -57,6 +57,7 @@ class GuardedVerifier:
             return reject(503, UNAVAILABLE, None)
         return self._verifier.verify(*args, **kwargs)
 LOG_KEY = "authledger.log"
+BULK_CATCH_UP = 10_000  # events applied in one catalog catch-up after which its heap is frozen
 access_logger = logging.getLogger("authledger.access")
 error_logger = logging.getLogger("authledger.error")
 
@@ -76,8 +77,42 @@ class Service:
         self.follows = following is not None
         self.start_position = start_position
         from authledger.service.authz import Router
+        from projections.catalog_index import CatalogIndex
 
         self.router = Router(index)
+        # The admin lists' projection (apps, APIs, grants and their filters), caught up from
+        # the log at each list request: as fresh as the log, reading only what is new.
+        self.catalog = CatalogIndex()
+        self._cursor_key: bytes | None = None
+
+    def catalog_now(self) -> Any:
+        """The catalog index, caught up with the log.
+
+        After a bulk catch-up (the first list after a start: the whole log) the heap it built
+        is frozen out of the cyclic collector (``gc.freeze``): it makes no cycles, and a full
+        collection rescanning 10,000 apps and 50,000 grants added ~100 ms to whichever request
+        ran into it (the p99 of a 100-app page, scripts/bench/lists.py). Refcounting still
+        frees what it drops."""
+        if self.catalog.catch_up(self.ledger.recorder) >= BULK_CATCH_UP:
+            import gc
+
+            gc.freeze()
+        return self.catalog
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key sealing list cursors: derived from the ledger's secret key (every server on
+        the ledger accepts the others' cursors); a random one per process without a key."""
+        if self._cursor_key is None:
+            from ledger.crypto import SecretKeyError
+
+            try:
+                self._cursor_key = self.ledger.box.cursor_key()
+            except SecretKeyError:
+                import os
+
+                self._cursor_key = os.urandom(32)
+        return self._cursor_key
 
     def stopped_following(self) -> bool:
         """The index was meant to follow the ledger and no longer does (its follower died on

@@ -8,6 +8,14 @@ from typing import Any
 from ledger.durations import grant_end, parse_duration
 from ledger.errors import InvalidInput, NotPermitted
 from authledger.service.operations import Call, _now, _one, _receipt
+from authledger.service.paging import Pager, answer
+
+
+def _pager(c: Call, *listing: Any) -> Pager:
+    """The request's paging, its cursors bound to this listing: the operation, the caller's
+    account and role, and the filters (``listing``)."""
+    role = c.principal.role if c.principal is not None else None
+    return Pager(c.service.cursor_key, (*listing, c.actor, role), c.query)
 
 # -- APIs -------------------------------------------------------------------------------
 
@@ -20,9 +28,11 @@ def list_apis(c: Call) -> dict[str, Any]:
         from ledger import rules
 
         rules.account(owner, "owner")
-    names = catalog.group_names(c.ledger)
-    apis = [views.api(a, names) for a in catalog.apis(c.ledger, owner)]
-    return {"apis": apis, "count": len(apis)}
+    pager = _pager(c, "listApis", owner)
+    index = c.service.catalog_now()
+    rows, last = index.api_page(owner=owner, after=pager.after, limit=pager.limit)
+    names = dict(index.group_names)
+    return answer([views.api(c.ledger.get_api(r.api_id), names) for r in rows], pager.next(last))
 
 
 def register_api(c: Call) -> dict[str, Any]:
@@ -75,8 +85,8 @@ def create_group(c: Call) -> dict[str, Any]:
 
 
 def list_groups(c: Call) -> dict[str, Any]:
-    groups = c.ledger.group_views(c.actor)
-    return {"groups": groups, "count": len(groups)}
+    pager = _pager(c, "listGroups")
+    return answer(*pager.slice(c.ledger.group_views(c.actor)))
 
 
 def show_group(c: Call) -> dict[str, Any]:
@@ -113,12 +123,52 @@ def _tags(values: list[str]) -> dict[str, str]:
     return tags
 
 
+MAX_NAME_FILTER = 64
+MAX_TAG_FILTERS = 16
+
+
+def _name_filter(c: Call) -> str | None:
+    """The ``name`` filter: a plain substring (no pattern), 1-64 printable characters."""
+    name = _one(c, "name")
+    if name is not None and not (1 <= len(name) <= MAX_NAME_FILTER and name.isprintable()):
+        raise InvalidInput(f"name filter must be 1-{MAX_NAME_FILTER} printable characters", field="name")
+    return name
+
+
 def list_apps(c: Call) -> dict[str, Any]:
-    from ledger import catalog
+    """The caller's apps (auditors, admins: every account's, or ``owner``'s), filtered by
+    ``name`` (case-insensitive substring), ``app_id``, ``app_key``, ``tag`` (all given), paged.
+    Every filter narrows the caller's own listing: naming another tenant's app or AppKey
+    finds nothing (the same empty page as an unknown one)."""
+    from ledger import rules
+    from ledger.core import parse_id
 
     owner = _whose(c, "owner", "apps")
-    apps = [_app_view(c, a) for a in catalog.apps(c.ledger, owner, _tags(c.query.get("tag", [])))]
-    return {"apps": apps, "count": len(apps)}
+    name = _name_filter(c)
+    app_id, app_key = _one(c, "app_id"), _one(c, "app_key")
+    app_id = None if app_id is None else str(parse_id(app_id, "app"))
+    if app_key is not None:
+        rules.app_key(app_key)
+    tag_values = c.query.get("tag", [])
+    if len(tag_values) > MAX_TAG_FILTERS:
+        raise InvalidInput(f"give at most {MAX_TAG_FILTERS} tag filters", field="tag")
+    tags = _tags(tag_values)
+    pager = _pager(c, "listApps", owner, name, app_id, app_key, *sorted(f"{k}={v}" for k, v in tags.items()))
+    rows, last = c.service.catalog_now().app_page(owner=owner, name=name, app_id=app_id, app_key=app_key,
+                                                  tags=tags, after=pager.after, limit=pager.limit)
+    index = c.service.catalog
+    return answer([_listed_app(c, index, c.ledger.get_app(r.app_id)) for r in rows], pager.next(last))
+
+
+def _listed_app(c: Call, index: Any, app: Any) -> dict[str, Any]:
+    """An app of the caller's listing (its own, or any for auditors and admins): the owner's
+    view, the names of the APIs it holds grants on from the catalog index (no API loads)."""
+    from ledger import views
+
+    if app.owner != c.actor and not c.sees_all:
+        return views.public_app(app)
+    names, ended = index.api_names(api_id for api_id, _stage in app.grants)
+    return views.owner_app(app, names, _now(), ended)
 
 
 def create_app(c: Call) -> dict[str, Any]:
@@ -168,8 +218,8 @@ def list_keys(c: Call) -> dict[str, Any]:
     from ledger import views
 
     app = _own_app(c)
-    pairs = views.key_pairs(app)
-    return {"app_id": str(app.id), "key_pairs": pairs, "count": len(pairs)}
+    pager = _pager(c, "listKeys", str(app.id))
+    return answer(*pager.slice(views.key_pairs(app)), app_id=str(app.id))
 
 
 def show_key(c: Call) -> dict[str, Any]:
@@ -188,8 +238,8 @@ def list_codes(c: Call) -> dict[str, Any]:
     from ledger import views
 
     app = _own_app(c)
-    codes = views.app_codes(app)
-    return {"app_id": str(app.id), "app_codes": codes, "count": len(codes)}
+    pager = _pager(c, "listCodes", str(app.id))
+    return answer(*pager.slice(views.app_codes(app)), app_id=str(app.id))
 
 
 def add_key(c: Call) -> dict[str, Any]:
@@ -236,7 +286,9 @@ def grant(c: Call) -> dict[str, Any]:
 
 
 def list_grants(c: Call) -> dict[str, Any]:
-    from ledger import catalog, rules, views
+    """Grants in force or expired on the caller's APIs or held by its apps (auditors, admins:
+    every account's), filtered by app, API and stage, in the order they were given, paged."""
+    from ledger import rules, views
     from ledger.core import parse_id
 
     app_id, api_id, stage = _one(c, "app_id"), _one(c, "api_id"), _one(c, "stage")
@@ -244,11 +296,21 @@ def list_grants(c: Call) -> dict[str, Any]:
     api_id = None if api_id is None else str(parse_id(api_id, "api"))
     if stage is not None:
         rules.stage(stage)
+    pager = _pager(c, "listGrants", app_id, api_id, stage)
+    rows, last = c.service.catalog_now().grant_page(None if c.sees_all else c.actor, app_id=app_id,
+                                                    api_id=api_id, stage=stage, after=pager.after,
+                                                    limit=pager.limit)
     now = _now()
-    found = [views.grant(app, api, g, now)
-             for app, api, g in catalog.grants(c.ledger, None if c.sees_all else c.actor,
-                                               app_id=app_id, api_id=api_id, stage=stage)]
-    return {"grants": found, "count": len(found)}
+    apps: dict[str, Any] = {}
+    apis: dict[str, Any] = {}
+    found = []
+    for r in rows:
+        app = apps.get(r.app_id) or apps.setdefault(r.app_id, c.ledger.get_app(r.app_id))
+        api = apis.get(r.api_id) or apis.setdefault(r.api_id, c.ledger.get_api(r.api_id))
+        g = app.grants.get((r.api_id, r.stage))
+        if g is not None and not app.deleted and not api.deleted:  # not revoked or deleted since
+            found.append(views.grant(app, api, g, now))
+    return answer(found, pager.next(last))
 
 
 def revoke(c: Call) -> dict[str, Any]:
@@ -277,8 +339,9 @@ def _whose(c: Call, name: str, what: str) -> str | None:
 def list_tokens(c: Call) -> dict[str, Any]:
     from ledger.tokens import list_tokens as tokens_of
 
-    found = [t.to_dict() for t in tokens_of(c.ledger, _whose(c, "account", "tokens"))]
-    return {"tokens": found, "count": len(found)}
+    account = _whose(c, "account", "tokens")
+    pager = _pager(c, "listTokens", account)
+    return answer(*pager.slice([t.to_dict() for t in tokens_of(c.ledger, account)]))
 
 
 def show_token(c: Call) -> dict[str, Any]:

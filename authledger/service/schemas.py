@@ -39,8 +39,11 @@ def obj(props: dict[str, Schema], optional: tuple[str, ...] = (), description: s
     return s
 
 
-def listing(key: str, item: Schema, **extra: Schema) -> Schema:
-    return obj({**extra, key: {"type": "array", "items": item}, "count": INT})
+def listing(item: Schema, description: str, **extra: Schema) -> Schema:
+    """A page of a list (authledger.service.paging): the items, and the cursor of the next page."""
+    return obj({**extra, "data": {"type": "array", "items": item, "maxItems": 1000},
+                "next": nullable({"type": "string", "maxLength": 64})},
+               description=description + "; next: the cursor of the next page (null: the last)")
 
 
 STR: Schema = {"type": "string"}
@@ -186,11 +189,11 @@ _CODE = {"app_id": UUID, "app_code_hint": STR}
 
 # The answers that are not resources above: lists and the receipts of writes, by name.
 COMPONENTS.update({
-    "ApiList": listing("apis", ref("Api")),
-    "AppList": listing("apps", ref("App")),
-    "KeyPairList": listing("key_pairs", ref("KeyPair"), app_id=UUID),
-    "TokenList": listing("tokens", ref("Token")),
-    "AppCodeList": listing("app_codes", ref("AppCode"), app_id=UUID),
+    "ApiList": listing(ref("Api"), "A page of APIs"),
+    "AppList": listing(ref("App"), "A page of apps"),
+    "KeyPairList": listing(ref("KeyPair"), "A page of the app's key pairs", app_id=UUID),
+    "TokenList": listing(ref("Token"), "A page of tokens"),
+    "AppCodeList": listing(ref("AppCode"), "A page of the app's AppCodes", app_id=UUID),
     "KeyPairOfApp": obj({"app_id": UUID, **COMPONENTS["KeyPair"]["properties"]},
                         description="One key pair of an app, secret masked"),
     "GrantListItem": obj({
@@ -198,11 +201,11 @@ COMPONENTS.update({
         "api_owner": STR, "stage": STAGE, "until": MAYBE_INSTANT, "in_force": BOOL, "granted_by": MAYBE_STR,
         "granted_at": INSTANT, "changed_at": INSTANT, "description": GRANT_DESCRIPTION,
     }, description="A grant on one of the caller's APIs or held by one of the caller's apps"),
-    "GrantList": listing("grants", ref("GrantListItem")),
+    "GrantList": listing(ref("GrantListItem"), "A page of grants"),
     "ApiGroup": obj({"group_id": UUID, "name": STR, "owner": STR, "description": STR,
                      "hosts": {"type": "array", "items": STR}, "default": BOOL, "created_at": MAYBE_INSTANT},
                     description="An API group and the hosts bound to it (default: the owner's implicit group)"),
-    "ApiGroupList": listing("groups", ref("ApiGroup")),
+    "ApiGroupList": listing(ref("ApiGroup"), "A page of API groups"),
     "GroupReceipt": receipt({"group_id": UUID}, name="an API group created"),
     "HostReceipt": receipt({"group_id": UUID, "host": STR}, name="a host bound to or released from a group"),
     "History": obj({"events": {"type": "array", "items": ref("Event")}}),

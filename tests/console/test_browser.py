@@ -162,7 +162,7 @@ def test_provider_creates_manages_and_authorizes_an_app(browser: WebDriver, worl
     fill(d, {"q": "", "tag": "team=sky"})
     submit(d, "Search")
     assert "weatherApp" in text(d)
-    fill(d, {"q": app_id[:8], "tag": ""})
+    fill(d, {"q": app_id, "tag": ""})
     submit(d, "Search")
     link(d, "weatherApp")
 

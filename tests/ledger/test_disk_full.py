@@ -132,7 +132,7 @@ def test_the_server_on_a_full_disk_answers_503_store_full_without_a_traceback(
                     assert r.json()["error"] == "store_full"
         assert not [rec for rec in caplog.records if rec.exc_info], "a traceback was logged"
         disk.free()
-        names = [a["name"] for a in acme.get("/v1/apps").json()["apps"]]
+        names = [a["name"] for a in acme.get("/v1/apps").json()["data"]]
         assert names == ["first"]
     finally:
         app.state.service.close()

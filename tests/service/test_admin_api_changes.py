@@ -78,9 +78,9 @@ def test_deleting_an_api_ends_its_grants_and_it_is_gone_404(acme: Admin, globex:
               acme.delete(f"/v1/apis/{api_id}"), _grant(acme, app["app_id"], api_id, "PRE"),
               acme.post("/v1/revoke", {"app_id": app["app_id"], "api_id": api_id, "stage": "RELEASE"})):
         assert r.status_code == 404 and r.json()["field"] == "api_id", r.text
-    assert api_id not in [a["api_id"] for a in acme.get("/v1/apis").json()["apis"]]
+    assert api_id not in [a["api_id"] for a in acme.get("/v1/apis").json()["data"]]
     assert [g["api_id"] for g in globex.get(f"/v1/apps/{app['app_id']}").json()["grants"]] == [other]
-    assert [g["api_id"] for g in globex.get("/v1/grants").json()["grants"]] == [other]
+    assert [g["api_id"] for g in globex.get("/v1/grants").json()["data"]] == [other]
     # Its history stays for its owner's audits.
     events = acme.get("/v1/audit/history", params={"api_id": api_id}).json()["events"]
     assert "ApiDeleted" in [e["type"] for e in events]
@@ -103,8 +103,8 @@ def test_grants_are_listed_with_filters_and_only_for_their_api_or_app_owners(
         r = admin.get("/v1/grants", params=params)
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["count"] == len(body["grants"])
-        return {(g["app_id"], g["api_id"], g["stage"]) for g in body["grants"]}
+        assert body["next"] is None  # one page holds them all (limit 100)
+        return {(g["app_id"], g["api_id"], g["stage"]) for g in body["data"]}
 
     assert pairs(acme) == {(shop, weather, "RELEASE"), (blog, weather, "RELEASE"), (shop, maps, "TEST")}
     assert pairs(globex) == pairs(acme)  # the apps' owner sees the grants its apps hold
@@ -114,7 +114,7 @@ def test_grants_are_listed_with_filters_and_only_for_their_api_or_app_owners(
     assert pairs(acme, stage="TEST") == {(shop, maps, "TEST")}
     assert pairs(acme, app_id=shop, api_id=maps, stage="TEST") == {(shop, maps, "TEST")}
     assert pairs(initech, app_id=shop) == set()
-    one = acme.get("/v1/grants", params={"api_id": maps}).json()["grants"][0]
+    one = acme.get("/v1/grants", params={"api_id": maps}).json()["data"][0]
     assert one["in_force"] is True and one["until"] and one["granted_by"] == "acme"
     assert (one["app_name"], one["api_name"], one["app_owner"], one["api_owner"]) == \
         ("shopApp", "maps", "globex", "acme")
@@ -159,12 +159,12 @@ def test_every_error_path_answers_the_same_three_keys(ledger: Ledger, client: Te
     with _PAST_REPLAY:
         answers["503"] = globex.post("/v1/check", {"app_key": "globex-key-8", "api_id": api_id,
                                                    "at": "2025-01-01T00:00:00Z"})
-    from ledger import catalog
+    from projections.catalog_index import CatalogIndex
 
     def broken(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("a bug with a secret-looking text al_123")
 
-    monkeypatch.setattr(catalog, "apis", broken)
+    monkeypatch.setattr(CatalogIndex, "api_page", broken)
     answers["500"] = acme.get("/v1/apis")
     statuses = {}
     for name, r in answers.items():
@@ -186,7 +186,7 @@ def test_a_body_that_is_not_json_is_415_and_json_without_a_content_type_still_wo
     for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
         r = acme.post("/v1/apis", content=b'{"name": "items"}', headers={"Content-Type": ctype})
         assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type", (ctype, r.text)
-    assert acme.get("/v1/apis").json()["count"] == 0  # nothing was written
+    assert acme.get("/v1/apis").json()["data"] == []  # nothing was written
     for ctype in ("application/json", "application/json; charset=utf-8", "application/merge-patch+json"):
         r = acme.post("/v1/apis", content=b'{"name": "items"}', headers={"Content-Type": ctype})
         assert r.status_code == 201, (ctype, r.text)
@@ -222,7 +222,7 @@ def test_every_create_answers_201_with_the_location_of_what_it_made(acme: Admin)
             assert shown.json()["app_key"] == "acme-key-77" and shown.json()["app_secret"] == "********"
         elif op_id == "addCode":
             assert location == f"/v1/apps/{app_id}/codes"  # an AppCode is a secret: never in a URL
-            assert body["app_code"] not in shown.text and shown.json()["count"] == 2
+            assert body["app_code"] not in shown.text and len(shown.json()["data"]) == 2
         elif op_id == "createGroup":
             assert location == f"/v1/groups/{body['group_id']}" and shown.json()["group_id"] == body["group_id"]
         else:
@@ -238,7 +238,7 @@ def test_every_create_answers_201_with_the_location_of_what_it_made(acme: Admin)
 
 def test_other_accounts_get_403_on_the_new_read_endpoints(acme: Admin, globex: Admin) -> None:
     app_id = _app(acme)["app_id"]
-    key = acme.get(f"/v1/apps/{app_id}/keys").json()["key_pairs"][0]["app_key"]
+    key = acme.get(f"/v1/apps/{app_id}/keys").json()["data"][0]["app_key"]
     token_id = acme.post("/v1/tokens", {}).json()["token_id"]
     for path in (f"/v1/apps/{app_id}/keys/{key}", f"/v1/apps/{app_id}/codes"):
         assert globex.get(path).status_code == 403, path
@@ -293,7 +293,7 @@ def test_the_openapi_document_has_the_new_operations(client: TestClient) -> None
                                 ("listGrants", "/v1/grants", "get"), ("showKey", "/v1/apps/{app_id}/keys/{app_key}", "get"),
                                 ("listCodes", "/v1/apps/{app_id}/codes", "get"), ("showToken", "/v1/tokens/{token_id}", "get")):
         assert ops[op_id][:2] == (path, method)
-    assert {p["name"] for p in ops["listGrants"][2]["parameters"]} == {"app_id", "api_id", "stage"}
+    assert {p["name"] for p in ops["listGrants"][2]["parameters"]} == {"app_id", "api_id", "stage", "limit", "cursor"}
     assert "Location" in ops["createApp"][2]["responses"]["201"]["headers"]
     assert "415" in ops["modifyApi"][2]["responses"] and "415" not in ops["deleteApi"][2]["responses"]
     error = doc["components"]["schemas"]["Error"]

@@ -49,7 +49,7 @@ def test_groups_over_the_admin_api(acme: Admin, globex: Admin) -> None:
     shown = acme.get(f"/v1/groups/{gid}").json()
     assert shown["name"] == "shop" and shown["hosts"] == ["shop.example.com"] and shown["owner"] == "acme"
     listed = acme.get("/v1/groups").json()
-    assert [g["name"] for g in listed["groups"]] == ["default", "shop"] and listed["groups"][0]["default"]
+    assert [g["name"] for g in listed["data"]] == ["default", "shop"] and listed["data"][0]["default"]
     # another account sees nothing of it, cannot bind to it, unbind from it, or claim its host
     assert globex.get(f"/v1/groups/{gid}").status_code == 404
     assert globex.post(f"/v1/groups/{gid}/hosts", {"host": "x.example.com"}).status_code == 404
@@ -58,13 +58,13 @@ def test_groups_over_the_admin_api(acme: Admin, globex: Admin) -> None:
     r = globex.post(f"/v1/groups/{other}/hosts", {"host": "SHOP.example.com"})
     assert r.status_code == 409 and r.json() == {"error": "conflict", "message": "host already bound: shop.example.com",
                                                  "field": "host"}
-    assert [g["name"] for g in globex.get("/v1/groups").json()["groups"]] == ["default", "globex"]
+    assert [g["name"] for g in globex.get("/v1/groups").json()["data"]] == ["default", "globex"]
     # an API in the group names it
     r = acme.post("/v1/apis", {"name": "items", "path": "/v1/items/{id}", "group_id": gid})
     assert r.status_code == 201 and r.json()["group_id"] == gid
     api = acme.get(f"/v1/apis/{r.json()['api_id']}").json()
     assert (api["group_id"], api["group_name"]) == (gid, "shop")
-    assert [a["group_name"] for a in acme.get("/v1/apis").json()["apis"]] == ["shop"]
+    assert [a["group_name"] for a in acme.get("/v1/apis").json()["data"]] == ["shop"]
     assert globex.post("/v1/apis", {"name": "x", "path": "/x", "group_id": gid}).status_code == 404
     # unbinding: 200, then the host is free
     assert acme.delete(f"/v1/groups/{gid}/hosts/shop.example.com").status_code == 200
