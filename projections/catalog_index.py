@@ -138,10 +138,11 @@ class CatalogIndex:
 
     # -- following the log ------------------------------------------------------------
 
-    def catch_up(self, recorder: Any) -> int:
-        """Apply the events recorded since the last catch-up; return how many."""
+    def catch_up(self, log: Any) -> int:
+        """Apply the events recorded since the last catch-up from ``log`` (a
+        ``projections.log.LogReader``); return how many."""
         with self.lock:
-            return apply_from(recorder, self)
+            return apply_from(log, self)
 
     def apply(self, position: int, topic: str, originator_id: Any, state: dict[str, Any]) -> None:
         handler = _HANDLERS.get(topic)

@@ -82,7 +82,10 @@ class Service:
         self.router = Router(index)
         # The admin lists' projection (apps, APIs, grants and their filters), caught up from
         # the log at each list request: as fresh as the log, reading only what is new.
+        from projections.log import log_for
+
         self.catalog = CatalogIndex()
+        self._catalog_log = log_for(ledger)  # the lists' reader of the log (a connection of its own)
         self._cursor_key: bytes | None = None
 
     def catalog_now(self) -> Any:
@@ -93,7 +96,7 @@ class Service:
         collection rescanning 10,000 apps and 50,000 grants added ~100 ms to whichever request
         ran into it (the p99 of a 100-app page, scripts/bench/lists.py). Refcounting still
         frees what it drops."""
-        if self.catalog.catch_up(self.ledger.recorder) >= BULK_CATCH_UP:
+        if self.catalog.catch_up(self._catalog_log) >= BULK_CATCH_UP:
             import gc
 
             gc.freeze()
@@ -127,6 +130,7 @@ class Service:
         following, self.following = self.following, None
         if following is not None:
             following.stop()
+        self._catalog_log.close()
 
 
 def _sqlite_path(ledger: Any) -> str | None:

@@ -219,7 +219,7 @@ def test_provider_creates_manages_and_authorizes_an_app(browser: WebDriver, worl
     for kind in ("AppCreated", "KeyPairAdded", "KeyPairReset", "KeyPairDeleted", "AppCodeAdded", "AppDisabled",
                  "AppEnabled", "AppModified", "GrantGiven", "GrantRevoked"):
         assert (kind, "acme", "console") in seen, (kind, seen)
-    grants = v1(world, "globex", f"/v1/grants?app_id={other_id}")["grants"]
+    grants = v1(world, "globex", f"/v1/grants?app_id={other_id}")["data"]
     assert [(g["stage"], g["until"]) for g in grants] == [("TEST", "2031-06-30T12:00:00Z")]
 
     # The consumer sees the API it may now call on its own app's page.

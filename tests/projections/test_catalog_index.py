@@ -11,6 +11,8 @@ create apps and give grants between pages still yields every item once, in order
 
 from __future__ import annotations
 
+from projections.log import log_for
+
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -217,7 +219,7 @@ def test_followed_catalog_pages_equal_a_replay_of_the_log(ops: list[tuple[Any, .
         index = CatalogIndex()
         for step, o in enumerate(ops):
             d.run(o)
-            index.catch_up(ledger.recorder)  # incremental: only the events since the last step
+            index.catch_up(log_for(ledger))  # incremental: only the events since the last step
             if step % 5 and step != len(ops) - 1:
                 continue
             for _ in range(3):
@@ -233,7 +235,7 @@ def test_followed_catalog_pages_equal_a_replay_of_the_log(ops: list[tuple[Any, .
                 assert grant_keys(index, who, f, limit) == reference_grants(ledger, who, f), (who, f)
         # The followed index equals one built from the whole log at once.
         fresh = CatalogIndex()
-        fresh.catch_up(ledger.recorder)
+        fresh.catch_up(log_for(ledger))
         assert fresh.position == index.position
         assert app_ids(fresh, {}, 1000) == app_ids(index, {}, 1000)
         assert grant_keys(fresh, None, {}, 1000) == grant_keys(index, None, {}, 1000)
@@ -254,13 +256,13 @@ def test_paging_is_stable_under_concurrent_inserts(ops: list[tuple[Any, ...]], m
         index = CatalogIndex()
         for o in ops:
             d.run(o)
-        index.catch_up(ledger.recorder)
+        index.catch_up(log_for(ledger))
         pending = list(more)
 
         def insert() -> None:
             if pending:
                 d.run(pending.pop(0))
-            index.catch_up(ledger.recorder)
+            index.catch_up(log_for(ledger))
 
         f = app_filters(d, data.draw)
         before = reference_apps(ledger, f)
