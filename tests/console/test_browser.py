@@ -68,10 +68,9 @@ def log_in(d: WebDriver, world: dict[str, Any], who: str) -> None:
     assert focused.get_attribute("id") == "token"
     old = d.find_element(By.TAG_NAME, "html")
     focused.send_keys(world["tokens"][who] + Keys.ENTER)
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(d, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(d, 15).until(_gone(old))
     assert d.current_url.endswith("/console/apps"), d.find_element(By.TAG_NAME, "main").text
     assert d.find_element(By.CSS_SELECTOR, ".who").text.startswith(who)
 
@@ -87,14 +86,29 @@ def fill(d: WebDriver, fields: dict[str, str]) -> None:
         el.send_keys(value)
 
 
+def _gone(old: Any) -> Any:
+    """True once ``old`` (the previous page's root) is no longer in the document. Chrome may
+    answer a look at a node of a page being replaced with an inspector error instead of a
+    stale reference: both mean the page changed."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(_driver: Any) -> bool:
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:  # StaleElementReferenceException included
+            return True
+
+    return check
+
+
 def go(d: WebDriver, element: Any) -> None:
     """Click something that loads a page, and wait until the new page is there."""
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = d.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(d, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(d, 15).until(_gone(old))
     WebDriverWait(d, 15).until(lambda drv: drv.execute_script("return document.readyState") == "complete")
 
 

@@ -287,7 +287,7 @@ def test_a_grant_takes_a_description_shown_wherever_the_grant_is(ledger: Ledger,
                                  "description": "partner integration (contract 7)"})
     assert r.status_code == 200, r.text
     assert acme.post("/v1/grants", {"app_id": app_id, "api_id": api_id, "stage": "TEST"}).status_code == 200
-    listed = {g["stage"]: g["description"] for g in acme.get("/v1/grants").json()["grants"]}
+    listed = {g["stage"]: g["description"] for g in acme.get("/v1/grants").json()["data"]}
     assert listed == {"RELEASE": "partner integration (contract 7)", "TEST": None}
     assert {g["stage"]: g["description"] for g in globex.get(f"/v1/apps/{app_id}").json()["grants"]} == listed
     authorized = acme.get(f"/v1/apis/{api_id}").json()["authorized_apps"]
